@@ -1,0 +1,453 @@
+"""Pydantic models of one plant config file.
+
+The YAML layout mirrors how a plant engineer describes a site: the site and its
+time zone, areas with lines and their equipment (ISA-95 levels), the
+connections to devices, the tags read over them, what each line's tags mean
+(bindings), the products and the shift patterns. Field names are the ones used
+in the YAML file; ``docs/config.md`` is the reference.
+
+Only per-field rules live here. Rules that look across the file (a tag naming
+an unknown connection, duplicate names, overlapping state codes) are in
+:mod:`collectors.config.checks` so their errors can point at the exact field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from enum import StrEnum
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,62}$")]
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- site
+
+
+class Site(Strict):
+    name: str
+    timezone: str = "UTC"
+    enterprise: str = "Enterprise"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from exc
+        return value
+
+
+class Storage(Strict):
+    """Where samples go and how long they stay."""
+
+    retention_days: int = Field(default=365, ge=1, le=36500)
+    compress_after_days: int = Field(default=7, ge=1, le=3650)
+    spool_dir: str | None = None
+    spool_max_mb: int = Field(default=1024, ge=1)
+    batch_max_rows: int = Field(default=20000, ge=1, le=1_000_000)
+    batch_max_age_s: float = Field(default=1.0, gt=0, le=60)
+    queue_max_samples: int = Field(default=500_000, ge=1000)
+
+
+# --------------------------------------------------------------------------- connections
+
+
+class ModbusTransport(StrEnum):
+    tcp = "tcp"
+    rtu = "rtu"
+    rtu_over_tcp = "rtu_over_tcp"
+
+
+class SerialPort(Strict):
+    port: str
+    baudrate: int = Field(default=9600, ge=300, le=1_000_000)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
+class ModbusWorkarounds(Strict):
+    """Device quirks, named as in Telegraf's modbus input so configs migrate."""
+
+    pause_after_connect: float = Field(default=0.0, ge=0, le=60)
+    pause_between_requests: float = Field(default=0.0, ge=0, le=10)
+    close_connection_after_gather: bool = False
+    read_coils_starting_at_zero: bool = False
+    string_register_location: Literal["both", "lower", "upper"] = "both"
+    one_request_per_field: bool = False
+
+
+class PollGroup(Strict):
+    name: Identifier
+    interval: float = Field(gt=0, le=86400, description="seconds between reads")
+
+
+class ModbusConnection(Strict):
+    id: Identifier
+    protocol: Literal["modbus"]
+    transport: ModbusTransport = ModbusTransport.tcp
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    serial: SerialPort | None = None
+    timeout: float = Field(default=1.0, gt=0, le=60, description="deadline of one request, s")
+    max_registers_per_request: int = Field(default=125, ge=1, le=125)
+    max_bits_per_request: int = Field(default=2000, ge=1, le=2000)
+    max_gap: int = Field(default=10, ge=0, le=124, description="registers/bits read to merge blocks")
+    reconnect_after_timeouts: int = Field(default=3, ge=1, le=100)
+    busy_retry_delay: float = Field(default=0.2, ge=0, le=10)
+    poll_groups: list[PollGroup] = Field(default_factory=lambda: [PollGroup(name="default", interval=1.0)])
+    workarounds: ModbusWorkarounds = ModbusWorkarounds()
+
+    @model_validator(mode="after")
+    def _transport_fields(self) -> ModbusConnection:
+        if self.transport is ModbusTransport.rtu:
+            if self.serial is None:
+                raise ValueError("transport rtu needs a 'serial' section (port, baudrate, ...)")
+        elif self.host is None:
+            raise ValueError(f"transport {self.transport.value} needs 'host'")
+        return self
+
+
+class OpcuaSecurityPolicy(StrEnum):
+    none = "None"
+    basic256sha256 = "Basic256Sha256"
+    aes128_sha256_rsaoaep = "Aes128_Sha256_RsaOaep"
+    aes256_sha256_rsapss = "Aes256_Sha256_RsaPss"
+
+
+class OpcuaSecurityMode(StrEnum):
+    none = "None"
+    sign = "Sign"
+    sign_and_encrypt = "SignAndEncrypt"
+
+
+class OpcuaSecurity(Strict):
+    policy: OpcuaSecurityPolicy = OpcuaSecurityPolicy.none
+    mode: OpcuaSecurityMode = OpcuaSecurityMode.none
+    username: str | None = None
+    password: str | None = None
+    certificate: str | None = Field(default=None, description="client certificate (PEM/DER) path")
+    private_key: str | None = None
+    user_certificate: str | None = None
+    user_private_key: str | None = None
+    trust_dir: str | None = Field(default=None, description="folder of trusted server certificates")
+    application_uri: str = "urn:linebrain:client"
+
+    @model_validator(mode="after")
+    def _policy_and_mode_agree(self) -> OpcuaSecurity:
+        none_policy = self.policy is OpcuaSecurityPolicy.none
+        none_mode = self.mode is OpcuaSecurityMode.none
+        if none_policy != none_mode:
+            raise ValueError("policy None goes with mode None, and a real policy needs Sign or SignAndEncrypt")
+        if self.password is not None and self.username is None:
+            raise ValueError("password given without username")
+        return self
+
+
+class SubscriptionGroup(Strict):
+    name: Identifier
+    publishing_interval: float = Field(default=1.0, gt=0, le=3600, description="s")
+    sampling_interval: float = Field(default=0.5, ge=0, le=3600, description="s")
+    queue_size: int = Field(default=10, ge=1, le=10000)
+    trigger: Literal["Status", "StatusValue", "StatusValueTimestamp"] = "StatusValue"
+
+
+class OpcuaConnection(Strict):
+    id: Identifier
+    protocol: Literal["opcua"]
+    endpoint: str = Field(pattern=r"^opc\.tcp://")
+    security: OpcuaSecurity = OpcuaSecurity()
+    timeout: float = Field(default=4.0, gt=0, le=120)
+    session_timeout: float = Field(default=60.0, gt=0, le=3600)
+    max_nodes_per_read: int = Field(default=0, ge=0, description="0: use the server's limit")
+    max_items_per_subscription: int = Field(default=0, ge=0, description="0: no cap")
+    max_concurrent_reads: int = Field(default=4, ge=1, le=64)
+    keepalive_factor: float = Field(default=3.0, ge=1.5, le=100)
+    poll_groups: list[PollGroup] = Field(default_factory=lambda: [PollGroup(name="default", interval=1.0)])
+    subscriptions: list[SubscriptionGroup] = Field(default_factory=lambda: [SubscriptionGroup(name="default")])
+
+
+Connection = Annotated[ModbusConnection | OpcuaConnection, Field(discriminator="protocol")]
+
+
+# --------------------------------------------------------------------------- tags
+
+
+class ModbusTable(StrEnum):
+    coil = "coil"
+    discrete_input = "discrete_input"
+    holding_register = "holding_register"
+    input_register = "input_register"
+
+    @property
+    def is_bit(self) -> bool:
+        return self in (ModbusTable.coil, ModbusTable.discrete_input)
+
+
+class DataType(StrEnum):
+    bool = "bool"
+    bit = "bit"
+    int8_high = "int8_high"
+    int8_low = "int8_low"
+    uint8_high = "uint8_high"
+    uint8_low = "uint8_low"
+    int16 = "int16"
+    uint16 = "uint16"
+    int32 = "int32"
+    uint32 = "uint32"
+    int64 = "int64"
+    uint64 = "uint64"
+    float16 = "float16"
+    float32 = "float32"
+    float64 = "float64"
+    bcd16 = "bcd16"
+    bcd32 = "bcd32"
+    string = "string"
+    string_bytewise = "string_bytewise"
+    # OPC UA variables carry their own type; ``auto`` keeps it.
+    auto = "auto"
+
+
+REGISTER_WIDTH: dict[DataType, int] = {
+    DataType.bit: 1,
+    DataType.int8_high: 1,
+    DataType.int8_low: 1,
+    DataType.uint8_high: 1,
+    DataType.uint8_low: 1,
+    DataType.int16: 1,
+    DataType.uint16: 1,
+    DataType.float16: 1,
+    DataType.bcd16: 1,
+    DataType.int32: 2,
+    DataType.uint32: 2,
+    DataType.float32: 2,
+    DataType.bcd32: 2,
+    DataType.int64: 4,
+    DataType.uint64: 4,
+    DataType.float64: 4,
+}
+
+
+class ByteOrder(StrEnum):
+    """Order of the bytes of a value, A being the most significant byte."""
+
+    ABCD = "ABCD"
+    DCBA = "DCBA"
+    BADC = "BADC"
+    CDAB = "CDAB"
+
+
+class Tag(Strict):
+    """One value read from a device.
+
+    ``address`` is the zero-based protocol address (holding register 40001 is
+    address 0). ``unit`` is the engineering unit; the Modbus device id is
+    ``unit_id``.
+    """
+
+    name: Identifier
+    connection: Identifier
+    description: str = ""
+    # Modbus
+    unit_id: int | None = Field(default=None, ge=0, le=255)
+    table: ModbusTable | None = None
+    address: int | None = None
+    data_type: DataType = DataType.auto
+    byte_order: ByteOrder = ByteOrder.ABCD
+    bit: int | None = Field(default=None, ge=0, le=15)
+    length: int | None = Field(default=None, ge=1, le=125, description="registers of a string")
+    # OPC UA
+    node_id: str | None = None
+    browse_path: str | None = None
+    mode: Literal["poll", "subscribe"] = "poll"
+    # Both
+    group: Identifier = "default"
+    scale: float = 1.0
+    offset: float = 0.0
+    unit: str = ""
+    range: tuple[float, float] | None = Field(default=None, description="engineering range [low, high]")
+    deadband: float = Field(default=0.0, ge=0)
+    deadband_percent: float = Field(default=0.0, ge=0, le=100)
+    heartbeat: float = Field(default=60.0, ge=0, description="store at least every N s; 0 = every read")
+    writable: bool = False
+    write_limits: tuple[float, float] | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address_in_range(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 65535:
+            raise ValueError(f"register {value} is out of range (zero-based address 0..65535)")
+        return value
+
+    @field_validator("range", "write_limits")
+    @classmethod
+    def _low_below_high(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and value[0] >= value[1]:
+            raise ValueError(f"low {value[0]} must be below high {value[1]}")
+        return value
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_syntax(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(ns=\d+;|nsu=[^;]+;)?[isgb]=.+$", value):
+            raise ValueError(f"node id {value!r} is not ns=<n>;s=<name>, nsu=<uri>;s=<name> or i=<n>")
+        return value
+
+    @property
+    def register_count(self) -> int:
+        """Registers (or bits) this tag occupies."""
+        if self.data_type in (DataType.string, DataType.string_bytewise):
+            return self.length or 1
+        return REGISTER_WIDTH.get(self.data_type, 1)
+
+
+# --------------------------------------------------------------------------- lines
+
+
+class MachineState(StrEnum):
+    """States a line can be in; the ISO 22400 time elements derive from these."""
+
+    running = "running"
+    idle = "idle"  # available, no order / starved
+    starved = "starved"
+    blocked = "blocked"
+    fault = "fault"
+    changeover = "changeover"  # setup (AUST)
+    planned_stop = "planned_stop"
+    unknown = "unknown"  # no data, bad quality, lost connection
+
+
+class StateBinding(Strict):
+    tag: Identifier
+    codes: dict[MachineState, list[int]] = Field(description="raw PLC codes per state")
+    fault_code_tag: Identifier | None = None
+    default: MachineState = MachineState.unknown
+
+
+class CounterBinding(Strict):
+    tag: Identifier
+    bits: Literal[16, 32, 64] = 32
+    # A drop smaller than this many counts is treated as a reset, not a wrap.
+    reset_threshold: float = Field(default=0.5, gt=0, le=1, description="share of the counter range")
+
+
+class LineBindings(Strict):
+    state: StateBinding | None = None
+    good_count: CounterBinding | None = None
+    reject_count: CounterBinding | None = None
+    total_count: CounterBinding | None = None
+    speed: Identifier | None = None
+    energy: Identifier | None = Field(default=None, description="kWh counter tag")
+    order_number: Identifier | None = None
+
+
+class Equipment(Strict):
+    id: Identifier
+    name: str = ""
+    bindings: LineBindings = LineBindings()
+
+
+class DowntimeReason(Strict):
+    code: Identifier
+    name: str
+    category: str
+    time_element: Literal["ADET", "AUST", "PDT", "ADOT"] = "ADET"
+    loss: Literal[
+        "breakdown", "setup", "minor_stop", "reduced_speed", "startup_reject", "production_reject", "planned"
+    ] = "breakdown"
+    fault_codes: list[int] = Field(default_factory=list)
+
+
+class Line(Strict):
+    id: Identifier
+    name: str = ""
+    shift_pattern: Identifier | None = None
+    micro_stop_seconds: float = Field(default=30.0, ge=0, le=3600)
+    minor_stop_loss: Literal["performance", "availability"] = "performance"
+    bindings: LineBindings = LineBindings()
+    equipment: list[Equipment] = Field(default_factory=list)
+    downtime_reasons: list[DowntimeReason] = Field(default_factory=list)
+
+
+class Area(Strict):
+    id: Identifier
+    name: str = ""
+    lines: list[Line] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- products, shifts
+
+
+class Product(Strict):
+    id: Identifier
+    name: str = ""
+    unit: str = "pcs"
+    ideal_cycle_time: dict[Identifier, float] = Field(
+        default_factory=dict, description="seconds per unit, per line id"
+    )
+
+    @field_validator("ideal_cycle_time")
+    @classmethod
+    def _positive_cycle(cls, value: dict[str, float]) -> dict[str, float]:
+        for line, seconds in value.items():
+            if seconds <= 0:
+                raise ValueError(f"ideal cycle time for line {line} must be positive, got {seconds}")
+        return value
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+ALL_DAYS: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Break(Strict):
+    start: time
+    minutes: float = Field(gt=0, le=720)
+
+
+class ShiftDefinition(Strict):
+    name: Identifier
+    start: time
+    end: time = Field(description="may be earlier than start: the shift ends the next day")
+    breaks: list[Break] = Field(default_factory=list)
+
+
+class ShiftPattern(Strict):
+    id: Identifier
+    days: list[Weekday] = Field(default_factory=lambda: list(ALL_DAYS))
+    shifts: list[ShiftDefinition]
+
+
+# --------------------------------------------------------------------------- plant
+
+
+class Plant(Strict):
+    site: Site
+    storage: Storage = Storage()
+    areas: list[Area] = Field(default_factory=list)
+    connections: list[Connection] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list)
+    shift_patterns: list[ShiftPattern] = Field(default_factory=list)
+
+    def lines(self) -> list[Line]:
+        return [line for area in self.areas for line in area.lines]
+
+    def connection(self, connection_id: str) -> ModbusConnection | OpcuaConnection:
+        for conn in self.connections:
+            if conn.id == connection_id:
+                return conn
+        raise KeyError(connection_id)
+
+    def tags_of(self, connection_id: str) -> list[Tag]:
+        return [tag for tag in self.tags if tag.connection == connection_id]

@@ -1,0 +1,62 @@
+"""Options and helpers shared by the CLI verbs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+console = Console()
+err_console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="LINEBRAIN_DATABASE_URL",
+        help="PostgreSQL/TimescaleDB URL. Without it LineBrain uses its embedded server.",
+        show_default=False,
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="LINEBRAIN_DATA_DIR",
+        help="Folder of the embedded server's data (default: the user's data dir).",
+        show_default=False,
+    ),
+]
+ConfigPath = Annotated[Path, typer.Argument(help="Plant config file (YAML).", show_default=False)]
+
+
+def database_url(url: str | None, data_dir: Path | None) -> str:
+    """The URL to use, starting the embedded server when none is given."""
+    from collectors.database.url import resolve_database_url
+
+    return resolve_database_url(url, data_dir)
+
+
+def migrated_database_url(url: str | None, data_dir: Path | None) -> str:
+    """Like :func:`database_url`, with every pending migration applied."""
+    from collectors.database.migrations import migrate
+    from mes import ALL_MIGRATIONS
+
+    resolved = database_url(url, data_dir)
+    migrate(resolved, ALL_MIGRATIONS)
+    return resolved
+
+
+def load_config_or_exit(path: Path):
+    """Load a plant config; print its problems and exit 2 when it is invalid."""
+    from collectors.config import load_plant
+    from collectors.errors import ConfigError
+
+    try:
+        return load_plant(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None

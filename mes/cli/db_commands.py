@@ -1,0 +1,77 @@
+"""``linebrain db``: the embedded PostgreSQL and schema migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from mes.cli.common import DatabaseUrl, DataDir, console, err_console
+
+db_app = typer.Typer(
+    help="Run the embedded PostgreSQL and apply migrations.\n\n"
+    "Examples:\n\n  linebrain db start\n\n  linebrain db url\n\n"
+    "  linebrain db migrate --database-url postgresql://user@dbhost/linebrain",
+    no_args_is_help=True,
+)
+
+
+def _server(data_dir):
+    from collectors.database.embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(data_dir)
+
+
+@db_app.command("start")
+def start(data_dir: DataDir = None) -> None:
+    """Start the embedded server (or join the one already running). Example: linebrain db start"""
+    status = _server(data_dir).start()
+    console.print(f"PostgreSQL running (pid {status.pid}) at {status.url()}  data: {status.data_dir}")
+
+
+@db_app.command("stop")
+def stop(data_dir: DataDir = None) -> None:
+    """Stop the embedded server cleanly. Example: linebrain db stop"""
+    stopped = _server(data_dir).stop()
+    console.print("PostgreSQL stopped" if stopped else "PostgreSQL was not running")
+
+
+@db_app.command("status")
+def status(data_dir: DataDir = None) -> None:
+    """Say whether the embedded server runs, where and on which port. Example: linebrain db status"""
+    state = _server(data_dir).status()
+    if state.running:
+        console.print(f"running  pid {state.pid}  {state.url()}  data: {state.data_dir}")
+    else:
+        console.print(f"stopped  data: {state.data_dir}")
+        raise typer.Exit(1)
+
+
+@db_app.command("url")
+def url(data_dir: DataDir = None) -> None:
+    """Print the embedded server's connection URL (for psql or Grafana). Example: psql $(linebrain db url)"""
+    from collectors.errors import DatabaseError
+
+    try:
+        print(_server(data_dir).url())
+    except DatabaseError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from None
+
+
+@db_app.command("migrate")
+def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Apply pending schema migrations (no-op when up to date). Example: linebrain db migrate"""
+    from collectors.database.migrations import migrate as run_migrations
+    from mes import ALL_MIGRATIONS
+    from mes.cli.common import database_url as resolve
+
+    result = run_migrations(resolve(database_url, data_dir), ALL_MIGRATIONS)
+    flavour = "TimescaleDB" if result.timescale else "plain PostgreSQL"
+    for line in result.applied:
+        console.print(f"applied {line}")
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}")
+    console.print(f"schema up to date ({flavour}, {len(result.applied)} applied)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(db_app, name="db")

@@ -1,0 +1,89 @@
+"""Shared fixtures: one embedded PostgreSQL per test session (per xdist worker), a
+migrated template database, and a fresh database per test cloned from it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from collectors.database.embedded import EmbeddedPostgres
+from collectors.database.migrations import migrate
+from mes import ALL_MIGRATIONS
+
+TEMPLATE = "linebrain_template"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    """The same embedded server the product runs, in a throw-away data dir."""
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_server: EmbeddedPostgres) -> str:
+    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
+    url = pg_server.url(TEMPLATE)
+    migrate(url, ALL_MIGRATIONS)
+    return url
+
+
+@pytest.fixture
+def db_url(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[str]:
+    """A fresh, fully migrated database for one test (cloned from the template: fast)."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    yield pg_server.url(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def empty_db_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A fresh database with no schema at all."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.url(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests choose their database explicitly; a developer's env must not leak in."""
+    if "LINEBRAIN_DATABASE_URL" in os.environ:
+        monkeypatch.delenv("LINEBRAIN_DATABASE_URL")

@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL: starts, keeps its data across restarts, stops, is shared."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+
+from collectors.database.embedded import EmbeddedPostgres
+from tests.conftest import free_port
+
+
+def test_start_restart_keeps_data_and_stop(tmp_path: Path) -> None:
+    server = EmbeddedPostgres(tmp_path / "data", port=free_port())
+    status = server.start()
+    assert status.running
+    try:
+        with psycopg.connect(server.url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE kept (v int)")
+            conn.execute("INSERT INTO kept VALUES (42)")
+            for ext in ("btree_gist", "ltree"):
+                conn.execute(f"CREATE EXTENSION IF NOT EXISTS {ext}")
+        assert server.stop() is True
+        assert not server.status().running
+        assert server.stop() is False
+
+        again = server.start()
+        assert again.running and again.pid != status.pid
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT v FROM kept").fetchone() == (42,)
+    finally:
+        server.stop()
+
+
+def test_second_process_joins_the_running_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "shared"
+    first = EmbeddedPostgres(data_dir, port=free_port())
+    pid = first.start().pid
+    try:
+        code = (
+            "from collectors.database.embedded import EmbeddedPostgres;"
+            f"s = EmbeddedPostgres({str(data_dir)!r}).start(); print(s.pid, s.url())"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        other_pid, url = out.stdout.split()
+        assert int(other_pid) == pid
+        assert url == first.url()
+    finally:
+        first.stop()
