@@ -6,6 +6,11 @@ caller can catch one type and still tell a bad config from a dead device.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collectors.samples import Sample
+
 
 class LineBrainError(Exception):
     """Base of all LineBrain errors."""
@@ -41,6 +46,22 @@ class ProtocolOutOfStep(DeviceError):
 
 class ConnectionLost(DeviceError):
     """The transport is gone; the worker reconnects."""
+
+
+class PartialRead(DeviceError):
+    """Some requests of a poll group failed while others were answered.
+
+    ``samples`` holds what was read; ``failures`` pairs the tag names of each failed
+    request with its typed error. The connection worker turns the failures into
+    bad-quality samples (in one place) and decides about reconnecting, so a driver
+    never has to pick status codes or retry policies itself.
+    """
+
+    def __init__(self, samples: list[Sample], failures: list[tuple[list[str], DeviceError]]) -> None:
+        self.samples = samples
+        self.failures = failures
+        kinds = sorted({type(error).__name__ for _, error in failures})
+        super().__init__(f"{len(failures)} request(s) failed ({', '.join(kinds)}), {len(samples)} samples read")
 
 
 class StoreError(LineBrainError):

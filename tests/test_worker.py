@@ -1,0 +1,185 @@
+"""The connection worker: deadlines without drift, overruns skipped, errors → quality in one place.
+
+The driver here is a scripted stand-in for the Driver protocol (no protocol is
+involved); the Modbus tests run the worker against real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from collectors.errors import ConnectionLost, DeviceTimeout, PartialRead, ProtocolOutOfStep
+from collectors.samples import BAD_COMMUNICATION_ERROR, BAD_NO_COMMUNICATION, BAD_TIMEOUT, GOOD, Sample
+from collectors.worker import Backoff, ConnectionWorker
+
+
+class ScriptedDriver:
+    """Answers reads with ``behaviour(group, call_number)``: a list of samples or an exception."""
+
+    connection_id = "scripted"
+
+    def __init__(self, behaviour: Callable[[str, int], Any], read_time: float = 0.0) -> None:
+        self.behaviour = behaviour
+        self.read_time = read_time
+        self.calls: list[tuple[str, float]] = []
+        self.connects = 0
+        self.closes = 0
+
+    async def connect(self) -> None:
+        self.connects += 1
+
+    async def read_group(self, group: str) -> list[Sample]:
+        loop = asyncio.get_running_loop()
+        self.calls.append((group, loop.time()))
+        if self.read_time:
+            await asyncio.sleep(self.read_time)
+        result = self.behaviour(group, len(self.calls))
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    async def write(self, tag: str, value: Any) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        self.closes += 1
+
+    def health(self) -> dict[str, Any]:
+        return {"calls": len(self.calls)}
+
+
+def good(name: str = "t1") -> list[Sample]:
+    from datetime import UTC, datetime
+
+    return [Sample(name, datetime.now(UTC), 1.0)]
+
+
+async def run_for(worker: ConnectionWorker, seconds: float) -> None:
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(seconds)
+    worker.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_reads_follow_the_deadline_grid_without_drift() -> None:
+    driver = ScriptedDriver(lambda g, n: good(), read_time=0.004)
+    worker = ConnectionWorker(driver, {"fast": 0.02}, lambda s: None)
+    await run_for(worker, 1.0)
+    starts = [t for _, t in driver.calls]
+    assert 48 <= len(starts) <= 51
+    first = starts[0]
+    # Every read starts near its own grid slot: lateness does not accumulate.
+    lateness = [(t - first) - round((t - first) / 0.02) * 0.02 for t in starts]
+    assert max(abs(x) for x in lateness) < 0.015
+    assert abs((starts[-1] - first) - (len(starts) - 1) * 0.02) < 0.015
+    assert worker.health()["groups"]["fast"]["overruns"] == 0
+
+
+async def test_an_overrun_is_skipped_and_counted_never_queued() -> None:
+    driver = ScriptedDriver(lambda g, n: good(), read_time=0.11)
+    worker = ConnectionWorker(driver, {"fast": 0.05}, lambda s: None)
+    await run_for(worker, 0.8)
+    starts = [t for _, t in driver.calls]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # A 110 ms read on a 50 ms grid starts every third slot (150 ms), not back to back.
+    assert all(0.14 < gap < 0.17 for gap in gaps), gaps
+    health = worker.health()["groups"]["fast"]
+    assert health["overruns"] >= 2 * (len(starts) - 1)
+
+
+async def test_several_groups_keep_their_own_rates() -> None:
+    driver = ScriptedDriver(lambda g, n: good(g))
+    worker = ConnectionWorker(driver, {"fast": 0.02, "slow": 0.2}, lambda s: None)
+    await run_for(worker, 1.0)
+    fast = sum(1 for g, _ in driver.calls if g == "fast")
+    slow = sum(1 for g, _ in driver.calls if g == "slow")
+    assert 47 <= fast <= 51
+    assert 5 <= slow <= 6
+
+
+async def test_failed_requests_become_bad_samples_and_answers_stay_good() -> None:
+    received: list[Sample] = []
+
+    def partial(group: str, n: int) -> Any:
+        return PartialRead(good("ok"), [(["dead1", "dead2"], DeviceTimeout("unit 3"))])
+
+    driver = ScriptedDriver(partial)
+    worker = ConnectionWorker(driver, {"g": 0.05}, received.extend, group_tags={"g": ["ok", "dead1", "dead2"]})
+    await run_for(worker, 0.3)
+    by_tag: dict[str, set[int]] = {}
+    for sample in received:
+        by_tag.setdefault(sample.tag, set()).add(sample.status)
+    assert by_tag == {"ok": {GOOD}, "dead1": {BAD_TIMEOUT}, "dead2": {BAD_TIMEOUT}}
+    # Some answers every cycle: a dead unit never drops the connection.
+    assert driver.connects == 1
+
+
+async def test_timeouts_in_a_row_reconnect_with_backoff() -> None:
+    received: list[Sample] = []
+    driver = ScriptedDriver(lambda g, n: DeviceTimeout("no answer"))
+    worker = ConnectionWorker(
+        driver, {"g": 0.02}, received.extend, group_tags={"g": ["a"]},
+        reconnect_after_timeouts=3, backoff=Backoff(initial=0.1, maximum=0.1),
+    )
+    await run_for(worker, 0.5)
+    assert driver.connects >= 2
+    assert worker.health()["disconnects"]["timeouts"] >= 1
+    assert {s.status for s in received} == {BAD_TIMEOUT}
+
+
+async def test_out_of_step_reconnects_at_once_and_the_next_cycle_is_good() -> None:
+    received: list[Sample] = []
+
+    def once_out_of_step(group: str, n: int) -> Any:
+        return ProtocolOutOfStep("tid 7 answered 6") if n == 3 else good("a")
+
+    driver = ScriptedDriver(once_out_of_step)
+    worker = ConnectionWorker(driver, {"g": 0.05}, received.extend, group_tags={"g": ["a"]})
+    await run_for(worker, 0.4)
+    statuses = [s.status for s in received]
+    assert statuses[2] == BAD_COMMUNICATION_ERROR
+    assert statuses[3] == GOOD
+    assert driver.connects == 2
+    # The read after the reconnect kept the grid: no cycle lost.
+    t2, t3 = driver.calls[2][1], driver.calls[3][1]
+    assert 0.03 < t3 - t2 < 0.07
+
+
+async def test_connection_loss_marks_every_tag_bad_once_then_recovers() -> None:
+    received: list[Sample] = []
+    state = {"down": True}
+
+    class FlakyConnect(ScriptedDriver):
+        async def connect(self) -> None:
+            self.connects += 1
+            if state["down"]:
+                raise ConnectionLost("refused")
+
+    driver = FlakyConnect(lambda g, n: good(g))
+    worker = ConnectionWorker(
+        driver, {"a": 0.05, "b": 0.05}, received.extend, group_tags={"a": ["a"], "b": ["b"]},
+        backoff=Backoff(initial=0.05, maximum=0.05),
+    )
+    task = asyncio.create_task(worker.run())
+    await asyncio.sleep(0.3)
+    assert driver.connects >= 3
+    assert sorted((s.tag, s.status) for s in received) == [("a", BAD_NO_COMMUNICATION), ("b", BAD_NO_COMMUNICATION)]
+    state["down"] = False
+    await asyncio.sleep(0.2)
+    worker.stop()
+    await task
+    assert received[-1].status == GOOD
+
+
+async def test_a_failing_sink_does_not_stop_polling() -> None:
+    def broken_sink(samples: list[Sample]) -> None:
+        raise RuntimeError("queue full")
+
+    driver = ScriptedDriver(lambda g, n: good())
+    worker = ConnectionWorker(driver, {"g": 0.02}, broken_sink)
+    await run_for(worker, 0.2)
+    assert len(driver.calls) >= 8
+    assert worker.health()["sink_errors"] == len(driver.calls)
