@@ -1,0 +1,50 @@
+"""Keeping ``samples_1m`` / ``samples_1h`` current on plain PostgreSQL.
+
+On TimescaleDB they are continuous aggregates with their own policies and
+``refresh_sample_rollups()`` is a no-op; on plain PostgreSQL it recomputes the
+minutes touched since the last call (see migration 0003). A collector or
+``linebrain run`` calls it on a timer; an import calls it once at the end, so
+golden data is queryable through the rollups at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import psycopg
+
+log = logging.getLogger("linebrain.store")
+
+
+def refresh_rollups(database_url: str) -> int:
+    """Bring the rollups up to date now; returns the time spans recomputed."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
+        return int(conn.execute("SELECT refresh_sample_rollups()").fetchone()[0])
+
+
+class RollupRefresher:
+    """Calls :func:`refresh_rollups` every ``interval`` s in a thread; an unreachable
+    database only postpones the next refresh (pending ranges wait in the database)."""
+
+    def __init__(self, database_url: str, interval: float = 30.0) -> None:
+        self.database_url = database_url
+        self.interval = interval
+        self.refreshes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="linebrain-rollups", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                refresh_rollups(self.database_url)
+                self.refreshes += 1
+            except psycopg.Error as exc:
+                log.info("rollup refresh postponed: %s", exc)

@@ -1,0 +1,201 @@
+"""The local spool: every batch is on disk (fsync'd) before it is sent.
+
+Layout: a folder of segment files ``NNNNNNNNNNNN.spool`` written append-only, in
+order. A record is a fixed header (magic, payload length, batch id, rows, first
+and last source time, CRC-32 of the payload) followed by the payload (binary
+COPY rows). A segment is deleted as soon as every batch in it is committed (the
+next batch starts a new one), so the spool holds only what the database has not
+confirmed, and a segment is never longer than ``segment_bytes``.
+
+On start the segments are read in order; a torn record at the end of the last
+segment (the process died mid-write) is cut off — it was never fsync'd, so it was
+never sent either. Every complete record is replayed in order; batches the
+database already recorded are skipped there by batch id, which is what makes a
+crash between COMMIT and deleting the segment harmless.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import struct
+import threading
+import uuid
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from collectors.errors import StoreError
+
+log = logging.getLogger("linebrain.store")
+
+_MAGIC = b"LBS1"
+_HEADER = struct.Struct("!4sI16sIqqI")  # magic, payload length, batch id, rows, first_us, last_us, crc32
+SEGMENT_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolRecord:
+    """Where one spooled batch lives, and what the ledger needs to know of it."""
+
+    batch_id: uuid.UUID
+    rows: int
+    first_us: int
+    last_us: int
+    segment: int
+    offset: int  # of the payload
+    length: int
+
+
+class SpoolFull(StoreError):
+    """The spool reached its size limit: the batch was not spooled."""
+
+
+class Spool:
+    """Append-only, fsync'd, size-limited batch files. Thread-safe."""
+
+    def __init__(self, folder: Path | str, max_bytes: int, segment_bytes: int = SEGMENT_BYTES) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+        self.segment_bytes = segment_bytes
+        self._lock = threading.Lock()
+        self._pending: dict[int, int] = {}  # segment -> records not yet committed
+        self._sizes: dict[int, int] = {}  # segment -> bytes on disk
+        self._current: int | None = None
+        self._handle: int | None = None  # fd of the current segment
+        self._lock_fd: int | None = None  # one process per spool folder
+
+    # ------------------------------------------------------------------ opening
+
+    def open(self) -> list[SpoolRecord]:
+        """Create the folder, read the segments left by an earlier run and return their
+        records in order: the replay backlog."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(self.folder / ".lock", os.O_WRONLY | os.O_CREAT, 0o640)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise StoreError(f"spool {self.folder} is in use by another LineBrain process") from None
+        records: list[SpoolRecord] = []
+        for segment in self._segments():
+            found = self._scan(segment)
+            self._sizes[segment] = (self.folder / _name(segment)).stat().st_size
+            self._pending[segment] = len(found)
+            records.extend(found)
+        if records:
+            log.warning("spool %s: %d batches (%d rows) from an earlier run to replay",
+                        self.folder, len(records), sum(r.rows for r in records))  # fmt: skip
+        self._drop_finished()
+        return records
+
+    def _segments(self) -> list[int]:
+        return sorted(int(p.stem) for p in self.folder.glob("*.spool") if p.stem.isdigit())
+
+    def _scan(self, segment: int) -> list[SpoolRecord]:
+        path = self.folder / _name(segment)
+        data = path.read_bytes()
+        records: list[SpoolRecord] = []
+        offset = 0
+        while offset + _HEADER.size <= len(data):
+            magic, length, raw_id, rows, first_us, last_us, crc = _HEADER.unpack_from(data, offset)
+            start = offset + _HEADER.size
+            if magic != _MAGIC or start + length > len(data) or zlib.crc32(data[start : start + length]) != crc:
+                break
+            records.append(SpoolRecord(uuid.UUID(bytes=raw_id), rows, first_us, last_us, segment, start, length))
+            offset = start + length
+        if offset < len(data):
+            log.warning("spool %s: cutting a torn record at byte %d (%d bytes never committed)",
+                        path, offset, len(data) - offset)  # fmt: skip
+            with path.open("r+b") as handle:
+                handle.truncate(offset)
+                os.fsync(handle.fileno())
+        return records
+
+    # ------------------------------------------------------------------ writing
+
+    def append(self, batch_id: uuid.UUID, rows: int, first_us: int, last_us: int, payload: bytes) -> SpoolRecord:
+        """Write one batch and fsync it. Raises SpoolFull at the size limit."""
+        header = _HEADER.pack(_MAGIC, len(payload), batch_id.bytes, rows, first_us, last_us, zlib.crc32(payload))
+        size = len(header) + len(payload)
+        with self._lock:
+            if self.size_bytes() + size > self.max_bytes:
+                raise SpoolFull(f"spool {self.folder} is full ({self.size_bytes()} of {self.max_bytes} bytes)")
+            if self._handle is None or self._sizes[self._current] + size > self.segment_bytes:
+                self._rotate()
+            segment = self._current
+            offset = self._sizes[segment]
+            os.write(self._handle, header + payload)
+            os.fsync(self._handle)
+            self._sizes[segment] += size
+            self._pending[segment] += 1
+            return SpoolRecord(batch_id, rows, first_us, last_us, segment, offset + len(header), len(payload))
+
+    def _rotate(self) -> None:
+        if self._handle is not None:
+            os.close(self._handle)
+            self._handle = None
+        self._current = None
+        self._drop_finished()
+        segments = list(self._sizes)
+        self._current = (max(segments) + 1) if segments else 1
+        path = self.folder / _name(self._current)
+        self._handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._sizes[self._current] = 0
+        self._pending[self._current] = 0
+        dir_fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)  # the new file's name must survive a power cut too
+        finally:
+            os.close(dir_fd)
+
+    # ------------------------------------------------------------------ reading and acknowledging
+
+    def read(self, record: SpoolRecord) -> bytes:
+        with open(self.folder / _name(record.segment), "rb") as handle:
+            handle.seek(record.offset)
+            data = handle.read(record.length)
+        if len(data) != record.length:
+            raise StoreError(f"spool segment {record.segment} is shorter than its index says")
+        return data
+
+    def committed(self, record: SpoolRecord) -> None:
+        """The database has this batch: its segment may go once nothing in it is pending."""
+        with self._lock:
+            self._pending[record.segment] -= 1
+            self._drop_finished()
+
+    def _drop_finished(self) -> None:
+        for segment in list(self._pending):
+            if self._pending[segment] > 0:
+                continue
+            (self.folder / _name(segment)).unlink(missing_ok=True)
+            del self._pending[segment]
+            del self._sizes[segment]
+            if segment == self._current and self._handle is not None:
+                os.close(self._handle)
+                self._handle = None
+                self._current = None
+
+    def size_bytes(self) -> int:
+        return sum(self._sizes.values())
+
+    def pending_batches(self) -> int:
+        return sum(self._pending.values())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                os.close(self._handle)
+                self._handle = None
+            self._drop_finished()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def _name(segment: int) -> str:
+    return f"{segment:012d}.spool"
+

@@ -1,0 +1,49 @@
+"""Sample generators and small plants for the store tests (no drivers needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from collectors.config.models import Plant
+from collectors.samples import Sample
+
+
+def plant(tags: int = 3, **storage: object) -> Plant:
+    """A plant with ``tags`` numeric tags t0..tN-1 (heartbeat 0: every reading counts) and one text tag."""
+    return Plant.model_validate({
+        "site": {"name": "Store test"},
+        "storage": storage,
+        "connections": [{"id": "plc", "protocol": "modbus", "host": "127.0.0.1", "port": 5020}],
+        "tags": [
+            *({"name": f"t{i}", "connection": "plc", "table": "holding_register", "address": i * 2,
+               "data_type": "float32", "heartbeat": 0} for i in range(tags)),
+            {"name": "batch_code", "connection": "plc", "table": "holding_register", "address": 100,
+             "data_type": "string", "length": 4, "heartbeat": 0},
+        ],
+    })  # fmt: skip
+
+
+def ramp(tags: int, count: int, start: datetime | None = None, step_ms: int = 10) -> list[Sample]:
+    """``count`` readings per tag with distinct times and values: easy to count exactly."""
+    start = start or datetime.now(UTC) - timedelta(minutes=5)
+    return [
+        Sample(tag=f"t{t}", time=start + timedelta(milliseconds=i * step_ms), value=float(i))
+        for i in range(count)
+        for t in range(tags)
+    ]
+
+
+def counts_per_tag(url: str) -> dict[str, int]:
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute(
+            "SELECT t.name, count(*) FROM samples s JOIN tags t ON t.id = s.tag_id GROUP BY t.name"
+        ).fetchall())  # fmt: skip
+
+
+def duplicates(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM (SELECT 1 FROM samples GROUP BY tag_id, time HAVING count(*) > 1) d"
+        ).fetchone()[0]
