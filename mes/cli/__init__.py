@@ -19,6 +19,8 @@ COMMAND_MODULES = [
     "config_commands",
     "db_commands",
     "demo",
+    "collect",
+    "grafana",
 ]
 
 for _module in COMMAND_MODULES:

@@ -1,0 +1,17 @@
+"""One module per dashboard; each has ``build() -> Dashboard``. Export order is this list's order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mes.grafana.dashboards import collector_health, tags
+from mes.grafana.model import Dashboard
+
+BUILDERS: list[Callable[[], Dashboard]] = [
+    tags.build,
+    collector_health.build,
+]
+
+
+def all_dashboards() -> list[Dashboard]:
+    return [build() for build in BUILDERS]

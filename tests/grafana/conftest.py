@@ -1,0 +1,42 @@
+"""One database per test module, filled with plant data, with Grafana's read-only role."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+import pytest
+
+from collectors.database.embedded import EmbeddedPostgres
+from mes.grafana.role import ensure_role
+from tests.grafana import plant_data
+
+
+@dataclass(frozen=True)
+class GrafanaDatabase:
+    url: str  # as the owner (migrations, data)
+    reader_url: str  # as Grafana's read-only role
+    role: str
+    start: datetime
+    end: datetime
+
+
+@pytest.fixture(scope="module")
+def grafana_db(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[GrafanaDatabase]:
+    name = f"g_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
+    url = pg_server.url(name)
+    start, end = plant_data.window()
+    plant_data.fill(url, start, end)
+    role = f"grafana_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_role(conn, role, "test-password")
+    reader_url = url.replace("postgresql://postgres@", f"postgresql://{role}:test-password@")
+    yield GrafanaDatabase(url, reader_url, role, start, end)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
