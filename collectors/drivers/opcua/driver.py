@@ -1,0 +1,415 @@
+"""The OPC UA driver: one connection, its session, its polled groups and subscriptions.
+
+Life of a connection: :meth:`OpcuaDriver.connect` builds a fresh asyncua client,
+opens a secure channel and one session, reads the namespace array and the
+operation limits, resolves every tag's node and creates the subscriptions. A
+watchdog task then checks the session: the transport state, and for
+subscriptions that some publish answer (data or keep-alive) arrived within
+``keepalive_factor`` × the publishing (or keep-alive) interval. On a loss it
+reports the subscribed tags as ``BadNoCommunication``, closes the old session
+(best effort, so nothing leaks on a server that is still up) and connects
+again with exponential backoff and jitter. A new client object every time: a
+client that failed half-way keeps state that is not worth trusting.
+
+The connection worker may also call ``connect``/``close`` and ``read_group``;
+``connect`` is idempotent and serialised with the watchdog's reconnects by a
+lock, so there is never more than one live session per connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from asyncua import Client, ua
+from asyncua.client.ua_client import UaClientState
+
+from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
+from collectors.drivers.base import SampleSink
+from collectors.drivers.opcua.addressing import Resolved, have_eu_range, read_namespace_array, resolve_addresses
+from collectors.drivers.opcua.failures import SecurityError, as_device_error
+from collectors.drivers.opcua.limits import OperationLimits, read_operation_limits
+from collectors.drivers.opcua.points import Point, bad_sample, sample_of
+from collectors.drivers.opcua.reading import ChunkedReader
+from collectors.drivers.opcua.security import apply_security, default_pki_dir
+from collectors.drivers.opcua.subscriptions import Inbox, Monitored, SubscriptionSet
+from collectors.drivers.opcua.writing import write_value
+from collectors.errors import BadAddress, ConnectionLost, DeviceError
+from collectors.samples import BAD_NO_COMMUNICATION, BAD_NODE_ID_UNKNOWN, Sample
+
+log = logging.getLogger(__name__)
+S = ua.StatusCodes
+_SECURITY_REFUSALS = {
+    S.BadCertificateUntrusted: "the server does not trust our client certificate (add it to the server's trust list)",
+    S.BadCertificateInvalid: "the server rejected our client certificate as invalid",
+    S.BadSecurityChecksFailed: "the server's security checks failed (certificate not trusted or wrong policy)",
+    S.BadSecurityPolicyRejected: "the server rejected the security policy",
+    S.BadUserAccessDenied: "user name or password rejected",
+    S.BadIdentityTokenInvalid: "user identity token invalid",
+    S.BadIdentityTokenRejected: "user identity token rejected (wrong user name, password or certificate)",
+    S.BadCertificateUriInvalid: "the server rejected our certificate's application URI",
+}
+
+
+class OpcuaDriver:
+    """Driver for one OPC UA connection. See the module docstring for the life cycle.
+
+    ``sink`` receives subscription samples (and the bad-status samples of tags
+    that could not be subscribed or lost their connection); it must not block.
+    """
+
+    def __init__(
+        self,
+        connection: OpcuaConnection,
+        tags: Sequence[Tag],
+        sink: SampleSink | None = None,
+        *,
+        pki_dir: Path | None = None,
+        inbox_batches: int = 1000,
+        retry_interval: float = 10.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+    ) -> None:
+        self.connection_id = connection.id
+        self.connection = connection
+        self._pki_dir = pki_dir or default_pki_dir()
+        mine = [tag for tag in tags if tag.connection == connection.id]
+        self._points = [Point.of(handle, tag) for handle, tag in enumerate(mine)]
+        self._by_name = {point.name: point for point in self._points}
+        self._polled: dict[str, list[Point]] = {}
+        for point in self._points:
+            if point.tag.mode == "poll":
+                self._polled.setdefault(point.tag.group, []).append(point)
+        groups = {group.name: group for group in connection.subscriptions}
+        self._subscribed = [
+            (point, groups.get(point.tag.group, SubscriptionGroup(name=point.tag.group)))
+            for point in self._points
+            if point.tag.mode == "subscribe"
+        ]
+        self._sink = sink
+        self._inbox = Inbox(self._points, sink if sink is not None else _discard, inbox_batches)
+        self._retry_interval = retry_interval
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._lock = asyncio.Lock()
+        self._client: Client | None = None
+        self._resolved: list[Resolved] = []
+        self._reader: ChunkedReader | None = None
+        self._subscriptions: SubscriptionSet | None = None
+        self._failed: list[Monitored] = []
+        self.limits = OperationLimits()
+        self._state = "disconnected"
+        self._last_error: str | None = None
+        self._session_started: float | None = None
+        self._connects = 0
+        self._watchdog: asyncio.Task[None] | None = None
+        self._inbox_task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._write_types: dict[str, ua.VariantType] = {}
+        # Set once the subscriptions of the current session exist (tests and benches wait on it).
+        self.subscribed = asyncio.Event()
+
+    # ------------------------------------------------------------------ Driver protocol
+
+    async def connect(self) -> None:
+        """Open a session (if none is live) and start the watchdog. Raises ConnectionLost,
+        DeviceTimeout or SecurityError (untrusted server, rejected login)."""
+        self._closing = False
+        if self._sink is not None and (self._inbox_task is None or self._inbox_task.done()):
+            self._inbox_task = asyncio.create_task(self._inbox.run(), name=f"opcua-inbox-{self.connection_id}")
+        async with self._lock:
+            if self._state != "connected":
+                await self._open()
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.create_task(self._watch(), name=f"opcua-watchdog-{self.connection_id}")
+
+    async def read_group(self, group: str) -> list[Sample]:
+        """Bulk-read a poll group's DataValues; unknown nodes come back as bad samples."""
+        points = self._polled.get(group, [])
+        if not points:
+            return []
+        reader, resolved = self._reader, self._resolved
+        if self._state != "connected" or reader is None:
+            raise ConnectionLost(f"{self.connection_id}: not connected ({self._last_error or self._state})")
+        readable = [point for point in points if resolved[point.handle].node_id is not None]
+        started = datetime.now(UTC)
+        try:
+            values = await reader.read([resolved[point.handle].node_id for point in readable])
+        except Exception as exc:
+            error = as_device_error(exc, f"{self.connection_id}: read of group {group}")
+            if isinstance(error, ConnectionLost):
+                self._mark_lost(str(error))
+            raise error from exc
+        received = datetime.now(UTC)
+        midpoint = started + (received - started) / 2
+        samples = [sample_of(point, value, received, midpoint) for point, value in zip(readable, values, strict=True)]
+        for point in points:
+            status = resolved[point.handle].status
+            if status:
+                samples.append(bad_sample(point, status, received))
+        for sample in reversed(samples):
+            if sample.status >> 30 == 0:
+                self._inbox.last_good = max(self._inbox.last_good or sample.time, sample.time)
+                break
+        return samples
+
+    async def write(self, tag: str, value: Any) -> None:
+        """Write one tag (inverse of its scale/offset), as the server's data type. Raises BadAddress
+        for an unknown or unwritable node, DeviceError for other refusals."""
+        point = self._by_name.get(tag)
+        if point is None:
+            raise BadAddress(f"{self.connection_id}: no tag {tag!r} on this connection")
+        if self._state != "connected" or self._client is None:
+            raise ConnectionLost(f"{self.connection_id}: not connected")
+        node_id = self._resolved[point.handle].node_id
+        if node_id is None:
+            raise BadAddress(f"{self.connection_id}: tag {tag} has no node on the server ({point.address})")
+        raw = (value - point.offset) / point.scale if point.scaled and isinstance(value, int | float) else value
+        try:
+            await write_value(self._client.uaclient, node_id, raw, self._write_types, point.address)
+        except DeviceError:
+            raise
+        except Exception as exc:
+            raise as_device_error(exc, f"{self.connection_id}: write of {tag}") from exc
+
+    async def close(self) -> None:
+        """Stop the watchdog, delete subscriptions, close the session and the channel. Never raises."""
+        self._closing = True
+        for task in (self._watchdog, self._inbox_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._watchdog = self._inbox_task = None
+        async with self._lock:
+            await self._drop_session()
+            self._state = "disconnected"
+
+    def health(self) -> dict[str, Any]:
+        """Connection state and counters, for metrics and ``linebrain status``."""
+        subs = self._subscriptions
+        return {
+            "connection": self.connection_id,
+            "protocol": "opcua",
+            "endpoint": self.connection.endpoint,
+            "state": self._state,
+            "last_error": self._last_error,
+            "session_age_s": round(time.monotonic() - self._session_started, 1) if self._session_started else None,
+            "reconnects": max(0, self._connects - 1),
+            "last_good_sample": self._inbox.last_good.isoformat() if self._inbox.last_good else None,
+            "notifications": self._inbox.notifications,
+            "notifications_per_s": round(self._inbox.notifications_per_s(), 1),
+            "queue_depth": self._inbox.pending,
+            "queue_full_waits": self._inbox.waits,
+            "subscribing": self._state == "connected" and self._wants_subscriptions(),
+            "subscriptions": subs.count if subs else 0,
+            "monitored_items": subs.items_created if subs else 0,
+            "failed_items": len(self._failed),
+            "unresolved_tags": sum(1 for item in self._resolved if item.node_id is None),
+            "nodes_per_read": self._reader.limit if self._reader else self.limits.nodes_per_read,
+            "read_requests": self._reader.requests if self._reader else 0,
+            "limits": self.limits.as_dict(),
+        }
+
+    # ------------------------------------------------------------------ session life
+
+    async def _open(self) -> None:
+        """One connect attempt on a fresh client; leaves nothing open when it fails."""
+        await self._drop_session()
+        self.subscribed.clear()
+        self._state = "connecting"
+        conn = self.connection
+        client = Client(conn.endpoint, timeout=conn.timeout, watchdog_intervall=max(5.0, 2 * conn.timeout))
+        client.session_timeout = int(conn.session_timeout * 1000)
+        self._client = client
+        try:
+            await apply_security(client, conn.security, self._pki_dir, conn.endpoint)
+            await asyncio.wait_for(client.connect(), timeout=conn.timeout * 3)
+            session = client.uaclient
+            self._session_started = time.monotonic()
+            namespaces = await read_namespace_array(session)
+            self.limits = await read_operation_limits(session, conn.max_nodes_per_read)
+            self._resolved = await resolve_addresses(
+                session, [point.address for point in self._points], namespaces, self.limits.nodes_per_translate
+            )
+            self._reader = ChunkedReader(session, self.limits.nodes_per_read, conn.max_concurrent_reads)
+        except BaseException as exc:
+            self._state = "disconnected"
+            await self._drop_session()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            error = self._connect_error(exc)
+            self._last_error = str(error)
+            raise error from exc
+        self._connects += 1
+        self._state = "connected"
+        self._last_error = None
+        log.info("%s: connected to %s (%d tags)", self.connection_id, conn.endpoint, len(self._points))
+
+    def _connect_error(self, exc: BaseException) -> DeviceError:
+        if isinstance(exc, SecurityError):
+            return exc
+        if isinstance(exc, ua.UaStatusCodeError) and exc.code in _SECURITY_REFUSALS:
+            return SecurityError(f"{self.connection.endpoint}: {_SECURITY_REFUSALS[exc.code]} ({exc})")
+        if isinstance(exc, ua.UaError) and "endpoint" in str(exc).lower():
+            return SecurityError(f"{self.connection.endpoint}: {exc}")
+        return as_device_error(exc, f"connect to {self.connection.endpoint}")
+
+    async def _subscribe(self, session) -> None:
+        """Create the subscriptions of every subscribed tag that has a node; report the others."""
+        items: list[Monitored] = []
+        now = datetime.now(UTC)
+        unresolved = []
+        for point, group in self._subscribed:
+            resolved = self._resolved[point.handle]
+            if resolved.node_id is None:
+                unresolved.append(Monitored(point, group, status=resolved.status))
+                continue
+            item = Monitored(point, group, resolved.node_id)
+            if point.tag.deadband > 0:
+                item.deadband_type, item.deadband_value = int(ua.DeadbandType.Absolute), point.tag.deadband
+            items.append(item)
+        await self._apply_percent_deadbands(session, items)
+        self._subscriptions = SubscriptionSet(
+            session, self.limits, self._inbox, self.connection.max_items_per_subscription
+        )
+        refused = await self._subscriptions.add(items)
+        self._subscriptions.arm()
+        self._failed = unresolved + refused
+        self._inbox.emit([bad_sample(item.point, item.status or BAD_NODE_ID_UNKNOWN, now) for item in self._failed])
+
+    async def _apply_percent_deadbands(self, session, items: list[Monitored]) -> None:
+        """Percent deadband where the node has an EURange; else the tag's own range as an absolute one."""
+        wanted = [item for item in items if item.point.tag.deadband_percent > 0]
+        if not wanted:
+            return
+        found = await have_eu_range(session, [item.node_id for item in wanted], self.limits.nodes_per_translate)
+        for item, has_range in zip(wanted, found, strict=True):
+            percent = item.point.tag.deadband_percent
+            if has_range:
+                item.deadband_type, item.deadband_value = int(ua.DeadbandType.Percent), percent
+            elif item.point.tag.range is not None:
+                low, high = item.point.tag.range
+                item.deadband_type, item.deadband_value = int(ua.DeadbandType.Absolute), (high - low) * percent / 100
+            else:
+                log.warning("%s: %s has no EURange and no range: percent deadband ignored",
+                            self.connection_id, item.point.name)
+
+    async def _retry_failed(self) -> None:
+        """Try the refused or unresolved subscriptions again; the running ones are untouched."""
+        if not self._failed or self._client is None or self._subscriptions is None:
+            return
+        session = self._client.uaclient
+        namespaces = await read_namespace_array(session)
+        addresses = [item.point.address for item in self._failed]
+        resolved = await resolve_addresses(session, addresses, namespaces, self.limits.nodes_per_translate)
+        ready, still = [], []
+        for item, found in zip(self._failed, resolved, strict=True):
+            self._resolved[item.point.handle] = found
+            if found.node_id is None:
+                item.status = found.status
+                still.append(item)
+            else:
+                item.node_id = found.node_id
+                ready.append(item)
+        refused = await self._subscriptions.add(ready) if ready else []
+        self._failed = still + refused
+
+    async def _drop_session(self) -> None:
+        """Close the current client's session and channel (best effort, bounded in time)."""
+        client, self._client = self._client, None
+        subs, self._subscriptions = self._subscriptions, None
+        self._reader = None
+        self._session_started = None
+        if client is None:
+            return
+        try:
+            if subs is not None and client.uaclient.state is UaClientState.CONNECTED:
+                await asyncio.wait_for(subs.delete_all(), timeout=self.connection.timeout)
+        except Exception:
+            pass
+        try:
+            await asyncio.wait_for(client.disconnect(), timeout=self.connection.timeout)
+        except Exception:
+            client.disconnect_socket()
+
+    def _mark_lost(self, reason: str) -> None:
+        if self._state == "connected":
+            log.warning("%s: connection lost: %s", self.connection_id, reason)
+            self._state = "lost"
+            self._last_error = reason
+
+    # ------------------------------------------------------------------ watchdog
+
+    async def _watch(self) -> None:
+        """Detect a dead session, then reconnect with backoff and jitter; retry refused items."""
+        next_retry = time.monotonic() + self._retry_interval
+        while not self._closing:
+            if self._state == "connected" and self._wants_subscriptions():
+                # Created here, not in connect(): 10k items take longer than a worker's connect deadline.
+                try:
+                    async with self._lock:
+                        if self._client is not None and self._subscriptions is None:
+                            await self._subscribe(self._client.uaclient)
+                    self.subscribed.set()
+                except Exception as exc:
+                    self._mark_lost(str(as_device_error(exc, "create subscriptions")))
+            await asyncio.sleep(0.2)
+            if self._state == "connected":
+                reason = self._why_dead()
+                if reason is None:
+                    if self._failed and time.monotonic() >= next_retry:
+                        next_retry = time.monotonic() + self._retry_interval
+                        await self._retry_quietly()
+                    continue
+                self._mark_lost(reason)
+            await self._reconnect()
+
+    def _wants_subscriptions(self) -> bool:
+        return bool(self._subscribed) and self._sink is not None and self._subscriptions is None
+
+    def _why_dead(self) -> str | None:
+        client = self._client
+        if client is None or client.uaclient.state is not UaClientState.CONNECTED:
+            return "transport closed"
+        if self._subscriptions is not None:
+            return self._subscriptions.stale(self.connection.keepalive_factor)
+        return None
+
+    async def _retry_quietly(self) -> None:
+        try:
+            async with self._lock:
+                await self._retry_failed()
+        except Exception as exc:
+            log.info("%s: retry of refused items failed: %s", self.connection_id, exc)
+
+    async def _reconnect(self) -> None:
+        now = datetime.now(UTC)
+        self._inbox.emit([bad_sample(point, BAD_NO_COMMUNICATION, now) for point, _ in self._subscribed])
+        delay = self._backoff_initial
+        while not self._closing:
+            try:
+                async with self._lock:
+                    if self._state == "connected":
+                        return
+                    await self._open()
+                return
+            except SecurityError as exc:
+                log.error("%s: %s", self.connection_id, exc)
+                delay = self._backoff_max
+            except DeviceError as exc:
+                log.info("%s: reconnect failed: %s", self.connection_id, exc)
+            self._state = "reconnecting"
+            await asyncio.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, self._backoff_max)
+
+
+def _discard(samples: list[Sample]) -> None:
+    """Sink of a driver used only for polling (the worker takes read_group's samples)."""

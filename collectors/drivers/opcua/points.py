@@ -1,0 +1,73 @@
+"""One configured OPC UA tag as the driver uses it, and DataValue → Sample.
+
+The conversion runs once per notification, so it is kept flat: no Node
+objects, no per-value allocation beyond the Sample itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from asyncua import ua
+
+from collectors.config.models import Tag
+from collectors.samples import Sample
+
+
+@dataclass(slots=True)
+class Point:
+    """A tag of this connection: its name, address text and scaling."""
+
+    handle: int
+    tag: Tag
+    name: str
+    address: str
+    scale: float
+    offset: float
+    scaled: bool
+
+    @classmethod
+    def of(cls, handle: int, tag: Tag) -> Point:
+        address = tag.node_id or f"path:{tag.browse_path}"
+        scaled = tag.scale != 1.0 or tag.offset != 0.0
+        return cls(handle, tag, tag.name, address, tag.scale, tag.offset, scaled)
+
+
+def split_value(point: Point, raw: object) -> tuple[float | None, str | None]:
+    """Numbers (and bools) become floats, with the tag's scale and offset; the rest text."""
+    if raw is None:
+        return None, None
+    if isinstance(raw, bool):
+        return float(raw), None
+    if isinstance(raw, int | float):
+        value = float(raw)
+        return (value * point.scale + point.offset if point.scaled else value), None
+    if isinstance(raw, str):
+        return None, raw
+    if isinstance(raw, ua.LocalizedText):
+        return None, raw.Text
+    if isinstance(raw, datetime):
+        return None, raw.isoformat()
+    if isinstance(raw, Enum):
+        return float(raw.value), None
+    if isinstance(raw, bytes):
+        return None, raw.hex()
+    return None, str(raw)
+
+
+def sample_of(point: Point, value: ua.DataValue | None, received: datetime, fallback_time: datetime) -> Sample:
+    """The Sample of one DataValue: source time first, then server time, then ``fallback_time``."""
+    if value is None:
+        return Sample(point.name, fallback_time, None, 0x80000000, None, None, received)
+    variant = value.Value
+    number, text = split_value(point, variant.Value if variant is not None else None)
+    status = value.StatusCode.value if value.StatusCode is not None else 0
+    when = value.SourceTimestamp or value.ServerTimestamp or fallback_time
+    return Sample(point.name, when, number, status, text, value.ServerTimestamp, received)
+
+
+def bad_sample(point: Point, status: int, when: datetime) -> Sample:
+    """A sample saying the tag could not be read (or subscribed), with why."""
+    return Sample(point.name, when, None, status, None, None, when)

@@ -1,0 +1,73 @@
+"""Small asyncua servers for the driver tests that need a server shape the line
+simulator does not offer (a variable appearing later, a server certificate of our own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from asyncua import Server, ua
+
+NAMESPACE = "urn:linebrain:test"
+
+
+@dataclass
+class PlainServer:
+    """An asyncua server with ``count`` Double variables ``Line1/V<i>`` (node ids ``s=Line1.V<i>``)."""
+
+    count: int = 20
+    port: int = 0
+    server: Server | None = None
+    index: int = 0
+    variables: list = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        return f"opc.tcp://127.0.0.1:{self.port}/"
+
+    async def start(self, **security) -> PlainServer:
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{self.port}/")
+        if security:
+            await _secure(server, **security)
+        self.index = await server.register_namespace(NAMESPACE)
+        line = await server.nodes.objects.add_folder(ua.NodeId("Line1", self.index), f"{self.index}:Line1")
+        self.variables = []
+        for i in range(self.count):
+            node = await line.add_variable(ua.NodeId(f"Line1.V{i}", self.index), f"{self.index}:V{i}", float(i))
+            await node.set_writable()
+            self.variables.append(node)
+        await server.start()
+        self.port = server.bserver.port
+        self.server = server
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+
+    def session_count(self) -> int:
+        assert self.server is not None
+        return len(self.server.iserver._external_sessions)
+
+
+async def _secure(server: Server, *, certificate, private_key, users: dict[str, str]) -> None:
+    from asyncua.crypto.permission_rules import SimpleRoleRuleset
+    from asyncua.server.user_managers import UserManager
+    from asyncua.server.users import User, UserRole
+
+    class Users(UserManager):
+        def get_user(self, iserver, username=None, password=None, certificate=None):
+            if username is not None and users.get(username) == password:
+                return User(role=UserRole.User, name=username)
+            return None
+
+    server.iserver.set_user_manager(Users())
+    server.set_security_policy(
+        [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt, ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt],
+        permission_ruleset=SimpleRoleRuleset(),
+    )
+    server.set_security_IDs(["Username"])
+    await server.load_certificate(str(certificate))
+    await server.load_private_key(str(private_key))
