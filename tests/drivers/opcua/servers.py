@@ -53,9 +53,8 @@ class PlainServer:
 
 
 async def _secure(server: Server, *, certificate, private_key, users: dict[str, str]) -> None:
-    from asyncua.crypto.permission_rules import SimpleRoleRuleset
+    from asyncua.crypto.permission_rules import SimpleRoleRuleset, User, UserRole
     from asyncua.server.user_managers import UserManager
-    from asyncua.server.users import User, UserRole
 
     class Users(UserManager):
         def get_user(self, iserver, username=None, password=None, certificate=None):
@@ -65,9 +64,34 @@ async def _secure(server: Server, *, certificate, private_key, users: dict[str, 
 
     server.iserver.set_user_manager(Users())
     server.set_security_policy(
-        [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt, ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt],
+        [
+            ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt,
+            ua.SecurityPolicyType.Basic256Sha256_Sign,
+            ua.SecurityPolicyType.Aes128Sha256RsaOaep_SignAndEncrypt,
+            ua.SecurityPolicyType.Aes256Sha256RsaPss_SignAndEncrypt,
+        ],
         permission_ruleset=SimpleRoleRuleset(),
     )
     server.set_security_IDs(["Username"])
     await server.load_certificate(str(certificate))
     await server.load_private_key(str(private_key))
+
+
+def make_server_certificate(folder, application_uri: str = "urn:freeopcua:python:server"):
+    """A self-signed server certificate and key (DER, PEM) in ``folder``."""
+    import socket
+
+    from asyncua.crypto import cert_gen
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    folder.mkdir(parents=True, exist_ok=True)
+    key = cert_gen.generate_private_key()
+    names = [x509.UniformResourceIdentifier(application_uri), x509.DNSName(socket.gethostname())]
+    cert = cert_gen.generate_self_signed_app_certificate(
+        key, application_uri, {}, names, extended=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    )
+    (folder / "server.der").write_bytes(cert.public_bytes(Encoding.DER))
+    (folder / "server.pem").write_bytes(cert_gen.dump_private_key_as_pem(key))
+    return folder / "server.der", folder / "server.pem"
