@@ -195,3 +195,21 @@ class QueryContext:
     def expand(self, sql: str) -> str:
         """The SQL PostgreSQL receives for ``sql`` under this context."""
         return self.replace_macros(self.replace_variables(sql))
+
+
+# Grafana's rangeutil.roundInterval: the raw interval is rounded to a "nice" one.
+_ROUNDING_MS = [
+    (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000), (3500, 2000),
+    (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000), (45000, 30000), (90000, 60000),
+    (210000, 120000), (450000, 300000), (750000, 600000), (1050000, 900000), (1500000, 1200000),
+    (2700000, 1800000), (5400000, 3600000), (9000000, 7200000), (16200000, 10800000), (32400000, 21600000),
+    (86400000, 43200000), (604800000, 86400000), (1814400000, 604800000), (31536000000, 2592000000),
+]  # fmt: skip
+
+
+def panel_interval(time_from: datetime, time_to: datetime, max_data_points: int,
+                   min_interval: timedelta = timedelta(seconds=1)) -> timedelta:  # fmt: skip
+    """``$__interval`` as Grafana computes it: range / max data points, rounded, not below the minimum."""
+    raw_ms = (time_to - time_from).total_seconds() * 1000 / max_data_points
+    rounded = next((nice for limit, nice in _ROUNDING_MS if raw_ms <= limit), 31536000000)
+    return max(timedelta(milliseconds=rounded), min_interval)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -25,14 +25,17 @@ class GrafanaDatabase:
 
 
 @pytest.fixture(scope="module")
-def grafana_db(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[GrafanaDatabase]:
+def grafana_db(
+    pg_server: EmbeddedPostgres, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GrafanaDatabase]:
     name = f"g_{uuid.uuid4().hex[:12]}"
     admin = pg_server.url("postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
     url = pg_server.url(name)
     start, end = plant_data.window()
-    plant_data.fill(url, start, end)
+    plant_data.fill(url, start, end, tmp_path_factory.mktemp("spool"))
+    end = datetime.now(UTC) + timedelta(minutes=1)  # the store's ledger rows are committed now
     role = f"grafana_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_role(conn, role, "test-password")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
-from mes.grafana.macros import QueryContext, Variable
+from mes.grafana.macros import QueryContext, Variable, panel_interval
 
 NUMERIC = {"int2", "int4", "int8", "float4", "float8", "numeric"}
 TIME = {"timestamptz", "timestamp", "date"}
@@ -90,8 +90,7 @@ def run_dashboard(conn: psycopg.Connection, dashboard: dict, time_from: datetime
     """Every panel query of ``dashboard``, expanded and run; raises on the first SQL error."""
     import time
 
-    interval = max(timedelta(seconds=1), (time_to - time_from) / max_points)
-    context = QueryContext(time_from, time_to, timedelta(seconds=round(interval.total_seconds())))
+    context = QueryContext(time_from, time_to, panel_interval(time_from, time_to, max_points))
     resolve_variables(conn, dashboard, context)
     results = []
     for panel in dashboard["panels"]:

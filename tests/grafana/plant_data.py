@@ -1,45 +1,74 @@
-"""A few hours of plant data written through LineBrain's own code paths, for panel tests."""
+"""A few hours of plant data written through LineBrain's own store, for panel tests.
+
+Until ``linebrain demo`` fills a database, this is the demo: the example
+brewery's tags, 1 s samples with a believable line behind them (runs, short
+stops, a fault, counters counting, a few bad readings), committed by the
+``SampleStore`` and rolled up by ``refresh_rollups`` exactly as live data is.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-import psycopg
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from collectors.config import load_plant
-from collectors.database.tags import sync_tags
+from collectors.samples import BAD_TIMEOUT, GOOD, UNCERTAIN, Sample
+from collectors.store import SampleStore, refresh_rollups
 from tests.conftest import REPO
 
 PLANT = REPO / "examples" / "brewery.yaml"
+STEP = timedelta(seconds=1)
 
 
-def fill(url: str, start: datetime, end: datetime) -> None:
-    """Tags from the example plant, 1 s samples (some bad) and the store's batch ledger."""
-    plant = load_plant(PLANT)
-    with psycopg.connect(url, autocommit=True) as conn:
-        sync_tags(conn, plant)
-        conn.execute("SELECT ensure_sample_partitions(%s, %s)", (start, end))
-        conn.execute(
-            """
-            INSERT INTO samples (time, tag_id, value, status, server_time, received_time)
-            SELECT g, t.id, 100 + 50 * sin(extract(epoch FROM g) / 600) + t.id,
-                   CASE WHEN extract(epoch FROM g)::bigint %% 997 = t.id THEN 2147483648 ELSE 0 END,
-                   g, g + interval '40 ms'
-            FROM tags t, generate_series(%s::timestamptz, %s::timestamptz - interval '1 s', interval '1 s') g
-            """,
-            (start, end),
-        )
-        conn.execute(
-            """
-            INSERT INTO store_batches (batch_id, source, rows, first_time, last_time, committed_at)
-            SELECT gen_random_uuid(), 'edge-1', 5 * 10, g, g + interval '9 s', g + interval '10.3 s'
-            FROM generate_series(%s::timestamptz, %s::timestamptz - interval '10 s', interval '10 s') g
-            """,
-            (start, end),
-        )
-        conn.execute("ANALYZE samples")
+def state_at(second: int) -> int:
+    """The filler's PLC state code: mostly running, a 2 min idle each hour, a 5 min fault every 3 h."""
+    minute = (second // 60) % 180
+    if 100 <= minute < 105:
+        return 3  # fault
+    if (minute % 60 == 30 and (second % 60) < 40) or minute % 60 == 31:
+        return 2  # idle
+    return 1
+
+
+def samples_between(start: datetime, end: datetime) -> list[Sample]:
+    samples: list[Sample] = []
+    good = reject = 0
+    seconds = int((end - start).total_seconds())
+    for second in range(seconds):
+        at = start + second * STEP
+        state = state_at(second)
+        if state == 1:
+            good += 10 if second % 50 else 9
+            reject += 0 if second % 50 else 1
+        speed = 600.0 * (state == 1) - (second % 7)
+        temp = 180 + 5 * math.sin(second / 600)
+        status = BAD_TIMEOUT if second % 997 == 0 else (UNCERTAIN if second % 1499 == 0 else GOOD)
+        samples += [
+            Sample("filler_state", at, float(state)),
+            Sample("filler_good", at, float(good % 65536)),
+            Sample("filler_reject", at, float(reject % 65536)),
+            Sample("filler_speed", at, max(speed, 0.0) if status == GOOD else None, status),
+            Sample("oven_temp", at, temp),
+        ]
+    return samples
+
+
+def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
+    """Store samples from ``start`` to ``end`` and bring the rollups up to date."""
+    store = SampleStore.for_plant(load_plant(PLANT), url, spool_dir=spool_dir, source="grafana-test")
+    store.start()
+    try:
+        samples = samples_between(start, end)
+        for first in range(0, len(samples), 5000):
+            store.write(samples[first : first + 5000])
+        assert store.flush(timeout=60), "the store did not commit the test samples"
+    finally:
+        store.close()
+    refresh_rollups(url)
 
 
 def window(hours: int = 3) -> tuple[datetime, datetime]:
-    end = datetime.now().astimezone().replace(microsecond=0)
+    """A time range of whole minutes ending a little before now."""
+    end = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
     return end - timedelta(hours=hours), end

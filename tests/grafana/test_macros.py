@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from mes.grafana.macros import MacroError, QueryContext, Variable, format_interval, parse_interval
+from mes.grafana.macros import MacroError, QueryContext, Variable, format_interval, panel_interval, parse_interval
 
 FROM = datetime(2017, 4, 21, 5, 1, 17, tzinfo=UTC)
 TO = datetime(2017, 4, 21, 5, 6, 17, tzinfo=UTC)
@@ -74,3 +74,10 @@ def test_unknown_variables_stay_and_unknown_macros_fail() -> None:
         context().expand("$__bogus(x)")
     with pytest.raises(MacroError):
         context(line=Variable("line", ["a"])).expand("${line:nosuchformat}")
+
+
+def test_panel_interval_rounds_like_grafana() -> None:
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    assert panel_interval(day, day + timedelta(hours=3), 1000) == timedelta(seconds=10)
+    assert panel_interval(day, day + timedelta(days=30), 1500) == timedelta(minutes=30)
+    assert panel_interval(day, day + timedelta(minutes=5), 1000) == timedelta(seconds=1)

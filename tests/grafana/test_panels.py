@@ -32,13 +32,16 @@ def test_export_writes_every_dashboard(exported: list[dict]) -> None:
     assert all(dashboard["timezone"] == "Europe/Berlin" for dashboard in exported)
 
 
+# Panel widths in data points: 1000 gives 10 s buckets (raw samples), 30 gives 5 min
+# (minute rollups), 2 gives 1 h (hour rollups): every query path is exercised.
+@pytest.mark.parametrize("points", [1000, 30, 2])
 @pytest.mark.parametrize("uid", sorted(SHAPES))
 def test_every_panel_query_runs_as_grafana_and_returns_what_the_panel_draws(
-    uid: str, exported: list[dict], grafana_db: GrafanaDatabase
+    uid: str, points: int, exported: list[dict], grafana_db: GrafanaDatabase
 ) -> None:
     dashboard = next(d for d in exported if d["uid"] == uid)
     with psycopg.connect(grafana_db.reader_url, autocommit=True) as conn:
-        results = run_dashboard(conn, dashboard, grafana_db.start, grafana_db.end)
+        results = run_dashboard(conn, dashboard, grafana_db.start, grafana_db.end, points)
     assert len(results) == len(SHAPES[uid])
     problems = [f"{r.panel}: {p}" for r, shape in zip(results, SHAPES[uid], strict=True) for p in check_shape(r, shape)]
     assert not problems, "\n".join(problems)
