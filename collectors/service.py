@@ -1,0 +1,182 @@
+"""The collector process: workers → pipeline → store, metrics, clean shutdown.
+
+:class:`CollectorService` runs the connection workers of a plant config (or of
+a shard of it: some connections), the pipeline and the store, the rollup
+refresher and the metrics endpoint, in one asyncio loop plus the store's
+threads. ``linebrain collect`` runs it alone; ``linebrain run`` runs it with the
+MES jobs passed in ``jobs`` (async callables that get the stop event).
+
+On SIGTERM or SIGINT the workers stop after their read in progress, the pipeline
+batches and spools everything queued, and the store sends what it can within
+``stop_timeout``; whatever is left stays in the spool and goes first on the next
+start. Nothing read is lost, nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, Tag
+from collectors.drivers.base import Driver, SampleSink
+from collectors.metrics import CollectorMetrics, announce, serve_metrics
+from collectors.pipeline import Pipeline
+from collectors.store.rollups import RollupRefresher
+from collectors.store.sample_store import SampleStore, default_spool_dir
+from collectors.worker import ConnectionWorker
+
+log = logging.getLogger("linebrain.collect")
+
+DEFAULT_METRICS_PORT = 9464
+BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
+DriverFactory = Callable[[ModbusConnection | OpcuaConnection, list[Tag], SampleSink], Driver]
+
+
+def default_driver(connection: ModbusConnection | OpcuaConnection, tags: list[Tag], sink: SampleSink) -> Driver:
+    """The driver of a connection's protocol (each driver package owns its client)."""
+    if isinstance(connection, OpcuaConnection):
+        from collectors.drivers.opcua import OpcuaDriver
+
+        return OpcuaDriver(connection, tags, sink)
+    from collectors.drivers.modbus import ModbusDriver
+
+    return ModbusDriver(connection, tags)
+
+
+@dataclass
+class ServiceOptions:
+    connections: Sequence[str] | None = None  # None: every connection of the config
+    spool_dir: Path | None = None  # default: <data dir>/spool/<name>
+    name: str = "collect"  # names the spool folder and the status announcement
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = DEFAULT_METRICS_PORT  # 0: any free port; None: no endpoint
+    rollup_interval: float = 30.0
+    stop_timeout: float = 10.0
+    announce: bool = True
+
+
+class CollectorService:
+    """One collector process. ``await service.run()`` until SIGTERM or ``stop()``."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        database_url: str,
+        options: ServiceOptions | None = None,
+        *,
+        driver_factory: DriverFactory = default_driver,
+    ) -> None:
+        self.plant = plant
+        self.database_url = database_url
+        self.options = options or ServiceOptions()
+        self.driver_factory = driver_factory
+        self.connections = self._chosen_connections()
+        self.workers: list[ConnectionWorker] = []
+        self.pipeline: Pipeline | None = None
+        self.metrics_port: int | None = None
+        self.started = asyncio.Event()
+        self._stop: asyncio.Event | None = None
+
+    def _chosen_connections(self) -> list[ModbusConnection | OpcuaConnection]:
+        wanted = self.options.connections
+        if wanted is None:
+            return list(self.plant.connections)
+        known = {conn.id for conn in self.plant.connections}
+        unknown = sorted(set(wanted) - known)
+        if unknown:
+            raise ValueError(f"unknown connection(s) {', '.join(unknown)}; the config has {', '.join(sorted(known))}")
+        return [conn for conn in self.plant.connections if conn.id in set(wanted)]
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    async def run(self, jobs: Sequence[BackgroundJob] = ()) -> None:
+        """Collect until stopped; then flush or spool what is in flight."""
+        self._stop = asyncio.Event()
+        self._handle_signals()
+        options = self.options
+        spool_dir = options.spool_dir or default_spool_dir() / options.name
+        store = await asyncio.to_thread(SampleStore.for_plant, self.plant, self.database_url,
+                                        spool_dir=spool_dir, source=options.name)  # fmt: skip
+        self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
+        pipeline.start()
+        refresher = RollupRefresher(self.database_url, options.rollup_interval)
+        refresher.start()
+        self.workers = [self._worker(conn, pipeline.sink) for conn in self.connections]
+        server, announcement = self._serve_metrics(pipeline)
+        tasks = [asyncio.create_task(w.run(), name=f"worker-{w.driver.connection_id}") for w in self.workers]
+        tasks += [asyncio.create_task(job(self._stop), name=f"job-{index}") for index, job in enumerate(jobs)]
+        log.info("collecting %d connections (%d tags) into %s; spool %s", len(self.workers),
+                 len(self._tags()), _safe_url(self.database_url), spool_dir)  # fmt: skip
+        self.started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("stopping: finishing reads, spooling and sending what is in flight")
+            for worker in self.workers:
+                worker.stop()
+            done, pending = await asyncio.wait(tasks, timeout=options.stop_timeout) if tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("%s ended with %r", task.get_name(), task.exception())
+            sent_all = await asyncio.to_thread(pipeline.stop, options.stop_timeout)
+            refresher.stop()
+            if server is not None:
+                server.shutdown()
+            if announcement is not None:
+                announcement.unlink(missing_ok=True)
+            log.info("stopped (%s)", "everything sent" if sent_all else "the rest waits in the spool")
+
+    def _tags(self) -> list[Tag]:
+        ids = {conn.id for conn in self.connections}
+        return [tag for tag in self.plant.tags if tag.connection in ids]
+
+    def _worker(self, connection: ModbusConnection | OpcuaConnection, sink: SampleSink) -> ConnectionWorker:
+        tags = self.plant.tags_of(connection.id)
+        polled = [tag for tag in tags if tag.mode == "poll"] if isinstance(connection, OpcuaConnection) else tags
+        group_tags: dict[str, list[str]] = {}
+        for tag in polled:
+            group_tags.setdefault(tag.group, []).append(tag.name)
+        intervals = {group.name: group.interval for group in connection.poll_groups}
+        reconnect = connection.reconnect_after_timeouts if isinstance(connection, ModbusConnection) else 3
+        return ConnectionWorker(self.driver_factory(connection, tags, sink), intervals, sink, group_tags=group_tags,
+                                reconnect_after_timeouts=reconnect)  # fmt: skip
+
+    def _serve_metrics(self, pipeline: Pipeline) -> tuple[Any, Path | None]:
+        if self.options.metrics_port is None:
+            return None, None
+        metrics = CollectorMetrics(pipeline, lambda: [worker.health() for worker in self.workers])
+        try:
+            server, port = serve_metrics(metrics, self.options.metrics_host, self.options.metrics_port)
+        except OSError as exc:
+            log.warning("metrics port %s busy (%s); serving on a free port instead", self.options.metrics_port, exc)
+            server, port = serve_metrics(metrics, self.options.metrics_host, 0)
+        self.metrics_port = port
+        url = f"http://{self.options.metrics_host}:{port}/metrics"
+        log.info("metrics at %s", url)
+        announcement = announce(self.options.name, url) if self.options.announce else None
+        return server, announcement
+
+    def _handle_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.stop)
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password, for logs."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    credentials, host = rest.rsplit("@", 1)
+    return f"{scheme}://{credentials.split(':', 1)[0]}@{host}"

@@ -1,0 +1,268 @@
+"""``linebrain collect``, ``run``, ``import`` and ``status``: getting samples in, and seeing how it goes.
+
+``run`` is ``collect`` plus the MES jobs. **Hook for MES derivation jobs:** a
+module named in :data:`MES_JOB_MODULES` exposes
+``jobs(plant, database_url) -> list[BackgroundJob]``, where a job is
+``async def job(stop: asyncio.Event) -> None`` that works until ``stop`` is set
+(state intervals, counts, alarms...). ``run`` starts them next to the
+collectors in the same loop and waits for them on shutdown.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import urllib.request
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from mes.cli.common import ConfigPath, DatabaseUrl, DataDir, console, err_console, load_config_or_exit
+
+# Modules with MES background jobs for `linebrain run` (each defines jobs(plant, database_url)).
+MES_JOB_MODULES: list[str] = []
+
+Connections = Annotated[
+    str | None,
+    typer.Option("--connections", help="Only these connection ids (comma-separated): one shard of the plant.",
+                 show_default=False),
+]  # fmt: skip
+MetricsPort = Annotated[
+    int, typer.Option("--metrics-port", help="Prometheus endpoint port on 127.0.0.1 (0: any free port).")
+]
+SpoolDir = Annotated[
+    Path | None,
+    typer.Option("--spool-dir", help="Spool folder (default: <data dir>/spool/<config>[-<connections>]).",
+                 show_default=False),
+]  # fmt: skip
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _service(config: Path, connections: str | None, metrics_port: int, spool_dir: Path | None,
+             database_url: str | None, data_dir: Path | None, role: str):  # fmt: skip
+    from collectors.service import CollectorService, ServiceOptions
+    from collectors.store import default_spool_dir
+    from mes.cli.common import migrated_database_url
+
+    plant = load_config_or_exit(config)
+    chosen = [c.strip() for c in connections.split(",") if c.strip()] if connections else None
+    name = config.stem + (f"-{'-'.join(sorted(chosen))}" if chosen else "")
+    if data_dir is not None and spool_dir is None:
+        spool_dir = data_dir / "spool" / name
+    options = ServiceOptions(connections=chosen, spool_dir=spool_dir or default_spool_dir() / name,
+                             name=f"{role}-{name}", metrics_port=metrics_port)  # fmt: skip
+    url = migrated_database_url(database_url, data_dir)
+    try:
+        return plant, url, CollectorService(plant, url, options)
+    except ValueError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(2) from None
+
+
+def collect(
+    config: ConfigPath,
+    connections: Connections = None,
+    metrics_port: MetricsPort = 9464,
+    spool_dir: SpoolDir = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the collectors of a plant config and store their samples, until SIGTERM/Ctrl-C.
+
+    Examples: linebrain collect plant.yaml — linebrain collect plant.yaml --connections plc1,plc2
+    """
+    import asyncio
+
+    _logging()
+    _plant, _url, service = _service(config, connections, metrics_port, spool_dir, database_url, data_dir, "collect")
+    asyncio.run(service.run())
+
+
+def run(
+    config: ConfigPath,
+    metrics_port: MetricsPort = 9464,
+    spool_dir: SpoolDir = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run everything for a plant in one process: collectors, store, metrics and the MES jobs.
+
+    Example: linebrain run plant.yaml
+    """
+    import asyncio
+
+    _logging()
+    plant, url, service = _service(config, None, metrics_port, spool_dir, database_url, data_dir, "run")
+    asyncio.run(service.run(jobs=mes_jobs(plant, url)))
+
+
+def mes_jobs(plant: Any, database_url: str) -> list[Any]:
+    """The MES background jobs of :data:`MES_JOB_MODULES` (the hook ``run`` offers the MES)."""
+    jobs: list[Any] = []
+    for module in MES_JOB_MODULES:
+        jobs.extend(importlib.import_module(module).jobs(plant, database_url))
+    return jobs
+
+
+def import_(
+    csv_file: Annotated[Path, typer.Argument(help="CSV with time,tag,value[,quality] rows.", show_default=False)],
+    config: Annotated[Path, typer.Option("--config", "-c", help="Plant config naming the tags.", show_default=False)],
+    batch_rows: Annotated[int, typer.Option("--batch-rows", help="Rows per batch.")] = 20_000,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Load historical samples from CSV, exactly once (re-running the same file stores nothing twice).
+
+    Times are ISO 8601 (without an offset: the plant's time zone); quality is a status code or good/bad/uncertain.
+    Example: linebrain import history.csv --config plant.yaml
+    """
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from collectors.errors import StoreError
+    from collectors.store import import_csv
+    from mes.cli.common import migrated_database_url
+
+    plant = load_config_or_exit(config)
+    if not csv_file.exists():
+        err_console.print(f"{csv_file}: no such file")
+        raise typer.Exit(2)
+    url = migrated_database_url(database_url, data_dir)
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=err_console) as progress:  # fmt: skip
+        task = progress.add_task(f"importing {csv_file.name}", total=csv_file.stat().st_size)
+        try:
+            result = import_csv(csv_file, plant, url, batch_rows=batch_rows,
+                                progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except StoreError as exc:
+            err_console.print(str(exc))
+            raise typer.Exit(1) from None
+    console.print(f"{result.rows_read} rows read, {result.rows_stored} stored in {result.batches} batches, "
+                  f"{result.batches_skipped} batches already imported, {result.rows_rejected} rejected")  # fmt: skip
+    for reason, count in sorted(result.reasons.items()):
+        console.print(f"  {count} × {reason}")
+
+
+def status(
+    url: Annotated[str | None, typer.Option("--url", help="Metrics URL of a collector (default: every running one).",
+                                            show_default=False)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Show how running collectors are doing: connections, samples/s, queue, spool, batch latency.
+
+    Example: linebrain status
+    """
+    from collectors.metrics import running_processes
+
+    targets = [{"role": "collector", "metrics_url": url}] if url else running_processes()
+    if not targets:
+        err_console.print("no running collector found (start one with linebrain collect CONFIG)")
+        raise typer.Exit(1)
+    reports = []
+    for target in targets:
+        try:
+            figures = read_status(target["metrics_url"])
+        except OSError as exc:
+            err_console.print(f"{target['metrics_url']}: {exc}")
+            continue
+        reports.append({"process": target.get("role"), "pid": target.get("pid"), **figures})
+    if as_json:
+        print(json.dumps(reports, indent=2))
+    else:
+        for report in reports:
+            _print_status(report)
+    if not reports:
+        raise typer.Exit(1)
+
+
+def read_status(metrics_url: str) -> dict[str, Any]:
+    """The status figures, read from a collector's Prometheus endpoint."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(metrics_url, timeout=5) as answer:
+        text = answer.read().decode()
+    values: dict[str, float] = {}
+    connections: dict[str, dict[str, float]] = {}
+    latency: list[tuple[float, float]] = []
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if "connection" in sample.labels:
+                connections.setdefault(sample.labels["connection"], {})[sample.name] = sample.value
+            elif sample.name == "linebrain_sample_latency_seconds_bucket":
+                latency.append((float(sample.labels["le"]), sample.value))
+            elif "reason" in sample.labels:
+                key = f"{sample.name}{{{sample.labels['reason']}}}"
+                values[key] = values.get(key, 0) + sample.value
+            else:
+                values[sample.name] = sample.value
+    return {
+        "metrics_url": metrics_url,
+        "connections": {
+            name: {"up": bool(f.get("linebrain_connection_up")),
+                   "samples": int(f.get("linebrain_connection_samples_total", 0)),
+                   "bad_samples": int(f.get("linebrain_connection_bad_samples_total", 0)),
+                   "overruns": int(f.get("linebrain_connection_overruns_total", 0))}
+            for name, f in connections.items()
+        },
+        "samples_per_second": values.get("linebrain_samples_per_second", 0.0),
+        "samples_stored": int(values.get("linebrain_samples_stored_total", 0)),
+        "queue_depth": int(values.get("linebrain_queue_depth", 0)),
+        "queue_capacity": int(values.get("linebrain_queue_capacity", 0)),
+        "spool_bytes": int(values.get("linebrain_spool_bytes", 0)),
+        "spool_limit_bytes": int(values.get("linebrain_spool_limit_bytes", 0)),
+        "spool_batches": int(values.get("linebrain_spool_batches", 0)),
+        "spool_near_full": bool(values.get("linebrain_spool_near_full")),
+        "database_up": bool(values.get("linebrain_database_up")),
+        "batch_flush_seconds": values.get("linebrain_batch_flush_seconds", 0.0),
+        "latency_p50_seconds": _quantile(latency, 0.5),
+        "latency_p99_seconds": _quantile(latency, 0.99),
+        "dropped": {k.split("{")[1][:-1]: int(v) for k, v in values.items()
+                    if k.startswith("linebrain_samples_dropped_total{")},
+        "rejected": {k.split("{")[1][:-1]: int(v) for k, v in values.items()
+                     if k.startswith("linebrain_samples_rejected_total{")},
+    }
+
+
+def _quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    for bound, count in sorted(buckets):
+        if count >= q * total:
+            return bound
+    return None
+
+
+def _print_status(report: dict[str, Any]) -> None:
+    console.print(f"[bold]{report['process']}[/] pid {report['pid']}  {report['metrics_url']}")
+    table = Table("connection", "up", "samples", "bad", "overruns")
+    for name, conn in sorted(report["connections"].items()):
+        table.add_row(name, "yes" if conn["up"] else "[red]NO[/]", str(conn["samples"]), str(conn["bad_samples"]),
+                      str(conn["overruns"]))  # fmt: skip
+    console.print(table)
+    spool_mb, limit_mb = report["spool_bytes"] / 2**20, report["spool_limit_bytes"] / 2**20
+    near = "  [bold red]NEAR FULL[/]" if report["spool_near_full"] else ""
+    p50, p99 = report["latency_p50_seconds"], report["latency_p99_seconds"]
+    console.print(
+        f"database {'up' if report['database_up'] else '[red]DOWN[/]'}  "
+        f"{report['samples_per_second']:.0f} samples/s stored ({report['samples_stored']} total)  "
+        f"queue {report['queue_depth']}/{report['queue_capacity']}  "
+        f"spool {spool_mb:.1f}/{limit_mb:.0f} MB ({report['spool_batches']} batches){near}  "
+        f"batch flush {report['batch_flush_seconds']:.3f} s  "
+        f"latency p50 {p50 if p50 is not None else '-'} s p99 {p99 if p99 is not None else '-'} s"
+    )
+    lost = {k: v for k, v in report["dropped"].items() if v}
+    if lost or report["rejected"]:
+        console.print(f"dropped {lost or 0}  rejected {report['rejected'] or 0}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)
+    app.command("run")(run)
+    app.command("import")(import_)
+    app.command("status")(status)
