@@ -26,8 +26,10 @@ class Driver(Protocol):
         """Open the transport/session. Raises ConnectionLost or DeviceTimeout."""
 
     async def read_group(self, group: str) -> list[Sample]:
-        """Read every tag of a poll group. Per-request failures become bad-quality
-        samples for the tags concerned; only a lost connection raises."""
+        """Read every tag of a poll group. When some requests fail, raise
+        ``collectors.errors.PartialRead`` with the samples read and, per failed request,
+        its tag names and typed error: the worker turns those into bad-quality samples.
+        A whole-group failure raises the typed error itself (ConnectionLost, ...)."""
 
     async def write(self, tag: str, value: Any) -> None:
         """Write one tag's value (encoded like reads). The audited setpoint path calls this."""

@@ -85,10 +85,12 @@ def _merge(
 
 
 def _from_zero(requests: list[ReadRequest], cap: int) -> list[ReadRequest]:
-    """Some devices only answer bit reads that start at address 0 (Telegraf's workaround)."""
-    result: list[ReadRequest] = []
-    for request in requests:
-        if request.end <= cap:
-            request.count, request.address = request.end, 0
-        result.append(request)
-    return result
+    """Some devices answer bit reads only when they start at address 0 (Telegraf's
+    ``read_coils_starting_at_zero``): every request that fits below the cap is folded
+    into one read from 0; requests beyond the cap stay as planned."""
+    low = [r for r in requests if r.end <= cap]
+    if not low:
+        return requests
+    merged = ReadRequest(low[0].unit_id, low[0].table, low[0].group, 0, max(r.end for r in low))
+    merged.tags = sorted((t for r in low for t in r.tags), key=lambda t: t.address or 0)
+    return [merged, *(r for r in requests if r.end > cap)]

@@ -1,0 +1,339 @@
+"""The Modbus driver: reads poll groups request by request, isolating each request's failure.
+
+It implements :class:`collectors.drivers.base.Driver`. Timing, reconnects and the
+quality of failed tags belong to the connection worker; this module decides only
+what is Modbus-specific:
+
+- **Per request, not per group.** A request that fails (timeout, exception
+  reply) is reported in :class:`~collectors.errors.PartialRead` with its tags;
+  the other requests of the cycle still run.
+- **Busy (exception 6/5)**: the request is asked again after ``busy_retry_delay``,
+  at the end of the cycle so the other requests are not held up.
+- **A unit that times out** is skipped for the rest of the cycle and then for a
+  growing pause (probe with one request after 1 s, doubling up to 30 s), so one dead unit
+  behind a gateway costs at most one deadline per pause and the others keep
+  their rate.
+- **Exceptions 2/3** mark the request's tags bad; one log line when it starts
+  and one when it ends, not one per cycle.
+- **Out of step or transport lost** ends the cycle: the remaining requests are
+  reported with that error and the worker drops the connection at once.
+- Workarounds under Telegraf's names: pause after connect, pause between
+  requests, close the connection after each cycle, coils from zero, string
+  register location, one request per field, max registers/bits per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from collectors.config.models import ModbusConnection, ModbusTable, Tag
+from collectors.drivers.base import SampleSink
+from collectors.drivers.modbus.client import ModbusClient, ModbusExceptionReply
+from collectors.drivers.modbus.codec import BlockDecoder, encode_value, register_type
+from collectors.drivers.modbus.health import UnitHealth
+from collectors.drivers.modbus.planner import ReadRequest, plan_requests, unit_of
+from collectors.errors import (
+    BadAddress,
+    ConnectionLost,
+    DeviceBusy,
+    DeviceError,
+    DeviceTimeout,
+    LineBrainError,
+    PartialRead,
+    ProtocolOutOfStep,
+)
+from collectors.samples import BAD_TYPE_MISMATCH, GOOD, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED, Sample
+from collectors.worker import ConnectionWorker, error_kind
+
+log = logging.getLogger(__name__)
+
+UNIT_PAUSE_MIN = 1.0  # a timing-out unit is probed after 1 s, 2 s, 4 s ... 30 s
+UNIT_PAUSE_MAX = 30.0
+_PROBLEM_STATUS = (GOOD, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED, BAD_TYPE_MISMATCH)
+
+
+class WriteRefused(LineBrainError):
+    """A write was not sent: the tag is not writable, the value is outside its write limits or type."""
+
+
+class UnitSuspended(DeviceTimeout):
+    """The unit timed out recently; its requests are skipped until its next probe."""
+
+
+@dataclass(slots=True)
+class PlannedRead:
+    """A request with its precompiled decoder and the names of its tags in decode order."""
+
+    request: ReadRequest
+    decoder: BlockDecoder
+    names: tuple[str, ...]
+    texts: bool  # some tags are strings: their samples carry ``text``
+
+    @property
+    def what(self) -> str:
+        r = self.request
+        return f"unit {r.unit_id} FC{r.function_code} {r.address}+{r.count}"
+
+
+class ModbusDriver:
+    """One Modbus connection (TCP endpoint, serial port or RTU-over-TCP gateway) and its tags."""
+
+    def __init__(self, connection: ModbusConnection, tags: Sequence[Tag]) -> None:
+        self.connection_id = connection.id
+        self.connection = connection
+        self.tags = {tag.name: tag for tag in tags if tag.table is not None and tag.address is not None}
+        self._client = ModbusClient(connection)
+        self.plans: dict[str, list[PlannedRead]] = {}
+        for request in plan_requests(connection, list(self.tags.values())):
+            self.plans.setdefault(request.group, []).append(self._planned(request))
+        self._units: dict[int, UnitHealth] = {}
+        for planned_reads in self.plans.values():
+            for planned in planned_reads:
+                self._unit(planned.request.unit_id)
+        self._reported: dict[tuple[int, int, int, int], str] = {}  # request → error logged once
+
+    # ------------------------------------------------------------------ what the worker needs
+
+    @property
+    def group_tags(self) -> dict[str, list[str]]:
+        """Tag names per poll group (for bad samples when a whole group fails)."""
+        return {group: [n for p in plans for n in p.names] for group, plans in self.plans.items()}
+
+    @property
+    def poll_groups(self) -> dict[str, float]:
+        """Group name → interval; a group used by tags but not declared polls every second."""
+        groups = {g.name: g.interval for g in self.connection.poll_groups}
+        for group in self.plans:
+            if group not in groups:
+                log.warning("%s: poll group %s is not declared; polling it every 1 s", self.connection_id, group)
+                groups[group] = 1.0
+        used = {name: interval for name, interval in groups.items() if name in self.plans}
+        return used or groups
+
+    def requests_per_cycle(self) -> dict[str, int]:
+        return {group: len(plans) for group, plans in self.plans.items()}
+
+    # ------------------------------------------------------------------ Driver protocol
+
+    async def connect(self) -> None:
+        await self._client.connect()
+        pause = self.connection.workarounds.pause_after_connect
+        if pause:
+            await asyncio.sleep(pause)
+
+    async def close(self) -> None:
+        self._client.close()
+
+    async def read_group(self, group: str) -> list[Sample]:
+        """Read every request of ``group``; raise PartialRead when some failed (see the module doc)."""
+        workarounds = self.connection.workarounds
+        if not self._client.connected and workarounds.close_connection_after_gather:
+            await self.connect()
+        samples: list[Sample] = []
+        failures: list[tuple[list[str], DeviceError]] = []
+        busy: list[tuple[PlannedRead, float]] = []
+        skipped_units: set[int] = set()
+        plans = self.plans.get(group, [])
+        now = time.monotonic()
+        index = 0
+        while index < len(plans):
+            planned = plans[index]
+            unit = self._units[planned.request.unit_id]
+            index += 1
+            if unit.unit_id in skipped_units or unit.suspended_until > now:
+                failures.append((list(planned.names), UnitSuspended(f"{planned.what}: unit suspended after timeouts")))
+                continue
+            if index > 1 and workarounds.pause_between_requests:
+                await asyncio.sleep(workarounds.pause_between_requests)
+            try:
+                samples.extend(await self._read(planned, unit))
+            except DeviceBusy:
+                busy.append((planned, time.monotonic()))
+            except (ProtocolOutOfStep, ConnectionLost) as error:
+                # The stream is unusable: report this and every remaining request, end the cycle.
+                for rest in [*plans[index - 1 :], *(b for b, _ in busy)]:
+                    failures.append((list(rest.names), error))
+                busy = []
+                break
+            except DeviceTimeout as error:
+                skipped_units.add(unit.unit_id)
+                failures.append((list(planned.names), error))
+            except BadAddress as error:
+                halves = self._split(planned) if getattr(error, "code", 0) in (2, 3) else []
+                if halves:
+                    # A refused address inside a merged block: read the halves now, and from now on.
+                    index -= 1
+                    plans[index : index + 1] = halves
+                else:
+                    failures.append((list(planned.names), error))
+            except DeviceError as error:
+                failures.append((list(planned.names), error))
+        for planned, answered_at in busy:
+            wait = answered_at + self.connection.busy_retry_delay - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                samples.extend(await self._read(planned, self._units[planned.request.unit_id]))
+            except DeviceError as error:
+                failures.append((list(planned.names), error))
+                if isinstance(error, (ProtocolOutOfStep, ConnectionLost)):
+                    break
+        if workarounds.close_connection_after_gather:
+            self._client.close()
+        if failures:
+            raise PartialRead(samples, failures)
+        return samples
+
+    def _split(self, planned: PlannedRead) -> list[PlannedRead]:
+        """Two requests covering the tags of a refused merged request, halved by address; none for one tag.
+
+        Splitting halves again on each refusal isolates the refused addresses in
+        O(k log n) requests, once: the split plan replaces the merged one, so only
+        the tags whose own registers are refused stay bad.
+        """
+        request = planned.request
+        tags = sorted(request.tags, key=lambda t: (t.address or 0, t.register_count))
+        if len(tags) < 2:
+            return []
+        middle = len(tags) // 2
+        halves = []
+        for part in (tags[:middle], tags[middle:]):
+            start = min(t.address or 0 for t in part)
+            end = max((t.address or 0) + t.register_count for t in part)
+            piece = ReadRequest(request.unit_id, request.table, request.group, start, end - start, list(part))
+            halves.append(self._planned(piece))
+        log.info("%s: %s was refused; splitting it to find the refused addresses", self.connection_id, planned.what)
+        return halves
+
+    def _planned(self, request: ReadRequest) -> PlannedRead:
+        location = self.connection.workarounds.string_register_location
+        decoder = BlockDecoder(request.address, request.count, request.tags, string_register_location=location)
+        texts = any(register_type(t).value.startswith("string") for t in decoder.tags)
+        return PlannedRead(request, decoder, decoder.names, texts)
+
+    async def _read(self, planned: PlannedRead, unit: UnitHealth) -> list[Sample]:
+        request = planned.request
+        try:
+            data = await self._client.read(request.function_code, request.unit_id, request.address, request.count)
+        except DeviceError as error:
+            self._failed(planned, unit, error)
+            raise
+        sent, received = self._client.last_exchange
+        unit.answered(received - sent, received)
+        if unit.suspended_until:
+            unit.suspended_until = 0.0
+            log.info("%s: unit %d answers again", self.connection_id, unit.unit_id)
+        key = (request.unit_id, request.function_code, request.address, request.count)
+        if self._reported.pop(key, None) is not None:
+            log.info("%s: %s is answered again", self.connection_id, planned.what)
+        return self._samples(planned, data, sent, received)
+
+    def _failed(self, planned: PlannedRead, unit: UnitHealth, error: DeviceError) -> None:
+        unit.failed(error_kind(error))
+        request = planned.request
+        if isinstance(error, DeviceTimeout):
+            unit.timeouts_in_a_row += 1
+            first_pause = max(UNIT_PAUSE_MIN, 2 * self.connection.timeout)
+            pause = min(UNIT_PAUSE_MAX, first_pause * 2 ** (unit.timeouts_in_a_row - 1))
+            unit.suspended_until = time.monotonic() + pause
+            if unit.timeouts_in_a_row == 1:
+                log.warning(
+                    "%s: unit %d does not answer (%s); its tags are bad, next try in %.1f s",
+                    self.connection_id, unit.unit_id, error, pause,
+                )
+        elif isinstance(error, ModbusExceptionReply) and not isinstance(error, DeviceBusy):
+            if error.code in (2, 3) and len(request.tags) > 1:
+                return  # the request is split next; its pieces will say which addresses are refused
+            key = (request.unit_id, request.function_code, request.address, request.count)
+            if key not in self._reported:
+                self._reported[key] = str(error)
+                names = ", ".join(planned.names[:5]) + (" …" if len(planned.names) > 5 else "")
+                log.warning(
+                    "%s: %s is refused with Modbus exception %d; tags %s are marked bad until it is answered "
+                    "(check the address: zero-based, holding register 40001 is address 0)",
+                    self.connection_id, planned.what, error.code, names,
+                )
+
+    def _samples(self, planned: PlannedRead, data: Any, sent: float, received: float) -> list[Sample]:
+        # The device's value is taken at some point between send and receive: the midpoint is the best guess.
+        when = datetime.fromtimestamp((sent + received) / 2, UTC)
+        seen = datetime.fromtimestamp(received, UTC)
+        values, problems = planned.decoder.decode(data)
+        if problems is None and not planned.texts:
+            pairs = zip(planned.names, values, strict=True)
+            return [Sample(name, when, value, GOOD, None, None, seen) for name, value in pairs]
+        result = []
+        for position, (name, value) in enumerate(zip(planned.names, values, strict=True)):
+            status = _PROBLEM_STATUS[problems[position]] if problems else GOOD
+            if isinstance(value, str):
+                result.append(Sample(name, when, None, status, value, None, seen))
+            else:
+                result.append(Sample(name, when, value, status, None, None, seen))
+        return result
+
+    async def write(self, tag: str, value: Any) -> None:
+        """Write one tag's value, encoded like reads: FC5/15 for coils, FC6/16 for holding registers.
+
+        Bits and 8-bit halves share a register with other data: the register is read
+        first and only the tag's part changes (not atomic on the device).
+        """
+        if tag not in self.tags:
+            raise WriteRefused(f"{self.connection_id}: no Modbus tag {tag}")
+        spec = self.tags[tag]
+        if not spec.writable:
+            raise WriteRefused(f"tag {tag} is not writable (set writable: true in the plant config)")
+        if spec.write_limits is not None and not isinstance(value, (str, bool)):
+            low, high = spec.write_limits
+            if not low <= float(value) <= high:
+                raise WriteRefused(f"{value} is outside the write limits [{low}, {high}] of tag {tag}")
+        unit, address = unit_of(spec), spec.address or 0
+        if spec.table is ModbusTable.coil:
+            bits = list(value) if isinstance(value, (list, tuple)) else [bool(value)]
+            await self._client.write_coils(unit, address, bits)
+            return
+        if spec.table is not ModbusTable.holding_register:
+            raise WriteRefused(f"tag {tag} is in the {spec.table.value} table, which is read-only")
+        location = self.connection.workarounds.string_register_location
+        current = 0
+        if register_type(spec).value in ("bit", "int8_high", "int8_low", "uint8_high", "uint8_low"):
+            [current] = await self._client.read(3, unit, address, 1)
+        try:
+            registers = encode_value(spec, value, current=current, string_register_location=location)
+        except ValueError as exc:
+            raise WriteRefused(str(exc)) from exc
+        await self._client.write_registers(unit, address, registers)
+
+    def health(self) -> dict[str, Any]:
+        now = time.monotonic()
+        return {
+            "protocol": "modbus",
+            "endpoint": self._client.describe(),
+            "connected": self._client.connected,
+            "requests_per_cycle": self.requests_per_cycle(),
+            "units": {str(u.unit_id): u.as_dict(now) for u in sorted(self._units.values(), key=lambda u: u.unit_id)},
+            "refused_requests": [f"unit {k[0]} FC{k[1]} {k[2]}+{k[3]}: {v}" for k, v in self._reported.items()],
+        }
+
+    def _unit(self, unit_id: int) -> UnitHealth:
+        if unit_id not in self._units:
+            self._units[unit_id] = UnitHealth(unit_id)
+        return self._units[unit_id]
+
+
+def modbus_worker(connection: ModbusConnection, tags: Sequence[Tag], sink: SampleSink) -> ConnectionWorker:
+    """A connection worker polling ``tags`` of ``connection`` into ``sink``: the usual way to run Modbus."""
+    driver = ModbusDriver(connection, tags)
+    return ConnectionWorker(
+        driver,
+        driver.poll_groups,
+        sink,
+        group_tags=driver.group_tags,
+        reconnect_after_timeouts=connection.reconnect_after_timeouts,
+        connect_timeout=connection.timeout + connection.workarounds.pause_after_connect + 1.0,
+    )
