@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "demo",
     "collect",
     "grafana",
+    "browse",
 ]
 
 for _module in COMMAND_MODULES:
