@@ -1,0 +1,255 @@
+"""Work orders: planned -> released -> running <-> paused -> completed, or cancelled.
+
+The order's ``status`` is a projection; the record is ``work_order_transitions``
+(every change with who and when) and ``order_runs`` (the periods it ran). The
+runs table has an exclusion constraint, so the database itself refuses a second
+running order on a line. Orders start and stop from the API/CLI or, when the
+line binds an order-number tag, from the PLC (:func:`follow_order_tag`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+
+from mes.errors import Conflict, InvalidInput, NotFound
+
+STATUSES = ("planned", "released", "running", "paused", "completed", "cancelled")
+TRANSITIONS: dict[str, set[str]] = {
+    "planned": {"released", "running", "cancelled"},
+    "released": {"running", "planned", "cancelled"},
+    "running": {"paused", "completed"},
+    "paused": {"running", "completed", "cancelled"},
+    "completed": set(),
+    "cancelled": set(),
+}
+ACTIONS = {"release": "released", "start": "running", "resume": "running", "pause": "paused",
+           "complete": "completed", "cancel": "cancelled"}  # fmt: skip
+
+ORDER_COLUMNS = (
+    "o.id, o.number, o.line_id, o.product_id, o.planned_quantity, o.due_at, o.status, o.note, o.created_by, "
+    "o.created_at, (SELECT min(lower(r.period)) FROM order_runs r WHERE r.order_id = o.id) AS started_at, "
+    "(SELECT upper(r.period) FROM order_runs r WHERE r.order_id = o.id ORDER BY lower(r.period) DESC LIMIT 1) "
+    "AS last_stop_at"
+)
+
+
+def create_order(conn: psycopg.Connection, number: str, line_id: str, product_id: str, planned_quantity: float,
+                 by: str, due_at: datetime | None = None, note: str = "") -> dict:
+    """A new order in status ``planned``."""
+    if planned_quantity <= 0:
+        raise InvalidInput("planned quantity must be positive", field="planned_quantity")
+    if conn.execute("SELECT 1 FROM equipment WHERE id = %s AND level = 'line'", (line_id,)).fetchone() is None:
+        raise InvalidInput(f"no line {line_id!r}", field="line_id")
+    if conn.execute("SELECT 1 FROM products WHERE id = %s", (product_id,)).fetchone() is None:
+        raise InvalidInput(f"no product {product_id!r}", field="product_id")
+    try:
+        with conn.transaction():
+            row = conn.execute(
+                "INSERT INTO work_orders (number, line_id, product_id, planned_quantity, due_at, note, created_by) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (number, line_id, product_id, planned_quantity, due_at, note, by),
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO work_order_transitions (order_id, from_status, to_status, at, by_user, note) "
+                "VALUES (%s, NULL, 'planned', now(), %s, 'created')",
+                (row[0], by),
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(f"order number {number!r} exists already", field="number") from exc
+    return get_order(conn, int(row[0]))
+
+
+def get_order(conn: psycopg.Connection, order_id: int) -> dict:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE o.id = %s", (order_id,))
+        row = cur.fetchone()
+    if row is None:
+        raise NotFound(f"no order {order_id}", field="order_id")
+    return row
+
+
+def find_order(conn: psycopg.Connection, number: str) -> dict:
+    row = conn.execute("SELECT id FROM work_orders WHERE number = %s", (number,)).fetchone()
+    if row is None:
+        raise NotFound(f"no order number {number!r}", field="number")
+    return get_order(conn, int(row[0]))
+
+
+def list_orders(conn: psycopg.Connection, line_id: str | None = None, status: str | None = None,
+                limit: int = 100) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE (%(line)s::text IS NULL OR o.line_id = %(line)s) "
+            "AND (%(status)s::text IS NULL OR o.status = %(status)s) ORDER BY o.id DESC LIMIT %(limit)s",
+            {"line": line_id, "status": status, "limit": limit},
+        )
+        return cur.fetchall()
+
+
+def transitions(conn: psycopg.Connection, order_id: int) -> list[dict]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(
+            "SELECT from_status, to_status, at, by_user, note, recorded_at FROM work_order_transitions "
+            "WHERE order_id = %s ORDER BY id",
+            (order_id,),
+        )
+        return cur.fetchall()
+
+
+def transition(conn: psycopg.Connection, order_id: int, to_status: str, by: str, at: datetime | None = None,
+               note: str = "") -> dict:
+    """Move an order to ``to_status`` at ``at`` (default now), stamped with ``by``.
+
+    Starting or resuming opens a run; pausing or completing closes it. A second running
+    order on the line is refused (:class:`~mes.errors.Conflict`)."""
+    if to_status not in STATUSES:
+        raise InvalidInput(f"unknown status {to_status!r}", field="status")
+    at = at or datetime.now(UTC)
+    with conn.transaction():
+        row = conn.execute("SELECT status, line_id FROM work_orders WHERE id = %s FOR UPDATE", (order_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no order {order_id}", field="order_id")
+        current, line_id = row
+        if to_status not in TRANSITIONS[current]:
+            allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+            raise Conflict(f"order {order_id} is {current}: cannot go to {to_status} (allowed: {allowed})",
+                           field="status")
+        if current == "running":
+            _close_run(conn, order_id, at)
+        if to_status == "running":
+            _open_run(conn, order_id, line_id, at)
+        conn.execute("UPDATE work_orders SET status = %s WHERE id = %s", (to_status, order_id))
+        conn.execute(
+            "INSERT INTO work_order_transitions (order_id, from_status, to_status, at, by_user, note) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (order_id, current, to_status, at, by, note),
+        )
+    return get_order(conn, order_id)
+
+
+def _open_run(conn: psycopg.Connection, order_id: int, line_id: str, at: datetime) -> None:
+    last_end = conn.execute(
+        "SELECT max(upper(period)) FROM order_runs WHERE order_id = %s", (order_id,)
+    ).fetchone()[0]
+    if last_end is not None and at < last_end:
+        raise InvalidInput("an order cannot resume before it was paused", field="at")
+    try:
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO order_runs (order_id, line_id, period) VALUES (%s, %s, tstzrange(%s, NULL))",
+                (order_id, line_id, at),
+            )
+    except psycopg.errors.ExclusionViolation as exc:
+        other = conn.execute(
+            "SELECT w.number FROM order_runs r JOIN work_orders w ON w.id = r.order_id WHERE r.line_id = %s "
+            "AND r.period && tstzrange(%s, NULL) LIMIT 1",
+            (line_id, at),
+        ).fetchone()
+        name = other[0] if other else "another order"
+        raise Conflict(f"line {line_id} already runs order {name} at that time", field="status") from exc
+
+
+def _close_run(conn: psycopg.Connection, order_id: int, at: datetime) -> None:
+    row = conn.execute(
+        "SELECT id, lower(period) FROM order_runs WHERE order_id = %s AND upper_inf(period)", (order_id,)
+    ).fetchone()
+    if row is None:
+        return
+    if at <= row[1]:
+        raise InvalidInput("an order cannot stop before it started", field="at")
+    conn.execute("UPDATE order_runs SET period = tstzrange(lower(period), %s) WHERE id = %s", (at, row[0]))
+
+
+def running_order(conn: psycopg.Connection, line_id: str) -> dict | None:
+    row = conn.execute("SELECT id FROM work_orders WHERE line_id = %s AND status = 'running'", (line_id,)).fetchone()
+    return get_order(conn, int(row[0])) if row else None
+
+
+def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None = None) -> dict:
+    """Produced, good and scrap against plan, the good rate over the order's run time, and
+    the projected finish at that rate (None while nothing good was made)."""
+    now = now or datetime.now(UTC)
+    order = get_order(conn, order_id)
+    span = conn.execute(
+        "SELECT min(lower(period)), max(coalesce(upper(period), %s)) FROM order_runs WHERE order_id = %s",
+        (now, order_id),
+    ).fetchone()
+    produced = good = run_seconds = 0.0
+    if span[0] is not None:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(
+                "SELECT pq_total, gq_total, aoet FROM mes_kpi(%s, %s, %s, 'order') WHERE group_key = %s",
+                (order["line_id"], span[0], span[1], str(order_id)),
+            )
+            row = cur.fetchone()
+        if row:
+            produced, good, run_seconds = row["pq_total"], row["gq_total"], row["aoet"]
+    remaining = max(order["planned_quantity"] - good, 0.0)
+    rate = good / run_seconds if run_seconds > 0 else 0.0
+    projected = None
+    if remaining == 0:
+        projected = span[1]
+    elif rate > 0 and order["status"] in ("running", "paused", "released", "planned"):
+        projected = now + timedelta(seconds=remaining / rate)
+    return {
+        "order_id": order_id, "number": order["number"], "status": order["status"],
+        "planned_quantity": order["planned_quantity"], "produced": produced, "good": good,
+        "scrap": produced - good, "remaining": remaining,
+        "percent_complete": 100.0 * good / order["planned_quantity"], "run_seconds": run_seconds,
+        "good_per_hour": rate * 3600, "projected_finish": projected, "due_at": order["due_at"],
+        "late": bool(projected and order["due_at"] and projected > order["due_at"]),
+    }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the PLC order-number tag
+
+PLC_USER = "plc"
+
+
+def follow_order_tag(conn: psycopg.Connection, unit: dict, tag_id: int, now: datetime) -> None:
+    """Start the order whose number the PLC shows (pausing the one running); a blank or zero
+    number pauses the running order. Unknown numbers are ignored: orders are planned first."""
+    wm = conn.execute(
+        "SELECT last_time, last_text FROM derive_watermarks WHERE equipment_id = %s AND stream = 'order_number'",
+        (unit["id"],),
+    ).fetchone()
+    after = wm[0] if wm else datetime.min.replace(tzinfo=UTC)
+    previous = wm[1] if wm else None
+    rows = conn.execute(
+        "SELECT time, coalesce(text_value, CASE WHEN value IS NULL OR value = 0 THEN '' "
+        "ELSE trim(to_char(value, 'FM999999999999999999')) END) FROM samples WHERE tag_id = %s AND time > %s "
+        "AND time <= %s AND status < 2147483648 ORDER BY time",
+        (tag_id, after, now),
+    ).fetchall()
+    for time, number in rows:
+        number = (number or "").strip()
+        if number != previous:
+            _apply_order_number(conn, unit["line_id"], number, time)
+            previous = number
+    if rows:
+        conn.execute(
+            "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_text) VALUES (%s, 'order_number', "
+            "%s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
+            "last_text = EXCLUDED.last_text, updated_at = now()",
+            (unit["id"], rows[-1][0], previous),
+        )
+
+
+def _apply_order_number(conn: psycopg.Connection, line_id: str, number: str, at: datetime) -> None:
+    running = running_order(conn, line_id)
+    if running and running["number"] == number:
+        return
+    target = None
+    if number:
+        row = conn.execute(
+            "SELECT id, status FROM work_orders WHERE number = %s AND line_id = %s", (number, line_id)
+        ).fetchone()
+        if row and row[1] in ("planned", "released", "paused"):
+            target = int(row[0])
+    if running and (target is not None or not number):
+        transition(conn, running["id"], "paused", PLC_USER, at, note="order number changed on the PLC")
+    if target is not None:
+        transition(conn, target, "running", PLC_USER, at, note=f"order number {number} on the PLC")

@@ -1,0 +1,35 @@
+"""Config -> database: the plant's equipment, products, reason trees, tags and shift calendar."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from collectors.config.models import Plant
+from collectors.database.tags import sync_tags
+from mes.downtime import sync_reasons
+from mes.equipment import sync_equipment
+from mes.products import sync_products
+from mes.shifts import ensure_calendar, rebuild_future
+
+
+def sync_plant(conn: psycopg.Connection, plant: Plant, now: datetime | None = None, calendar_days: int = 7) -> None:
+    """Mirror the config into the MES tables in one transaction, and build the shift
+    calendar from yesterday to ``calendar_days`` ahead (future shifts follow the current
+    patterns; past ones stay as planned)."""
+    now = now or datetime.now(UTC)
+    sync_tags(conn, plant)
+    with conn.transaction():
+        sync_equipment(conn, plant)
+        sync_products(conn, plant)
+        sync_reasons(conn, plant)
+        rebuild_future(conn, plant, now, calendar_days)
+
+
+def extend_calendar(conn: psycopg.Connection, plant: Plant, now: datetime, days_ahead: int = 2) -> None:
+    """Make sure shifts exist from yesterday to ``days_ahead`` (cheap when they do)."""
+    today = now.astimezone(ZoneInfo(plant.site.timezone)).date()
+    with conn.transaction():
+        ensure_calendar(conn, plant, today - timedelta(days=1), today + timedelta(days=days_ahead))
