@@ -34,6 +34,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import BaseModel, Field
 
+from mes.counts import adjust_count
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event
@@ -199,13 +200,8 @@ def _book_counts(conn: psycopg.Connection, nc: dict[str, Any], decision: Disposi
         bookings = (("rework", decision.quantity),)
     first = None
     for kind, quantity in bookings:
-        row = one(
-            conn,
-            "INSERT INTO count_adjustments (equipment_id, kind, at, quantity, why, by_user) "
-            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-            (order["line_id"], kind, at, quantity, why, decision.approved_by),
-        )
-        first = first or row["id"]
+        booked = adjust_count(conn, order["line_id"], kind, at, quantity, why, decision.approved_by)
+        first = first or booked
     return first
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from mes.quality.errors import InvalidTransition, QualityError
+from mes.quality.errors import InvalidTransition, NotFound, QualityError
 from mes.quality.genealogy import LotIn, create_lot
 from mes.quality.nonconformances import (
     DispositionIn,
@@ -93,7 +93,7 @@ def test_disposition_time_outside_the_order_lands_inside_its_run(db: psycopg.Con
 
 
 def test_nonconformance_input_errors_are_clear(db: psycopg.Connection, order: int) -> None:
-    with pytest.raises(QualityError, match="lot 'NOPE' not found"):
+    with pytest.raises(NotFound, match="lot 'NOPE' not found"):
         create_nonconformance(db, NonconformanceIn(description="x", quantity=1, lot_code="NOPE"))
     with pytest.raises(ValueError, match="approved_by"):
         DispositionIn(disposition="scrap", quantity=1, approved_by="")
