@@ -109,6 +109,7 @@ class OpcuaDriver:
         self._last_error: str | None = None
         self._session_started: float | None = None
         self._connects = 0
+        self._late_publishes = 0
         self._watchdog: asyncio.Task[None] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
         self._closing = False
@@ -208,6 +209,7 @@ class OpcuaDriver:
             "notifications_per_s": round(self._inbox.notifications_per_s(), 1),
             "queue_depth": self._inbox.pending,
             "queue_full_waits": self._inbox.waits,
+            "late_publishes": self._late_publishes,
             "subscribing": self._state == "connected" and self._wants_subscriptions(),
             "subscriptions": subs.count if subs else 0,
             "monitored_items": subs.items_created if subs else 0,
@@ -363,7 +365,7 @@ class OpcuaDriver:
                     self._mark_lost(str(as_device_error(exc, "create subscriptions")))
             await asyncio.sleep(0.2)
             if self._state == "connected":
-                reason = self._why_dead()
+                reason = await self._why_dead()
                 if reason is None:
                     if self._failed and time.monotonic() >= next_retry:
                         next_retry = time.monotonic() + self._retry_interval
@@ -375,12 +377,29 @@ class OpcuaDriver:
     def _wants_subscriptions(self) -> bool:
         return bool(self._subscribed) and self._sink is not None and self._subscriptions is None
 
-    def _why_dead(self) -> str | None:
+    async def _why_dead(self) -> str | None:
+        """Transport closed, or no publish answer in time and the server does not answer a Read either.
+
+        A server saturated by a burst can answer publish requests late while the
+        session is fine; reconnecting then would only add load. So silence past the
+        keep-alive limit triggers a probe, and only a failed probe (or silence ten
+        times the limit) counts as a dead session.
+        """
         client = self._client
         if client is None or client.uaclient.state is not UaClientState.CONNECTED:
             return "transport closed"
-        if self._subscriptions is not None:
-            return self._subscriptions.stale(self.connection.keepalive_factor)
+        if self._subscriptions is None:
+            return None
+        silence = self._subscriptions.stale(self.connection.keepalive_factor)
+        if silence is None:
+            return None
+        if self._subscriptions.stale(self.connection.keepalive_factor * 10) is not None:
+            return silence
+        try:
+            await asyncio.wait_for(read_namespace_array(client.uaclient), timeout=self.connection.timeout)
+        except Exception as exc:
+            return f"{silence}; the server does not answer a Read either ({type(exc).__name__})"
+        self._late_publishes += 1
         return None
 
     async def _retry_quietly(self) -> None:
