@@ -294,3 +294,31 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "value") and isinstance(value, str):
         return str(value.value)
     return value
+
+
+def spec_capability(
+    conn: psycopg.Connection, spec_id: int, start: datetime | None = None, end: datetime | None = None,
+    estimator: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Cp/Cpk/Pp/Ppk of a spec's inspection measurements in [start, end).
+
+    Records of one size ≥ 2 are subgroups (σ within = R̄/d2 or S̄/c4);
+    otherwise the measurements are individuals in time order (MR̄/d2).
+    """
+    from mes.quality.capability import capability
+
+    spec = one(conn, "SELECT * FROM quality_specs WHERE id = %s", (spec_id,), what=f"spec {spec_id}")
+    records = rows(
+        conn,
+        "SELECT measurements FROM inspection_records WHERE spec_id = %(s)s AND cardinality(measurements) > 0 "
+        "AND (%(a)s::timestamptz IS NULL OR time >= %(a)s) AND (%(b)s::timestamptz IS NULL OR time < %(b)s) "
+        "ORDER BY time, id",
+        {"s": spec_id, "a": start, "b": end},
+    )
+    groups = [list(r["measurements"]) for r in records]
+    sizes = {len(g) for g in groups}
+    if len(sizes) == 1 and min(sizes) >= 2 and len(groups) >= 2:
+        result = capability(spec["lsl"], spec["usl"], subgroups=groups, estimator=estimator)
+    else:
+        result = capability(spec["lsl"], spec["usl"], values=[v for g in groups for v in g], estimator=estimator)
+    return asdict(result) | {"capable": result.capable, "spec_id": spec_id, "characteristic": spec["characteristic"]}

@@ -1,0 +1,314 @@
+"""REST routes of the quality module, under ``/api/quality``.
+
+Thin on purpose: each route validates its input with the domain's pydantic
+models and calls one function of :mod:`mes.quality`. Domain errors become
+HTTP errors here — bad input 422, unknown record 404, a status change that is
+not allowed 409 — with the message as ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from mes import errors as mes_errors
+from mes.quality import capability as capability_math
+from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
+
+router = APIRouter(prefix="/api/quality", tags=["quality"])
+T = TypeVar("T")
+
+
+def quality_connection(request: Request) -> Iterator[psycopg.Connection]:
+    """An autocommit connection for one request (the app's ``database_url``); overridable in the app."""
+    url = getattr(request.app.state, "database_url", None)
+    if url is None:
+        raise HTTPException(503, "the API has no database configured")
+    with psycopg.connect(url, autocommit=True) as conn:
+        yield conn
+
+
+Conn = Annotated[psycopg.Connection, Depends(quality_connection)]
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a domain function; its errors become HTTP errors with the message as detail."""
+    try:
+        return fn(*args, **kwargs)
+    except mes_errors.NotFound as exc:
+        raise HTTPException(404, str(exc)) from exc
+    except mes_errors.Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc
+    except mes_errors.MesError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    except psycopg.errors.ForeignKeyViolation as exc:
+        raise HTTPException(422, f"a referenced record does not exist: {exc.diag.message_detail}") from exc
+    except psycopg.errors.CheckViolation as exc:
+        raise HTTPException(422, f"value not allowed: {exc.diag.constraint_name}") from exc
+
+
+# --------------------------------------------------------------------------- specs
+
+
+@router.post("/specs", status_code=201)
+def create_spec(body: specs.SpecIn, conn: Conn) -> dict:
+    """Add a specification (replaces the active one for the same product, line and characteristic)."""
+    return call(specs.create_spec, conn, body)
+
+
+@router.get("/specs")
+def list_specs(conn: Conn, product_id: str | None = None) -> list[dict]:
+    return call(specs.list_specs, conn, product_id)
+
+
+@router.get("/specs/{spec_id}")
+def get_spec(spec_id: int, conn: Conn) -> dict:
+    return call(specs.get_spec, conn, spec_id)
+
+
+@router.get("/specs/{spec_id}/capability")
+def spec_capability(
+    spec_id: int, conn: Conn, start: datetime | None = None, end: datetime | None = None,
+    estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None,
+) -> dict:  # fmt: skip
+    """Cp, Cpk, Pp, Ppk of the spec's inspection measurements, with the σ estimator named."""
+    return call(spc.spec_capability, conn, spec_id, start, end, estimator)
+
+
+class CapabilityIn(BaseModel):
+    lsl: float | None = None
+    usl: float | None = None
+    subgroups: list[list[float]] | None = None
+    values: list[float] | None = None
+    estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None
+
+
+@router.post("/capability")
+def capability(body: CapabilityIn) -> dict:
+    """Capability of data given in the request (nothing stored)."""
+    result = call(capability_math.capability, body.lsl, body.usl, subgroups=body.subgroups, values=body.values,
+                  estimator=body.estimator)
+    return result.__dict__ | {"capable": result.capable}
+
+
+# --------------------------------------------------------------------------- inspections
+
+
+@router.post("/plans", status_code=201)
+def create_plan(body: inspections.PlanIn, conn: Conn) -> dict:
+    return call(inspections.create_plan, conn, body)
+
+
+@router.get("/plans")
+def list_plans(conn: Conn) -> list[dict]:
+    return call(inspections.list_plans, conn)
+
+
+@router.post("/inspections/schedule")
+def schedule(conn: Conn, now: datetime | None = None) -> list[dict]:
+    """Create the due inspections the plans ask for up to ``now``."""
+    return call(inspections.schedule_due, conn, now or datetime.now(UTC))
+
+
+@router.get("/inspections/due")
+def due(conn: Conn, line_id: str | None = None, now: datetime | None = None) -> list[dict]:
+    """The line's to-do list: open due inspections, each flagged ``overdue`` past its grace time."""
+    return call(inspections.todo, conn, line_id, now or datetime.now(UTC))
+
+
+class SkipIn(BaseModel):
+    by: str = Field(min_length=1)
+    why: str = Field(min_length=1)
+
+
+@router.post("/inspections/due/{due_id}/skip")
+def skip(due_id: int, body: SkipIn, conn: Conn) -> dict:
+    return call(inspections.skip_due, conn, due_id, body.by, body.why)
+
+
+@router.post("/inspections", status_code=201)
+def record_inspection(body: inspections.RecordIn, conn: Conn) -> dict:
+    """Record an inspection; values out of spec open a nonconformance (its id is returned)."""
+    return call(inspections.record_inspection, conn, body)
+
+
+@router.get("/inspections")
+def list_inspections(conn: Conn, spec_id: int | None = None, limit: int = Query(200, ge=1, le=5000)) -> list[dict]:
+    return call(inspections.list_records, conn, spec_id, limit)
+
+
+# --------------------------------------------------------------------------- process checks
+
+
+@router.post("/process-checks/run")
+def run_process_checks(conn: Conn, now: datetime | None = None) -> list[dict]:
+    """Check bound tags of the orders that ran against their process limits; returns excursions touched."""
+    return call(process_checks.run_process_checks, conn, now)
+
+
+@router.get("/excursions")
+def list_excursions(conn: Conn, line_id: str | None = None, work_order_id: int | None = None) -> list[dict]:
+    return call(process_checks.list_excursions, conn, line_id=line_id, work_order_id=work_order_id)
+
+
+# --------------------------------------------------------------------------- SPC
+
+
+@router.post("/spc/charts", status_code=201)
+def create_chart(body: spc.ChartIn, conn: Conn) -> dict:
+    return call(spc.create_chart, conn, body)
+
+
+@router.get("/spc/charts")
+def list_charts(conn: Conn) -> list[dict]:
+    return call(spc.list_charts, conn)
+
+
+@router.get("/spc/charts/{chart_id}")
+def get_chart(chart_id: int, conn: Conn) -> dict:
+    return call(spc.get_chart, conn, chart_id)
+
+
+class PhaseOneIn(BaseModel):
+    start: datetime | None = None
+    end: datetime | None = None
+    exclude: list[int] = Field(default_factory=list, description="0-based subgroups with an assignable cause")
+
+
+@router.post("/spc/charts/{chart_id}/phase-one")
+def phase_one(chart_id: int, body: PhaseOneIn, conn: Conn) -> dict:
+    """Compute trial (Phase I) limits from the data in [start, end)."""
+    return call(spc.compute_phase_one, conn, chart_id, body.start, body.end, body.exclude)
+
+
+class ByIn(BaseModel):
+    by: str = Field(min_length=1)
+    note: str = ""
+
+
+@router.post("/spc/charts/{chart_id}/freeze")
+def freeze(chart_id: int, body: ByIn, conn: Conn) -> dict:
+    """Freeze the Phase I limits: new points are judged against them (Phase II)."""
+    return call(spc.freeze, conn, chart_id, body.by)
+
+
+@router.post("/spc/charts/{chart_id}/unfreeze")
+def unfreeze(chart_id: int, body: ByIn, conn: Conn) -> dict:
+    return call(spc.unfreeze, conn, chart_id, body.by)
+
+
+@router.post("/spc/charts/{chart_id}/evaluate")
+def evaluate(chart_id: int, conn: Conn, until: datetime | None = None) -> dict:
+    """Judge Phase II points against the frozen limits; new rule violations become quality events."""
+    return call(spc.evaluate, conn, chart_id, until)
+
+
+@router.get("/spc/charts/{chart_id}/violations")
+def violations(chart_id: int, conn: Conn) -> list[dict]:
+    call(spc.get_chart, conn, chart_id)
+    return call(spc.list_violations, conn, chart_id)
+
+
+# --------------------------------------------------------------------------- nonconformances
+
+
+@router.post("/nonconformances", status_code=201)
+def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn) -> dict:
+    return call(nonconformances.create_nonconformance, conn, body)
+
+
+@router.get("/nonconformances")
+def list_nonconformances(
+    conn: Conn, status: Literal["open", "dispositioned", "closed"] | None = None,
+    work_order_id: int | None = None, line_id: str | None = None,
+) -> list[dict]:  # fmt: skip
+    return call(nonconformances.list_nonconformances, conn, status=status, work_order_id=work_order_id,
+                line_id=line_id)
+
+
+@router.get("/nonconformances/{nc_id}")
+def get_nonconformance(nc_id: int, conn: Conn) -> dict:
+    return call(nonconformances.get_nonconformance, conn, nc_id)
+
+
+@router.post("/nonconformances/{nc_id}/dispositions")
+def disposition(nc_id: int, body: nonconformances.DispositionIn, conn: Conn) -> dict:
+    """Scrap, rework, use as is or return to supplier (part of) the quantity; scrap/rework reach the KPIs."""
+    return call(nonconformances.disposition, conn, nc_id, body)
+
+
+@router.post("/nonconformances/{nc_id}/close")
+def close_nonconformance(nc_id: int, body: ByIn, conn: Conn) -> dict:
+    return call(nonconformances.close, conn, nc_id, body.by, body.note)
+
+
+# --------------------------------------------------------------------------- lots
+
+
+@router.post("/lots", status_code=201)
+def create_lot(body: genealogy.LotIn, conn: Conn) -> dict:
+    return call(genealogy.create_lot, conn, body)
+
+
+@router.get("/lots/{code}")
+def get_lot(code: str, conn: Conn) -> dict:
+    return call(genealogy.get_lot, conn, code)
+
+
+class ConsumeIn(BaseModel):
+    into: str = Field(min_length=1, description="the lot it went into")
+    quantity: float | None = Field(default=None, ge=0)
+    by: str = ""
+
+
+@router.post("/lots/{code}/consume", status_code=201)
+def consume(code: str, body: ConsumeIn, conn: Conn) -> dict:
+    return call(genealogy.consume, conn, code, body.into, body.quantity, by=body.by)
+
+
+class SplitIn(BaseModel):
+    parts: list[genealogy.SplitPart] = Field(min_length=1)
+    by: str = ""
+
+
+@router.post("/lots/{code}/split", status_code=201)
+def split(code: str, body: SplitIn, conn: Conn) -> list[dict]:
+    return call(genealogy.split, conn, code, body.parts, by=body.by)
+
+
+class MergeIn(BaseModel):
+    sources: list[str] = Field(min_length=2)
+    into: genealogy.LotIn
+    by: str = ""
+
+
+@router.post("/lots/merge", status_code=201)
+def merge(body: MergeIn, conn: Conn) -> dict:
+    return call(genealogy.merge, conn, body.sources, body.into, by=body.by)
+
+
+@router.get("/lots/{code}/trace")
+def trace(code: str, conn: Conn, direction: Literal["forward", "backward"] = "backward") -> dict:
+    """Forward: every lot made from this one. Backward: everything that went into it, with the process
+    values and excursions recorded while each lot was made."""
+    return call(genealogy.trace, conn, code, direction)
+
+
+# --------------------------------------------------------------------------- events, orders
+
+
+@router.get("/events")
+def list_events(conn: Conn, after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> list[dict]:
+    """Quality events (SPC violations, excursions, nonconformances, overdue inspections) after ``after_id``."""
+    return call(events.events_since, conn, after_id, limit)
+
+
+@router.get("/orders/{work_order_id}")
+def order_quality(work_order_id: int, conn: Conn) -> dict:
+    """PQ/GQ/SQ/RQ from the KPI SQL, first pass yield, nonconformances and excursions of one order."""
+    return call(summary.order_quality, conn, work_order_id)
