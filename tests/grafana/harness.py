@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -88,20 +89,35 @@ def check_shape(result: PanelResult, shape: str) -> list[str]:
 def run_dashboard(conn: psycopg.Connection, dashboard: dict, time_from: datetime, time_to: datetime,
                   max_points: int = 1000) -> list[PanelResult]:  # fmt: skip
     """Every panel query of ``dashboard``, expanded and run; raises on the first SQL error."""
-    import time
-
     context = QueryContext(time_from, time_to, panel_interval(time_from, time_to, max_points))
     resolve_variables(conn, dashboard, context)
     results = []
     for panel in dashboard["panels"]:
-        for target in panel["targets"]:
-            sql = context.expand(target["rawSql"])
-            started = time.perf_counter()
-            try:
-                cursor = conn.execute(sql)
-                rows = cursor.fetchall()
-            except psycopg.Error as exc:
-                raise AssertionError(f"{dashboard['uid']} / {panel['title']}: {exc}\n{sql}") from exc
-            results.append(PanelResult(dashboard["uid"], panel["title"], panel["type"], sql,
-                                       _type_names(conn, cursor), rows, time.perf_counter() - started))  # fmt: skip
+        for panel_context in _repeats(panel, context):
+            for target in panel["targets"]:
+                results.append(_run(conn, dashboard, panel, panel_context.expand(target["rawSql"])))
     return results
+
+
+def _repeats(panel: dict, context: QueryContext) -> list[QueryContext]:
+    """A repeated panel is drawn once per value of its variable, with only that value selected."""
+    name = panel.get("repeat")
+    if not name:
+        return [context]
+    variable = context.variables[name]
+    contexts = []
+    for value in variable.values:
+        single = replace(variable, values=[value], texts=[value], all_selected=False)
+        contexts.append(replace(context, variables={**context.variables, name: single}))
+    return contexts
+
+
+def _run(conn: psycopg.Connection, dashboard: dict, panel: dict, sql: str) -> PanelResult:
+    started = time.perf_counter()
+    try:
+        cursor = conn.execute(sql)
+        rows = cursor.fetchall()
+    except psycopg.Error as exc:
+        raise AssertionError(f"{dashboard['uid']} / {panel['title']}: {exc}\n{sql}") from exc
+    return PanelResult(dashboard["uid"], panel["title"], panel["type"], sql, _type_names(conn, cursor), rows,
+                       time.perf_counter() - started)  # fmt: skip

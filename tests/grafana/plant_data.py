@@ -1,9 +1,11 @@
 """A few hours of plant data written through LineBrain's own store, for panel tests.
 
 Until ``linebrain demo`` fills a database, this is the demo: the example
-brewery's tags, 1 s samples with a believable line behind them (runs, short
-stops, a fault, counters counting, a few bad readings), committed by the
-``SampleStore`` and rolled up by ``refresh_rollups`` exactly as live data is.
+brewery synced into the MES, three work orders, 1 s samples with a believable
+line behind them (runs, short stops, a fault, counters counting, a few bad
+readings) committed by the ``SampleStore``, rolled up by ``refresh_rollups``
+and derived into states, counts and stops by ``mes.derive.run_once``, exactly
+as live data is.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from collectors.config import load_plant
+import psycopg
+
+from collectors.config import Plant, load_plant
 from collectors.samples import BAD_TIMEOUT, GOOD, UNCERTAIN, Sample
 from collectors.store import SampleStore, refresh_rollups
+from mes.derive import run_once
+from mes.orders import create_order, transition
+from mes.sync import sync_plant
 from tests.conftest import REPO
 
 PLANT = REPO / "examples" / "brewery.yaml"
@@ -22,8 +29,11 @@ STEP = timedelta(seconds=1)
 
 
 def state_at(second: int) -> int:
-    """The filler's PLC state code: mostly running, a 2 min idle each hour, a 5 min fault every 3 h."""
+    """The filler's PLC state code: mostly running, an 8 s micro-stop every 7 min, a 90 s idle each
+    hour, a 5 min fault every 3 h."""
     minute = (second // 60) % 180
+    if second % 420 < 8:
+        return 2  # micro-stop
     if 100 <= minute < 105:
         return 3  # fault
     if (minute % 60 == 30 and (second % 60) < 40) or minute % 60 == 31:
@@ -55,8 +65,31 @@ def samples_between(start: datetime, end: datetime) -> list[Sample]:
 
 
 def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
-    """Store samples from ``start`` to ``end`` and bring the rollups up to date."""
-    store = SampleStore.for_plant(load_plant(PLANT), url, spool_dir=spool_dir, source="grafana-test")
+    """Orders, samples from ``start`` to ``end``, rollups and MES derivation, as a running plant has them."""
+    plant = load_plant(PLANT)
+    with psycopg.connect(url, autocommit=True) as conn:
+        sync_plant(conn, plant)
+        plan_orders(conn, start)
+    store_samples(url, plant, start, end, spool_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
+        report = run_once(conn, plant)
+        assert not report.errors, report.errors
+
+
+def plan_orders(conn: psycopg.Connection, start: datetime) -> None:
+    """One order completed in the first 40 minutes, one running since, one waiting."""
+    done = create_order(conn, "WO-1000", "line1", "lager05", 20000, by="planner", due_at=start + timedelta(hours=1))
+    transition(conn, done["id"], "running", by="operator", at=start)
+    transition(conn, done["id"], "completed", by="operator", at=start + timedelta(minutes=40))
+    running = create_order(conn, "WO-1001", "line1", "lager05", 90000, by="planner", due_at=start + timedelta(hours=4))
+    transition(conn, running["id"], "released", by="planner", at=start)
+    transition(conn, running["id"], "running", by="operator", at=start + timedelta(minutes=45))
+    create_order(conn, "WO-1002", "line1", "lager05", 50000, by="planner")
+
+
+def store_samples(url: str, plant: Plant, start: datetime, end: datetime, spool_dir: Path) -> None:
+    """Write the samples through the SampleStore and bring the rollups up to date."""
+    store = SampleStore.for_plant(plant, url, spool_dir=spool_dir, source="grafana-test")
     store.start()
     try:
         samples = samples_between(start, end)
