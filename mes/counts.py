@@ -96,9 +96,9 @@ def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, 
     ).fetchone()
     after = wm[0] if wm else datetime.min.replace(tzinfo=now.tzinfo)
     last = conn.execute(
-        "SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND status < 2147483648 "
+        "SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND status < 2147483648 "
         "AND value IS NOT NULL AND value = value ORDER BY time DESC LIMIT 1",
-        (tag_id, after),
+        (tag_id, after, now),
     ).fetchone()
     if last is None:
         return

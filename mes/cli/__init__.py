@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "collect",
     "grafana",
     "browse",
+    "quality",
 ]
 
 for _module in COMMAND_MODULES:
