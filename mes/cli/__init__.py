@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "config_commands",
     "db_commands",
     "demo",
+    "simulate",
     "collect",
     "grafana",
     "browse",

@@ -1,0 +1,95 @@
+"""``linebrain simulate --describe``: the register map and the node tree as text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collectors.config.models import DataType
+from collectors.simulator.points import Point
+from collectors.simulator.scale import FIRST_UNIT, TAGS_PER_FOLDER, TAGS_PER_UNIT
+
+if TYPE_CHECKING:
+    from collectors.simulator.simulator import Simulator
+
+_TABLE_ORDER = {"coil": 0, "discrete_input": 1, "holding_register": 2, "input_register": 3}
+
+
+def _encoding(point: Point) -> str:
+    loc = point.modbus
+    assert loc is not None
+    if loc.table.is_bit:
+        return "bool"
+    text = loc.data_type.value
+    if loc.data_type is DataType.bit:
+        text = f"bit {loc.bit}"
+    elif loc.data_type in (DataType.string, DataType.string_bytewise):
+        text = f"string[{loc.length}]"
+    elif loc.width > 1:
+        text += f" {loc.byte_order.value}"
+    if loc.scale != 1.0 or loc.offset != 0.0:
+        text += f" ×{loc.scale:g}" + (f" {loc.offset:+g}" if loc.offset else "")
+    return text
+
+
+def register_map(points: list[Point]) -> list[str]:
+    rows = [p for p in points if p.modbus is not None]
+    rows.sort(key=lambda p: (p.modbus.unit_id, _TABLE_ORDER[p.modbus.table.value], p.modbus.address,
+                             p.modbus.bit or 0))
+    lines = [f"{'unit':>4}  {'table':<16} {'addr':>5} {'n':>2}  {'encoding':<18} {'rw':<2}  {'unit':<12} point"]
+    for p in rows:
+        loc = p.modbus
+        lines.append(
+            f"{loc.unit_id:>4}  {loc.table.value:<16} {loc.address:>5} {loc.width:>2}  {_encoding(p):<18} "
+            f"{'rw' if p.writable else 'r':<2}  {p.unit:<12} {p.name}"
+        )
+    return lines
+
+
+def node_tree(points: list[Point], namespace: int = 2) -> list[str]:
+    lines = ["Objects", "  Plant"]
+    shown: set[tuple[str, ...]] = set()
+    for p in sorted((p for p in points if p.opcua), key=lambda p: p.name):
+        folder = p.folder
+        for depth in range(1, len(folder) + 1):
+            path = folder[:depth]
+            if path not in shown:
+                shown.add(path)
+                lines.append("  " * (depth + 1) + path[-1] + "/")
+        extras = []
+        if p.unit:
+            extras.append(p.unit)
+        if p.range:
+            extras.append(f"EURange {p.range[0]:g}..{p.range[1]:g}")
+        if p.writable:
+            extras.append("writable")
+        detail = f"  ({', '.join(extras)})" if extras else ""
+        lines.append("  " * (len(folder) + 2) + f"{p.browse_name}: {p.opcua_type}  ns={namespace};s={p.name}{detail}")
+    return lines
+
+
+def describe(sim: Simulator) -> str:
+    options = sim.options
+    out = [f"LineBrain simulator: scenario {options.scenario}, seed {options.seed}, speed {options.speed:g}"]
+    if sim.modbus_port is not None or sim.options.modbus_port is not None:
+        out.append(f"Modbus TCP {sim.options.host}:{sim.modbus_port or sim.options.modbus_port}")
+    if sim.opcua_endpoint is not None or sim.options.opcua_port is not None:
+        port = sim.opcua_port or sim.options.opcua_port
+        out.append(f"OPC UA opc.tcp://{sim.options.host}:{port}  security {', '.join(sim.options.security)}")
+    limits = sim.options.limits
+    out.append(f"OperationLimits: MaxNodesPerRead {limits.max_nodes_per_read or 'none'}, "
+               f"MaxMonitoredItemsPerCall {limits.max_monitored_items_per_call or 'none'}")
+    out.append("")
+    out.append("Modbus register map (zero-based addresses; engineering = raw × scale)")
+    out.extend(register_map(sim.points))
+    if sim.options.tags and "modbus" in sim.options.scale_protocols:
+        units = -(-sim.options.tags // TAGS_PER_UNIT)
+        out.append(f"scale: {sim.options.tags} uint16 holding registers, units {FIRST_UNIT}..{FIRST_UNIT + units - 1}, "
+                   f"{TAGS_PER_UNIT} per unit from address 0; tag i = unit {FIRST_UNIT} + i // {TAGS_PER_UNIT}, "
+                   f"address i % {TAGS_PER_UNIT}")
+    out.append("")
+    out.append("OPC UA node tree (string node ids in namespace http://linebrain.dev/simulator)")
+    out.extend(node_tree(sim.points, sim.opcua_namespace))
+    if sim.options.tags and "opcua" in sim.options.scale_protocols:
+        out.append(f"    Scale/G000..: {sim.options.tags} UInt16 variables, {TAGS_PER_FOLDER} per folder, "
+                   f"ns=2;s=Scale.G<i//{TAGS_PER_FOLDER}:03d>.T<i:05d>")
+    return "\n".join(out)
