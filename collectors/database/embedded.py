@@ -223,7 +223,11 @@ class EmbeddedPostgres:
 
 
 def _port_free(port: int) -> bool:
+    # SO_REUSEADDR as PostgreSQL binds: after a stop, the server side of its closed connections sits in
+    # TIME_WAIT on the port for a minute; without it a restart would move to another port and every
+    # client holding the URL (a collector riding out the outage) would never find the server again.
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
