@@ -3,9 +3,13 @@ simulator does not offer (a variable appearing later, a server certificate of ou
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 
 from asyncua import Server, ua
+
+from collectors.simulator.opcua_space import use_cached_standard_space
 
 NAMESPACE = "urn:linebrain:test"
 
@@ -26,6 +30,7 @@ class PlainServer:
 
     async def start(self, **security) -> PlainServer:
         server = Server()
+        use_cached_standard_space(server)  # the simulator's trick: copy the standard nodes, don't rebuild them
         await server.init()
         server.set_endpoint(f"opc.tcp://127.0.0.1:{self.port}/")
         if security:
@@ -43,9 +48,16 @@ class PlainServer:
         return self
 
     async def stop(self) -> None:
-        if self.server is not None:
-            await self.server.stop()
-            self.server = None
+        server, self.server = self.server, None
+        if server is None:
+            return
+        # asyncua's clock task sleeps 1 s between ticks: cancel it instead of waiting (as the simulator does).
+        task, server.iserver.time_task = server.iserver.time_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await server.stop()
 
     def session_count(self) -> int:
         assert self.server is not None

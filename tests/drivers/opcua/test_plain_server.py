@@ -7,7 +7,7 @@ import time
 
 from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
 from collectors.drivers.opcua import OpcuaDriver
-from collectors.samples import BAD_NO_COMMUNICATION, BAD_NODE_ID_UNKNOWN, is_good
+from collectors.samples import BAD_NODE_ID_UNKNOWN, is_good
 from tests.drivers.opcua.servers import NAMESPACE
 
 
@@ -47,29 +47,6 @@ async def test_a_poll_group_reads_datavalues_and_unknown_nodes_come_back_bad(pla
     assert samples["unknown"].status == BAD_NODE_ID_UNKNOWN
     assert samples["unknown_uri"].status == BAD_NODE_ID_UNKNOWN
     assert not is_good(samples["unknown_path"].status)
-
-
-async def test_reads_are_split_to_the_advertised_max_nodes_per_read(pki):
-    from asyncua import ua
-
-    from tests.drivers.opcua.servers import PlainServer
-
-    server = await PlainServer(count=1000).start()
-    try:
-        limit = server.server.get_node(ua.ObjectIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead)
-        await limit.write_value(ua.Variant(100, ua.VariantType.UInt32))
-        tags = [Tag(name=f"v{i}", connection="plc", node_id=f"ns={server.index};s=Line1.V{i}") for i in range(1000)]
-        driver = OpcuaDriver(connection(server.endpoint, max_concurrent_reads=3), tags, pki_dir=pki)
-        await driver.connect()
-        try:
-            samples = await driver.read_group("default")
-            health = driver.health()
-        finally:
-            await driver.close()
-    finally:
-        await server.stop()
-    assert [s.value for s in samples] == [float(i) for i in range(1000)]
-    assert health["nodes_per_read"] == 100 and health["read_requests"] == 10
 
 
 async def test_write_goes_through_as_the_nodes_type_with_inverse_scaling(plain_server, pki):
@@ -123,28 +100,6 @@ async def test_unknown_subscribed_node_is_reported_bad_and_retried_while_the_res
     finally:
         await driver.close()
     assert collected.of("good")[0].value == 6.0
-
-
-async def test_server_restart_brings_data_back_with_exactly_one_session(plain_server, pki, collected):
-    tags = [Tag(name="v7", connection="plc", node_id=f"ns={plain_server.index};s=Line1.V7", mode="subscribe")]
-    driver = OpcuaDriver(connection(plain_server.endpoint, keepalive_factor=3), tags, sink=collected, pki_dir=pki,
-                         backoff_initial=0.2, backoff_max=1.0)
-    await driver.connect()
-    try:
-        await asyncio.wait_for(driver.subscribed.wait(), 5)
-        await eventually(lambda: collected.of("v7"))
-        await plain_server.stop()
-        await eventually(lambda: any(s.status == BAD_NO_COMMUNICATION for s in collected.of("v7")))
-        await plain_server.start()
-        restarted = time.monotonic()
-        await plain_server.variables[7].write_value(77.0)
-        await eventually(lambda: any(s.value == 77.0 for s in collected.of("v7")), timeout=10)
-        assert time.monotonic() - restarted < 10
-        assert plain_server.session_count() == 1
-        assert driver.health()["reconnects"] == 1
-    finally:
-        await driver.close()
-    await eventually(lambda: plain_server.session_count() == 0)
 
 
 async def test_connect_twice_keeps_one_session_and_close_ends_it(plain_server, pki):
