@@ -5,9 +5,10 @@ tag with process limits is checked against that tag's samples. An
 *excursion* is a stretch of good-quality samples outside the limits lasting at
 least the spec's minimum duration (shorter blips are noise). It is recorded
 with its start, end, worst value, the order and the lot being made, and raises
-a quality event. When it ends and product was counted during it, a
-nonconformance is opened for that quantity on that order and lot, so the
-affected units get a disposition.
+a quality event. When it ends, a nonconformance is opened on that order and
+lot for the units counted while it lasted — or, on a batch process where no
+unit completed meanwhile, for the lot in process — so the affected product
+gets a disposition.
 
 A value holds until the next sample (collectors store on change), so an
 excursion starts at the first sample outside and ends at the first sample
@@ -230,6 +231,8 @@ def _open_nonconformance(conn, order: dict, spec: dict, excursion: dict, lot: di
     if existing:
         return existing[0]["id"]
     units = units_made_between(conn, order["line_id"], excursion["start_time"], excursion["end_time"])
+    if units <= 0 and lot is not None:
+        units = float(lot["quantity"])  # a batch in process when nothing completed meanwhile: the batch is suspect
     if units <= 0:
         return None  # nothing was made while it lasted: the event is enough
     nc = create_nonconformance(
