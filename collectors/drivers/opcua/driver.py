@@ -2,10 +2,12 @@
 
 Life of a connection: :meth:`OpcuaDriver.connect` builds a fresh asyncua client,
 opens a secure channel and one session, reads the namespace array and the
-operation limits, resolves every tag's node and creates the subscriptions. A
-watchdog task then checks the session: the transport state, and for
+operation limits and resolves every tag's node. A watchdog task then creates
+the subscriptions (outside ``connect``: 10k items take longer than a worker's
+connect deadline) and checks the session: the transport state, and for
 subscriptions that some publish answer (data or keep-alive) arrived within
-``keepalive_factor`` × the publishing (or keep-alive) interval. On a loss it
+``keepalive_factor`` × the keep-alive period, confirmed by a Read before the
+session is given up (a saturated server answers late, not never). On a loss it
 reports the subscribed tags as ``BadNoCommunication``, closes the old session
 (best effort, so nothing leaks on a server that is still up) and connects
 again with exponential backoff and jitter. A new client object every time: a

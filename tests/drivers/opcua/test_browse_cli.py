@@ -73,3 +73,8 @@ async def test_browse_batches_many_nodes_per_call():
             await client.disconnect()
     assert len(variables) == 1200
     assert calls < 10  # level by level, not node by node
+
+
+def test_the_documented_example_config_is_valid(repo):
+    plant = load_plant(repo / "collectors" / "drivers" / "opcua" / "example.yaml")
+    assert {tag.mode for tag in plant.tags} == {"poll", "subscribe"}
