@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, Tag
-from collectors.drivers.base import Driver, SampleSink
+from collectors.drivers.base import SampleSink
 from collectors.metrics import CollectorMetrics, announce, serve_metrics
 from collectors.pipeline import Pipeline
 from collectors.store.rollups import RollupRefresher
@@ -35,18 +35,30 @@ log = logging.getLogger("linebrain.collect")
 
 DEFAULT_METRICS_PORT = 9464
 BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
-DriverFactory = Callable[[ModbusConnection | OpcuaConnection, list[Tag], SampleSink], Driver]
+WorkerFactory = Callable[[ModbusConnection | OpcuaConnection, list[Tag], SampleSink], ConnectionWorker]
 
 
-def default_driver(connection: ModbusConnection | OpcuaConnection, tags: list[Tag], sink: SampleSink) -> Driver:
-    """The driver of a connection's protocol (each driver package owns its client)."""
-    if isinstance(connection, OpcuaConnection):
-        from collectors.drivers.opcua import OpcuaDriver
+def default_worker(
+    connection: ModbusConnection | OpcuaConnection, tags: list[Tag], sink: SampleSink
+) -> ConnectionWorker:
+    """The worker and driver of a connection's protocol (each driver package owns its client).
 
-        return OpcuaDriver(connection, tags, sink)
-    from collectors.drivers.modbus import ModbusDriver
+    OPC UA subscriptions push into ``sink`` themselves; the worker polls the polled
+    groups and owns reconnects for both protocols.
+    """
+    if isinstance(connection, ModbusConnection):
+        from collectors.drivers.modbus import modbus_worker
 
-    return ModbusDriver(connection, tags)
+        return modbus_worker(connection, tags, sink)
+    from collectors.drivers.opcua import OpcuaDriver
+
+    group_tags: dict[str, list[str]] = {}
+    for tag in tags:
+        if tag.mode == "poll":
+            group_tags.setdefault(tag.group, []).append(tag.name)
+    intervals = {group.name: group.interval for group in connection.poll_groups}
+    return ConnectionWorker(OpcuaDriver(connection, tags, sink), intervals, sink, group_tags=group_tags,
+                            connect_timeout=connection.timeout + 10.0)  # fmt: skip
 
 
 @dataclass
@@ -70,12 +82,12 @@ class CollectorService:
         database_url: str,
         options: ServiceOptions | None = None,
         *,
-        driver_factory: DriverFactory = default_driver,
+        worker_factory: WorkerFactory = default_worker,
     ) -> None:
         self.plant = plant
         self.database_url = database_url
         self.options = options or ServiceOptions()
-        self.driver_factory = driver_factory
+        self.worker_factory = worker_factory
         self.connections = self._chosen_connections()
         self.workers: list[ConnectionWorker] = []
         self.pipeline: Pipeline | None = None
@@ -109,7 +121,8 @@ class CollectorService:
         pipeline.start()
         refresher = RollupRefresher(self.database_url, options.rollup_interval)
         refresher.start()
-        self.workers = [self._worker(conn, pipeline.sink) for conn in self.connections]
+        self.workers = [self.worker_factory(conn, self.plant.tags_of(conn.id), pipeline.sink)
+                        for conn in self.connections]  # fmt: skip
         server, announcement = self._serve_metrics(pipeline)
         tasks = [asyncio.create_task(w.run(), name=f"worker-{w.driver.connection_id}") for w in self.workers]
         tasks += [asyncio.create_task(job(self._stop), name=f"job-{index}") for index, job in enumerate(jobs)]
@@ -139,17 +152,6 @@ class CollectorService:
     def _tags(self) -> list[Tag]:
         ids = {conn.id for conn in self.connections}
         return [tag for tag in self.plant.tags if tag.connection in ids]
-
-    def _worker(self, connection: ModbusConnection | OpcuaConnection, sink: SampleSink) -> ConnectionWorker:
-        tags = self.plant.tags_of(connection.id)
-        polled = [tag for tag in tags if tag.mode == "poll"] if isinstance(connection, OpcuaConnection) else tags
-        group_tags: dict[str, list[str]] = {}
-        for tag in polled:
-            group_tags.setdefault(tag.group, []).append(tag.name)
-        intervals = {group.name: group.interval for group in connection.poll_groups}
-        reconnect = connection.reconnect_after_timeouts if isinstance(connection, ModbusConnection) else 3
-        return ConnectionWorker(self.driver_factory(connection, tags, sink), intervals, sink, group_tags=group_tags,
-                                reconnect_after_timeouts=reconnect)  # fmt: skip
 
     def _serve_metrics(self, pipeline: Pipeline) -> tuple[Any, Path | None]:
         if self.options.metrics_port is None:

@@ -214,7 +214,15 @@ class SampleStore:
                 self._quarantine(item, payload if "payload" in locals() else None)
                 return True
             return False
+        except Exception as exc:  # a bug of ours or an OS error: the sender must live on and retry
+            self.stats.last_error = f"{type(exc).__name__}: {exc}".strip()
+            log.exception("sending batch %s failed; retrying", record.batch_id)
+            self._reset_connection()
+            return False
         now = time.monotonic()
+        if not self.stats.database_up and self.stats.last_error:
+            log.warning("database reachable again; sending the %d spooled batches", self.pending_batches())
+            self.stats.last_error = ""
         self.stats.database_up = True
         self.stats.last_commit_seconds = now - started
         self.stats.last_flush_seconds = now - item.spooled_at

@@ -47,3 +47,36 @@ def duplicates(url: str) -> int:
         return conn.execute(
             "SELECT count(*) FROM (SELECT 1 FROM samples GROUP BY tag_id, time HAVING count(*) > 1) d"
         ).fetchone()[0]
+
+
+def scale_plant(port: int, tags: int, poll_interval: float = 0.1, **storage: object) -> Plant:
+    """A plant reading the simulator's scale tags (unit 100, holding registers 0..N-1) over Modbus.
+
+    Deadband 0 and a long heartbeat: exactly one stored sample per value change.
+    """
+    return Plant.model_validate({
+        "site": {"name": "Scale"},
+        "storage": storage,
+        "connections": [{"id": "sim", "protocol": "modbus", "host": "127.0.0.1", "port": port,
+                         "poll_groups": [{"name": "default", "interval": poll_interval}]}],
+        "tags": [{"name": f"s{i}", "connection": "sim", "unit_id": 100, "table": "holding_register", "address": i,
+                  "data_type": "uint16", "heartbeat": 3600} for i in range(tags)],
+    })  # fmt: skip
+
+
+def cycle_of(index: int, value: int, seed: int) -> int:
+    """Invert the simulator's scale formula value = (7·i + seed + 13·cycle) mod 65536 (13 is odd: invertible)."""
+    return ((value - 7 * index - seed) * pow(13, -1, 65536)) % 65536
+
+
+def stored_cycles(url: str, seed: int) -> dict[int, list[int]]:
+    """Per scale tag index, the cycles whose values were stored, in time order (duplicates kept)."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT t.name, s.value FROM samples s JOIN tags t ON t.id = s.tag_id ORDER BY t.name, s.time"
+        ).fetchall()
+    cycles: dict[int, list[int]] = {}
+    for name, value in rows:
+        index = int(name[1:])
+        cycles.setdefault(index, []).append(cycle_of(index, int(value), seed))
+    return cycles
