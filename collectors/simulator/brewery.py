@@ -30,8 +30,8 @@ LINE_ID = "line1"
 TIMEZONE = "Europe/Berlin"
 BREAKS = [(time(10, 0), 30.0), (time(18, 0), 30.0), (time(2, 0), 30.0)]
 BUFFER_SECONDS = 20.0
-MEAN_RUN_SECONDS = 240.0
-BREAKDOWN_SHARE = 0.12
+MEAN_RUN_SECONDS = 300.0
+BREAKDOWN_SHARE = 0.04
 MINOR_FAULTS = (101, 102, 103)  # jam at infeed, jam at outfeed, supply low
 MAJOR_FAULTS = (201, 202, 203, 204)  # drive fault, compressed air low, sensor failure, mechanical
 AIR_PRESSURE_FAULT = 202
@@ -276,7 +276,7 @@ class BreweryLine:
         machine.fault = True
         if machine.rng.random() < BREAKDOWN_SHARE:
             machine.fault_code = machine.rng.choice(MAJOR_FAULTS)
-            duration = machine.rng.uniform(120.0, 900.0)
+            duration = machine.rng.uniform(120.0, 600.0)
         else:
             machine.fault_code = machine.rng.choice(MINOR_FAULTS)
             duration = machine.rng.uniform(2.0, 8.0)

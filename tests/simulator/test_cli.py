@@ -1,0 +1,35 @@
+"""``linebrain simulate``: --describe prints the register map and node tree; a short run serves and stops."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from mes.cli import app
+
+
+def test_describe_prints_register_map_and_node_tree() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--describe", "--scenario", "all", "--tags", "1200",
+                                      "--max-nodes-per-read", "500"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Modbus register map" in out and "OPC UA node tree" in out
+    assert "   1  holding_register    10  1  uint16" in out and "Packaging.Line1.Filler.GoodCount" in out
+    assert "uint32 CDAB" in out and "float32 CDAB" in out and "string[8]" in out and "bit 0" in out
+    assert "int16 ×0.1" in out
+    assert "ns=2;s=Impregnation.CuringLine.Autoclave.Temperature" in out
+    assert "Utilities" in out and "Motor03" in out
+    assert "scale: 1200 uint16 holding registers, units 100..100" in out
+    assert "MaxNodesPerRead 500" in out
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--scenario", "winery", "--describe"])
+    assert result.exit_code == 2
+    assert "unknown scenario 'winery'" in result.output
+
+
+def test_a_short_run_reports_its_ports() -> None:
+    result = CliRunner().invoke(app, ["simulate", "--scenario", "brewery", "--opcua-port", "0", "--modbus-port", "0",
+                                      "--security", "None", "--duration", "0.3"])
+    assert result.exit_code == 0, result.output
+    assert "Modbus TCP on 127.0.0.1:" in result.output and "OPC UA on opc.tcp://127.0.0.1:" in result.output
