@@ -1,0 +1,61 @@
+"""Work orders under ``/api/orders``: create, list, read with progress, lifecycle transitions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from mes import orders
+from mes.api.auth import CurrentUser
+from mes.api.deps import Conn, call
+
+router = APIRouter(prefix="/api/orders", tags=["orders"])
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Status = Literal["planned", "released", "running", "paused", "completed", "cancelled"]
+Action = Literal["release", "start", "resume", "pause", "complete", "cancel"]
+
+
+class OrderIn(BaseModel):
+    number: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
+    line_id: str = Field(min_length=1, max_length=200)
+    product_id: str = Field(min_length=1, max_length=200)
+    planned_quantity: float = Field(gt=0, le=1e12)
+    due_at: AwareDatetime | None = None
+    note: str = Field(default="", max_length=1000)
+
+
+class TransitionIn(BaseModel):
+    at: AwareDatetime | None = Field(default=None, description="when it happened (default: now)")
+    note: str = Field(default="", max_length=500)
+
+
+@router.get("")
+def list_orders(conn: Conn, line_id: str | None = None, status: Status | None = None,
+                limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list:  # fmt: skip
+    """Orders, newest first."""
+    return orders.list_orders(conn, line_id, status, limit)
+
+
+@router.post("", status_code=201)
+def create(body: OrderIn, conn: Conn, user: CurrentUser) -> dict:
+    """A new order in status planned."""
+    return call(orders.create_order, conn, body.number, body.line_id, body.product_id, body.planned_quantity,
+                user.name, body.due_at, body.note)  # fmt: skip
+
+
+@router.get("/{order_id}")
+def read(order_id: OrderId, conn: Conn) -> dict:
+    """An order with its progress (produced, good, scrap, projected finish) and its transitions."""
+    order = call(orders.get_order, conn, order_id)
+    return {**order, "progress": orders.order_progress(conn, order_id),
+            "transitions": orders.transitions(conn, order_id)}  # fmt: skip
+
+
+@router.post("/{order_id}/{action}")
+def act(order_id: OrderId, action: Action, conn: Conn, user: CurrentUser, body: TransitionIn | None = None) -> dict:
+    """Release, start, resume, pause, complete or cancel; stamped with the user and time.
+    A second running order on the line is refused with 409."""
+    body = body or TransitionIn()
+    return call(orders.transition, conn, order_id, orders.ACTIONS[action], user.name, body.at, body.note)
