@@ -244,16 +244,23 @@ class BlockDecoder:
         if step is not None:
             self._steps.append((position, step))
 
-    def decode(self, data: Sequence[int] | Sequence[bool]) -> tuple[list[Any], list[int] | None]:
+    def decode(self, data: bytes | Sequence[int] | Sequence[bool]) -> tuple[list[Any], list[int] | None]:
         """Values in :attr:`names` order, and per-tag problems (None when there are none).
+
+        ``data`` is the register block as big-endian bytes (as on the wire) or as
+        register values, or the bits of a bit table.
 
         ``problems`` holds 0 for fine, 1 for out of the engineering range, 2 for
         undecodable, by position; the driver maps them to quality.
         """
         if self.is_bit:
             return list(self._bits(data)), None
-        be = self._pack_be.pack(*data)
-        le = self._pack_le.pack(*data) if self.needs_le else be
+        if isinstance(data, bytes):
+            be = data if len(data) == self._pack_be.size else data[: self._pack_be.size]
+            le = self._pack_le.pack(*self._pack_be.unpack(be)) if self.needs_le else be
+        else:
+            be = self._pack_be.pack(*data)
+            le = self._pack_le.pack(*data) if self.needs_le else be
         values: list[Any] = []
         for layer, from_le in self._layers:
             values.extend(layer.unpack_from(le if from_le else be))

@@ -30,6 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from collectors.config.models import ModbusConnection, ModbusTable, Tag
@@ -55,6 +56,8 @@ log = logging.getLogger(__name__)
 
 UNIT_PAUSE_MIN = 1.0  # a timing-out unit is probed after 1 s, 2 s, 4 s ... 30 s
 UNIT_PAUSE_MAX = 30.0
+_GOODS = repeat(GOOD)
+_NONES = repeat(None)
 _PROBLEM_STATUS = (GOOD, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED, BAD_TYPE_MISMATCH)
 
 
@@ -141,49 +144,73 @@ class ModbusDriver:
         skipped_units: set[int] = set()
         plans = self.plans.get(group, [])
         now = time.monotonic()
-        index = 0
-        while index < len(plans):
-            planned = plans[index]
-            unit = self._units[planned.request.unit_id]
-            index += 1
-            if unit.unit_id in skipped_units or unit.suspended_until > now:
-                failures.append((list(planned.names), UnitSuspended(f"{planned.what}: unit suspended after timeouts")))
-                continue
-            if index > 1 and workarounds.pause_between_requests:
-                await asyncio.sleep(workarounds.pause_between_requests)
-            try:
-                samples.extend(await self._read(planned, unit))
-            except DeviceBusy:
-                busy.append((planned, time.monotonic()))
-            except (ProtocolOutOfStep, ConnectionLost) as error:
-                # The stream is unusable: report this and every remaining request, end the cycle.
-                for rest in [*plans[index - 1 :], *(b for b, _ in busy)]:
-                    failures.append((list(rest.names), error))
-                busy = []
-                break
-            except DeviceTimeout as error:
-                skipped_units.add(unit.unit_id)
-                failures.append((list(planned.names), error))
-            except BadAddress as error:
-                halves = self._split(planned) if getattr(error, "code", 0) in (2, 3) else []
-                if halves:
-                    # A refused address inside a merged block: read the halves now, and from now on.
-                    index -= 1
-                    plans[index : index + 1] = halves
-                else:
+        cursor = 0  # the next plan to send; plans[cursor - 1] is the one in flight
+
+        def launch() -> tuple[PlannedRead, asyncio.Future[Any]] | None:
+            nonlocal cursor
+            while cursor < len(plans):
+                planned = plans[cursor]
+                cursor += 1
+                unit = self._units[planned.request.unit_id]
+                if unit.unit_id in skipped_units or unit.suspended_until > now:
+                    failures.append((list(planned.names), UnitSuspended(f"{planned.what}: unit suspended")))
+                    continue
+                pause = workarounds.pause_between_requests if cursor > 1 else 0.0
+                return planned, asyncio.ensure_future(self._fetch(planned, pause))
+            return None
+
+        pending = launch()
+        try:
+            while pending is not None:
+                planned, task = pending
+                pending = None
+                try:
+                    data, sent, received = await task
+                except DeviceBusy:
+                    busy.append((planned, time.monotonic()))
+                except (ProtocolOutOfStep, ConnectionLost) as error:
+                    # The stream is unusable: report this and every remaining request, end the cycle.
+                    for rest in [*plans[cursor - 1 :], *(b for b, _ in busy)]:
+                        failures.append((list(rest.names), error))
+                    busy = []
+                    break
+                except DeviceTimeout as error:
+                    skipped_units.add(planned.request.unit_id)
                     failures.append((list(planned.names), error))
-            except DeviceError as error:
-                failures.append((list(planned.names), error))
+                except BadAddress as error:
+                    halves = self._split(planned) if getattr(error, "code", 0) in (2, 3) else []
+                    if halves:
+                        # A refused address inside a merged block: read the halves now, and from now on.
+                        cursor -= 1
+                        plans[cursor : cursor + 1] = halves
+                    else:
+                        failures.append((list(planned.names), error))
+                except DeviceError as error:
+                    failures.append((list(planned.names), error))
+                else:
+                    # The next request goes on the wire first (one loop step lets its task send it);
+                    # this answer is decoded while that one travels and the device works on it.
+                    pending = launch()
+                    if pending is not None:
+                        await asyncio.sleep(0)
+                    samples.extend(self._accept(planned, data, sent, received))
+                    continue
+                pending = launch()
+        finally:
+            if pending is not None and not pending[1].done():
+                pending[1].cancel()
         for planned, answered_at in busy:
             wait = answered_at + self.connection.busy_retry_delay - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                samples.extend(await self._read(planned, self._units[planned.request.unit_id]))
+                data, sent, received = await self._fetch(planned, 0.0)
             except DeviceError as error:
                 failures.append((list(planned.names), error))
                 if isinstance(error, (ProtocolOutOfStep, ConnectionLost)):
                     break
+            else:
+                samples.extend(self._accept(planned, data, sent, received))
         if workarounds.close_connection_after_gather:
             self._client.close()
         if failures:
@@ -217,20 +244,28 @@ class ModbusDriver:
         texts = any(register_type(t).value.startswith("string") for t in decoder.tags)
         return PlannedRead(request, decoder, decoder.names, texts)
 
-    async def _read(self, planned: PlannedRead, unit: UnitHealth) -> list[Sample]:
+    async def _fetch(self, planned: PlannedRead, pause: float) -> tuple[Any, float, float]:
+        """Send one request (after ``pause``); the answer's values with send and receive times."""
+        if pause:
+            await asyncio.sleep(pause)
         request = planned.request
         try:
-            data = await self._client.read(request.function_code, request.unit_id, request.address, request.count)
+            return await self._client.read_timed(request.function_code, request.unit_id, request.address, request.count)
         except DeviceError as error:
-            self._failed(planned, unit, error)
+            self._failed(planned, self._units[request.unit_id], error)
             raise
-        sent, received = self._client.last_exchange
+
+    def _accept(self, planned: PlannedRead, data: Any, sent: float, received: float) -> list[Sample]:
+        """Book an answered request in the unit's health and decode it into samples."""
+        request = planned.request
+        unit = self._units[request.unit_id]
         unit.answered(received - sent, received)
         if unit.suspended_until:
             unit.suspended_until = 0.0
             log.info("%s: unit %d answers again", self.connection_id, unit.unit_id)
-        key = (request.unit_id, request.function_code, request.address, request.count)
-        if self._reported.pop(key, None) is not None:
+        if self._reported and self._reported.pop(
+            (request.unit_id, request.function_code, request.address, request.count), None
+        ) is not None:
             log.info("%s: %s is answered again", self.connection_id, planned.what)
         return self._samples(planned, data, sent, received)
 
@@ -266,8 +301,8 @@ class ModbusDriver:
         seen = datetime.fromtimestamp(received, UTC)
         values, problems = planned.decoder.decode(data)
         if problems is None and not planned.texts:
-            pairs = zip(planned.names, values, strict=True)
-            return [Sample(name, when, value, GOOD, None, None, seen) for name, value in pairs]
+            # map() calls the Sample type straight from C: measurably cheaper than a comprehension here.
+            return list(map(Sample, planned.names, repeat(when), values, _GOODS, _NONES, _NONES, repeat(seen)))
         result = []
         for position, (name, value) in enumerate(zip(planned.names, values, strict=True)):
             status = _PROBLEM_STATUS[problems[position]] if problems else GOOD

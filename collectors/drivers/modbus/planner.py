@@ -80,7 +80,12 @@ def _merge(
         current = ReadRequest(unit_id, table, group, start, end - start, [tag])
         requests.append(current)
     if table.is_bit and connection.workarounds.read_coils_starting_at_zero:
-        requests = _from_zero(requests, cap)
+        if fenced:
+            for request in requests:
+                if request.end <= cap:
+                    request.count, request.address = request.end, 0
+        else:
+            requests = _from_zero(requests, cap)
     return requests
 
 
