@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "grafana",
     "browse",
     "quality",
+    "kpi",
+    "orders",
 ]
 
 for _module in COMMAND_MODULES:

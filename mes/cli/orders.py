@@ -1,0 +1,166 @@
+"""``linebrain orders``: list, create and move work orders through their lifecycle."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mes.cli.common import DatabaseUrl, DataDir, console, err_console
+
+orders_app = typer.Typer(
+    help="Work orders: planned → released → running ⇄ paused → completed / cancelled.\n\n"
+    "Examples:\n\n  linebrain orders create W-1001 --line line1 --product lager --quantity 12000\n\n"
+    "  linebrain orders start W-1001\n\n  linebrain orders list --line line1 --status running",
+    no_args_is_help=True,
+)
+User = Annotated[str, typer.Option("--user", envvar="LINEBRAIN_USER", help="Who does it (recorded).")]
+At = Annotated[str | None, typer.Option("--at", help="When (ISO, plant time if no offset); default now.",
+                                        show_default=False)]  # fmt: skip
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _default_user() -> str:
+    return os.environ.get("USER", "cli")
+
+
+def _connect(database_url: str | None, data_dir):
+    import psycopg
+
+    from mes.cli.common import migrated_database_url
+
+    return psycopg.connect(migrated_database_url(database_url, data_dir), autocommit=True)
+
+
+def _fail(exc) -> typer.Exit:
+    err_console.print(f"{'--' + exc.field.replace('_', '-') + ': ' if exc.field else ''}{exc}")
+    return typer.Exit(2)
+
+
+@orders_app.command("list")
+def list_(
+    line: Annotated[str | None, typer.Option("--line", help="Only this line.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only this status.")] = None,
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """List orders, newest first, with progress. Example: linebrain orders list --status running"""
+    from mes import orders
+
+    with _connect(database_url, data_dir) as conn:
+        rows = [{**o, "progress": orders.order_progress(conn, o["id"])} for o in orders.list_orders(conn, line, status)]
+    if as_json:
+        print(json.dumps(rows, default=str, indent=2))
+        return
+    table = Table()
+    for column in ("number", "line", "product", "status", "planned", "good", "done", "projected finish"):
+        table.add_column(column)
+    for o in rows:
+        p = o["progress"]
+        finish = f"{p['projected_finish']:%Y-%m-%d %H:%M}Z" if p["projected_finish"] else "—"
+        table.add_row(o["number"], o["line_id"], o["product_id"], o["status"], f"{o['planned_quantity']:.0f}",
+                      f"{p['good']:.0f}", f"{p['percent_complete']:.1f}%", finish)  # fmt: skip
+    console.print(table)
+
+
+@orders_app.command("create")
+def create(
+    number: Annotated[str, typer.Argument(help="Order number (unique).", show_default=False)],
+    line: Annotated[str, typer.Option("--line", help="Line id.", show_default=False)],
+    product: Annotated[str, typer.Option("--product", help="Product id.", show_default=False)],
+    quantity: Annotated[float, typer.Option("--quantity", help="Planned quantity.", show_default=False)],
+    due: Annotated[str | None, typer.Option("--due", help="Due time (ISO).", show_default=False)] = None,
+    user: User = "",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create an order (status planned).
+
+    Example: linebrain orders create W-1 --line line1 --product lager --quantity 500
+    """
+    from mes import orders
+    from mes.cli.timeopts import parse_time
+    from mes.errors import MesError
+
+    with _connect(database_url, data_dir) as conn:
+        try:
+            tz = _timezone(conn, line)
+            due_at = parse_time(due, tz, "--due") if due else None
+            order = orders.create_order(conn, number, line, product, quantity, user or _default_user(), due_at)
+        except MesError as exc:
+            raise _fail(exc) from None
+    console.print(f"order {order['number']} created (id {order['id']}, planned)")
+
+
+def _timezone(conn, line_id: str) -> str:
+    row = conn.execute("SELECT timezone FROM equipment WHERE id = %s", (line_id,)).fetchone()
+    return row[0] if row else "UTC"
+
+
+def _transition(action: str):
+    def command(
+        number: Annotated[str, typer.Argument(help="Order number.", show_default=False)],
+        at: At = None,
+        note: Annotated[str, typer.Option("--note", help="Why (recorded).")] = "",
+        user: User = "",
+        database_url: DatabaseUrl = None,
+        data_dir: DataDir = None,
+    ) -> None:
+        from mes import orders
+        from mes.cli.timeopts import parse_time
+        from mes.errors import MesError
+
+        with _connect(database_url, data_dir) as conn:
+            try:
+                order = orders.find_order(conn, number)
+                when = parse_time(at, _timezone(conn, order["line_id"]), "--at") if at else None
+                order = orders.transition(conn, order["id"], orders.ACTIONS[action], user or _default_user(), when,
+                                          note)  # fmt: skip
+            except MesError as exc:
+                raise _fail(exc) from None
+        console.print(f"order {order['number']} is {order['status']}")
+
+    command.__doc__ = f"{action.capitalize()} an order. Example: linebrain orders {action} W-1001"
+    return command
+
+
+@orders_app.command("show")
+def show(
+    number: Annotated[str, typer.Argument(help="Order number.", show_default=False)],
+    as_json: AsJson = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """An order's progress and its transitions. Example: linebrain orders show W-1001"""
+    from mes import orders
+    from mes.errors import MesError
+
+    with _connect(database_url, data_dir) as conn:
+        try:
+            order = orders.find_order(conn, number)
+        except MesError as exc:
+            raise _fail(exc) from None
+        detail = {**order, "progress": orders.order_progress(conn, order["id"]),
+                  "transitions": orders.transitions(conn, order["id"])}  # fmt: skip
+    if as_json:
+        print(json.dumps(detail, default=str, indent=2))
+        return
+    p = detail["progress"]
+    console.print(f"{order['number']} on {order['line_id']}: {order['product_id']}, {order['status']}; "
+                  f"good {p['good']:.0f} of {order['planned_quantity']:.0f} ({p['percent_complete']:.1f}%), "
+                  f"scrap {p['scrap']:.0f}, projected finish {p['projected_finish'] or '—'}")  # fmt: skip
+    for t in detail["transitions"]:
+        console.print(f"  {t['at']:%Y-%m-%d %H:%M:%S}Z  {t['from_status'] or '—'} → {t['to_status']}  by {t['by_user']}"
+                      f"{'  (' + t['note'] + ')' if t['note'] else ''}")  # fmt: skip
+
+
+for _action in ("release", "start", "pause", "resume", "complete", "cancel"):
+    orders_app.command(_action)(_transition(_action))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(orders_app, name="orders")

@@ -1,0 +1,54 @@
+"""MES background jobs for ``linebrain run`` (the hook in :mod:`mes.cli.collect`).
+
+One job: derivation (:func:`mes.derive.run_once`) every few seconds, in a worker
+thread so the collectors' event loop never waits on SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import psycopg
+
+from collectors.config.models import Plant
+from mes.derive import run_once
+
+log = logging.getLogger("linebrain.mes")
+DERIVE_EVERY_S = 5.0
+
+BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVERY_S) -> BackgroundJob:
+    """A job that derives states, counts, events and PLC order changes until ``stop`` is set."""
+
+    async def job(stop: asyncio.Event) -> None:
+        conn: psycopg.Connection | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if conn is None or conn.closed:
+                        conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
+                    report = await asyncio.to_thread(run_once, conn, plant)
+                    for error in report.errors:
+                        log.warning("derivation: %s", error)
+                except psycopg.Error as exc:  # the database may be away; the store spools meanwhile
+                    log.warning("derivation paused: %s", exc)
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    return job
+
+
+def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
+    """The MES jobs ``linebrain run`` starts next to the collectors."""
+    return [derivation_job(plant, database_url)]
