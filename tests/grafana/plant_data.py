@@ -21,6 +21,11 @@ from collectors.samples import BAD_TIMEOUT, GOOD, UNCERTAIN, Sample
 from collectors.store import SampleStore, refresh_rollups
 from mes.derive import run_once
 from mes.orders import create_order, transition
+from mes.quality.inspections import RecordIn, record_inspection
+from mes.quality.nonconformances import DispositionIn, NonconformanceIn, create_nonconformance, disposition
+from mes.quality.process_checks import run_process_checks
+from mes.quality.spc import ChartIn, compute_phase_one, create_chart, evaluate, freeze
+from mes.quality.specs import SpecIn, create_spec
 from mes.sync import sync_plant
 from tests.conftest import REPO
 
@@ -74,6 +79,48 @@ def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         report = run_once(conn, plant)
         assert not report.errors, report.errors
+        record_quality(conn, start, end)
+
+
+def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
+    """Specs, inspections every 10 min, SPC charts frozen after the first half, process checks
+    on the oven temperature (which overshoots), and a nonconformance with a scrap disposition."""
+    orders = dict(conn.execute("SELECT number, id FROM work_orders").fetchall())
+    fill = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="fill volume",
+                                    unit="ml", target=500, lsl=495, usl=505))
+    labels = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="label defects",
+                                      kind="attribute"))
+    create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="oven temperature",
+                             unit="degC", tag="oven_temp", process_low=176, process_high=184.5, min_duration_s=30))
+    minutes = int((end - start).total_seconds() // 600)
+    for i in range(1, minutes):
+        at = start + timedelta(minutes=10 * i)
+        order = orders["WO-1000"] if at < start + timedelta(minutes=40) else orders["WO-1001"]
+        volumes = [500 + 2.5 * math.sin(i * 7 + k) + (20 if i == minutes - 2 and k == 0 else 0) for k in range(5)]
+        record_inspection(conn, RecordIn(spec_id=fill["id"], line_id="line1", work_order_id=order, time=at,
+                                         measurements=volumes, inspector="qa"))
+        bad = (i * 3) % 4
+        defects = {"skewed label": bad} if bad else {}
+        record_inspection(conn, RecordIn(spec_id=labels["id"], line_id="line1", work_order_id=order, time=at,
+                                         sample_size=50, nonconforming=bad, defects=defects, passed=bad == 0,
+                                         inspector="qa"))
+    half = start + (end - start) / 2
+    charts = [
+        ChartIn(name="Fill volume X̄-R", chart_type="xbar_r", spec_id=fill["id"], subgroup_size=5),
+        ChartIn(name="Label defects p", chart_type="p", spec_id=labels["id"]),
+        ChartIn(name="Oven temperature I-MR", chart_type="imr", source="tag", tag="oven_temp", subgroup_seconds=60),
+    ]
+    for chart_in in charts:
+        chart = create_chart(conn, chart_in)
+        compute_phase_one(conn, chart["id"], start, half)
+        freeze(conn, chart["id"], by="qa lead")
+        evaluate(conn, chart["id"], until=end)
+    run_process_checks(conn, end)
+    nc = create_nonconformance(conn, NonconformanceIn(
+        description="Crate of bottles with broken necks", quantity=24, line_id="line1", product_id="lager05",
+        work_order_id=orders["WO-1001"], defect_code="broken neck", found_at="packer",
+        time=end - timedelta(minutes=30), reported_by="operator"))
+    disposition(conn, nc["id"], DispositionIn(disposition="scrap", quantity=24, approved_by="qa lead"))
 
 
 def plan_orders(conn: psycopg.Connection, start: datetime) -> None:

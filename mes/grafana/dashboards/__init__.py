@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mes.grafana.dashboards import collector_health, line_detail, orders, overview, tags
+from mes.grafana.dashboards import collector_health, line_detail, orders, overview, quality, tags
 from mes.grafana.model import Dashboard
 
 BUILDERS: list[Callable[[], Dashboard]] = [
     overview.build,
     line_detail.build,
     orders.build,
+    quality.build,
     tags.build,
     collector_health.build,
 ]
