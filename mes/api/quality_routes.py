@@ -13,15 +13,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import AwareDatetime, Field
 
 from mes import errors as mes_errors
 from mes.quality import capability as capability_math
 from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
+from mes.quality.models import QualityInput
 
 router = APIRouter(prefix="/api/quality", tags=["quality"])
 T = TypeVar("T")
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 def quality_connection(request: Request) -> Iterator[psycopg.Connection]:
@@ -50,6 +53,8 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(422, f"a referenced record does not exist: {exc.diag.message_detail}") from exc
     except psycopg.errors.CheckViolation as exc:
         raise HTTPException(422, f"value not allowed: {exc.diag.constraint_name}") from exc
+    except psycopg.DataError as exc:  # a number out of the column's range, a NUL byte in a text, ...
+        raise HTTPException(422, f"value not storable: {str(exc).splitlines()[0]}") from exc
 
 
 # --------------------------------------------------------------------------- specs
@@ -67,24 +72,24 @@ def list_specs(conn: Conn, product_id: str | None = None) -> list[dict]:
 
 
 @router.get("/specs/{spec_id}")
-def get_spec(spec_id: int, conn: Conn) -> dict:
+def get_spec(spec_id: Id, conn: Conn) -> dict:
     return call(specs.get_spec, conn, spec_id)
 
 
 @router.get("/specs/{spec_id}/capability")
 def spec_capability(
-    spec_id: int, conn: Conn, start: datetime | None = None, end: datetime | None = None,
+    spec_id: int, conn: Conn, start: AwareDatetime | None = None, end: AwareDatetime | None = None,
     estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None,
 ) -> dict:  # fmt: skip
     """Cp, Cpk, Pp, Ppk of the spec's inspection measurements, with the σ estimator named."""
     return call(spc.spec_capability, conn, spec_id, start, end, estimator)
 
 
-class CapabilityIn(BaseModel):
+class CapabilityIn(QualityInput):
     lsl: float | None = None
     usl: float | None = None
-    subgroups: list[list[float]] | None = None
-    values: list[float] | None = None
+    subgroups: list[list[float]] | None = Field(default=None, max_length=10_000)
+    values: list[float] | None = Field(default=None, max_length=100_000)
     estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None
 
 
@@ -110,24 +115,24 @@ def list_plans(conn: Conn) -> list[dict]:
 
 
 @router.post("/inspections/schedule")
-def schedule(conn: Conn, now: datetime | None = None) -> list[dict]:
+def schedule(conn: Conn, now: AwareDatetime | None = None) -> list[dict]:
     """Create the due inspections the plans ask for up to ``now``."""
     return call(inspections.schedule_due, conn, now or datetime.now(UTC))
 
 
 @router.get("/inspections/due")
-def due(conn: Conn, line_id: str | None = None, now: datetime | None = None) -> list[dict]:
+def due(conn: Conn, line_id: str | None = None, now: AwareDatetime | None = None) -> list[dict]:
     """The line's to-do list: open due inspections, each flagged ``overdue`` past its grace time."""
     return call(inspections.todo, conn, line_id, now or datetime.now(UTC))
 
 
-class SkipIn(BaseModel):
+class SkipIn(QualityInput):
     by: str = Field(min_length=1)
     why: str = Field(min_length=1)
 
 
 @router.post("/inspections/due/{due_id}/skip")
-def skip(due_id: int, body: SkipIn, conn: Conn) -> dict:
+def skip(due_id: Id, body: SkipIn, conn: Conn) -> dict:
     return call(inspections.skip_due, conn, due_id, body.by, body.why)
 
 
@@ -146,7 +151,7 @@ def list_inspections(conn: Conn, spec_id: int | None = None, limit: int = Query(
 
 
 @router.post("/process-checks/run")
-def run_process_checks(conn: Conn, now: datetime | None = None) -> list[dict]:
+def run_process_checks(conn: Conn, now: AwareDatetime | None = None) -> list[dict]:
     """Check bound tags of the orders that ran against their process limits; returns excursions touched."""
     return call(process_checks.run_process_checks, conn, now)
 
@@ -170,46 +175,46 @@ def list_charts(conn: Conn) -> list[dict]:
 
 
 @router.get("/spc/charts/{chart_id}")
-def get_chart(chart_id: int, conn: Conn) -> dict:
+def get_chart(chart_id: Id, conn: Conn) -> dict:
     return call(spc.get_chart, conn, chart_id)
 
 
-class PhaseOneIn(BaseModel):
-    start: datetime | None = None
-    end: datetime | None = None
+class PhaseOneIn(QualityInput):
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
     exclude: list[int] = Field(default_factory=list, description="0-based subgroups with an assignable cause")
 
 
 @router.post("/spc/charts/{chart_id}/phase-one")
-def phase_one(chart_id: int, body: PhaseOneIn, conn: Conn) -> dict:
+def phase_one(chart_id: Id, body: PhaseOneIn, conn: Conn) -> dict:
     """Compute trial (Phase I) limits from the data in [start, end)."""
     return call(spc.compute_phase_one, conn, chart_id, body.start, body.end, body.exclude)
 
 
-class ByIn(BaseModel):
+class ByIn(QualityInput):
     by: str = Field(min_length=1)
     note: str = ""
 
 
 @router.post("/spc/charts/{chart_id}/freeze")
-def freeze(chart_id: int, body: ByIn, conn: Conn) -> dict:
+def freeze(chart_id: Id, body: ByIn, conn: Conn) -> dict:
     """Freeze the Phase I limits: new points are judged against them (Phase II)."""
     return call(spc.freeze, conn, chart_id, body.by)
 
 
 @router.post("/spc/charts/{chart_id}/unfreeze")
-def unfreeze(chart_id: int, body: ByIn, conn: Conn) -> dict:
+def unfreeze(chart_id: Id, body: ByIn, conn: Conn) -> dict:
     return call(spc.unfreeze, conn, chart_id, body.by)
 
 
 @router.post("/spc/charts/{chart_id}/evaluate")
-def evaluate(chart_id: int, conn: Conn, until: datetime | None = None) -> dict:
+def evaluate(chart_id: Id, conn: Conn, until: AwareDatetime | None = None) -> dict:
     """Judge Phase II points against the frozen limits; new rule violations become quality events."""
     return call(spc.evaluate, conn, chart_id, until)
 
 
 @router.get("/spc/charts/{chart_id}/violations")
-def violations(chart_id: int, conn: Conn) -> list[dict]:
+def violations(chart_id: Id, conn: Conn) -> list[dict]:
     call(spc.get_chart, conn, chart_id)
     return call(spc.list_violations, conn, chart_id)
 
@@ -232,18 +237,18 @@ def list_nonconformances(
 
 
 @router.get("/nonconformances/{nc_id}")
-def get_nonconformance(nc_id: int, conn: Conn) -> dict:
+def get_nonconformance(nc_id: BigId, conn: Conn) -> dict:
     return call(nonconformances.get_nonconformance, conn, nc_id)
 
 
 @router.post("/nonconformances/{nc_id}/dispositions")
-def disposition(nc_id: int, body: nonconformances.DispositionIn, conn: Conn) -> dict:
+def disposition(nc_id: BigId, body: nonconformances.DispositionIn, conn: Conn) -> dict:
     """Scrap, rework, use as is or return to supplier (part of) the quantity; scrap/rework reach the KPIs."""
     return call(nonconformances.disposition, conn, nc_id, body)
 
 
 @router.post("/nonconformances/{nc_id}/close")
-def close_nonconformance(nc_id: int, body: ByIn, conn: Conn) -> dict:
+def close_nonconformance(nc_id: BigId, body: ByIn, conn: Conn) -> dict:
     return call(nonconformances.close, conn, nc_id, body.by, body.note)
 
 
@@ -260,7 +265,7 @@ def get_lot(code: str, conn: Conn) -> dict:
     return call(genealogy.get_lot, conn, code)
 
 
-class ConsumeIn(BaseModel):
+class ConsumeIn(QualityInput):
     into: str = Field(min_length=1, description="the lot it went into")
     quantity: float | None = Field(default=None, ge=0)
     by: str = ""
@@ -271,7 +276,7 @@ def consume(code: str, body: ConsumeIn, conn: Conn) -> dict:
     return call(genealogy.consume, conn, code, body.into, body.quantity, by=body.by)
 
 
-class SplitIn(BaseModel):
+class SplitIn(QualityInput):
     parts: list[genealogy.SplitPart] = Field(min_length=1)
     by: str = ""
 
@@ -281,7 +286,7 @@ def split(code: str, body: SplitIn, conn: Conn) -> list[dict]:
     return call(genealogy.split, conn, code, body.parts, by=body.by)
 
 
-class MergeIn(BaseModel):
+class MergeIn(QualityInput):
     sources: list[str] = Field(min_length=2)
     into: genealogy.LotIn
     by: str = ""
@@ -309,6 +314,6 @@ def list_events(conn: Conn, after_id: int = Query(0, ge=0), limit: int = Query(5
 
 
 @router.get("/orders/{work_order_id}")
-def order_quality(work_order_id: int, conn: Conn) -> dict:
+def order_quality(work_order_id: BigId, conn: Conn) -> dict:
     """PQ/GQ/SQ/RQ from the KPI SQL, first pass yield, nonconformances and excursions of one order."""
     return call(summary.order_quality, conn, work_order_id)

@@ -19,15 +19,16 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mes.quality.db import one, rows
 from mes.quality.errors import QualityError
+from mes.quality.models import AwareDatetime, QualityInput
 
 Direction = Literal["forward", "backward"]
 
 
-class LotIn(BaseModel):
+class LotIn(QualityInput):
     """A lot to register."""
 
     code: str = Field(min_length=1, max_length=120)
@@ -39,12 +40,12 @@ class LotIn(BaseModel):
     unit: str = "pcs"
     supplier: str | None = None
     supplier_lot: str | None = None
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: AwareDatetime | None = None
+    ended_at: AwareDatetime | None = None
     created_by: str = ""
 
 
-class SplitPart(BaseModel):
+class SplitPart(QualityInput):
     code: str = Field(min_length=1, max_length=120)
     quantity: float = Field(gt=0)
 

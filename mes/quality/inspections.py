@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from mes.quality.db import one, rows
 from mes.quality.errors import QualityError
 from mes.quality.events import record_event
+from mes.quality.models import AwareDatetime, QualityInput
 from mes.quality.nonconformances import NonconformanceIn, create_nonconformance
 from mes.quality.specs import get_spec, out_of_spec
 
@@ -28,7 +29,7 @@ Trigger = Literal["every_units", "every_minutes", "order_start", "order_end", "c
 MAX_NEW_PER_ORDER = 500  # a plan misconfigured as "every 1 unit" must not flood the to-do list
 
 
-class PlanIn(BaseModel):
+class PlanIn(QualityInput):
     name: str = Field(min_length=1, max_length=200)
     spec_id: int
     line_id: str | None = None
@@ -47,14 +48,14 @@ class PlanIn(BaseModel):
         return self
 
 
-class RecordIn(BaseModel):
+class RecordIn(QualityInput):
     spec_id: int
     plan_id: int | None = None
     due_id: int | None = None
     work_order_id: int | None = None
     lot_code: str | None = None
     line_id: str | None = None
-    time: datetime | None = None
+    time: AwareDatetime | None = None
     inspector: str = ""
     measurements: list[float] = Field(default_factory=list, max_length=10_000)
     sample_size: int | None = Field(default=None, ge=1)

@@ -32,18 +32,19 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mes.counts import adjust_count
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event
+from mes.quality.models import AwareDatetime, QualityInput
 
 Disposition = Literal["scrap", "rework", "use_as_is", "return_to_supplier"]
 _EPSILON = 1e-9
 
 
-class NonconformanceIn(BaseModel):
+class NonconformanceIn(QualityInput):
     description: str = Field(min_length=1, max_length=2000)
     quantity: float = Field(gt=0)
     found_at: str = ""
@@ -55,10 +56,10 @@ class NonconformanceIn(BaseModel):
     defect_code: str | None = None
     spec_id: int | None = None
     reported_by: str = ""
-    time: datetime | None = None
+    time: AwareDatetime | None = None
 
 
-class DispositionIn(BaseModel):
+class DispositionIn(QualityInput):
     disposition: Disposition
     quantity: float = Field(gt=0)
     approved_by: str = Field(min_length=1, description="who approved the disposition")

@@ -20,16 +20,17 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from mes.quality.charts import ChartData, ChartLimits, ChartType, PlottedChart, compute_limits, plot
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event
+from mes.quality.models import QualityInput
 from mes.quality.rules import RULES, check_rules, default_rules
 
 
-class ChartIn(BaseModel):
+class ChartIn(QualityInput):
     name: str = Field(min_length=1, max_length=200)
     chart_type: ChartType
     source: Literal["inspections", "tag"] = "inspections"

@@ -12,13 +12,14 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import psycopg
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
 from mes.quality.db import one, rows
 from mes.quality.errors import QualityError
+from mes.quality.models import QualityInput
 
 
-class SpecIn(BaseModel):
+class SpecIn(QualityInput):
     product_id: str = Field(min_length=1)
     line_id: str | None = None
     characteristic: str = Field(min_length=1, max_length=120)

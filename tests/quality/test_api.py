@@ -77,3 +77,32 @@ def test_spc_chart_through_the_api(client: TestClient) -> None:
     assert {v["rule"] for v in judged["violations"]} >= {"nelson1"}
     capability = client.get(f"/api/quality/specs/{spec['id']}/capability").json()
     assert capability["cp"] > 1 and capability["estimator"].startswith("R̄/d2 (n=5")
+
+
+def test_quality_openapi_holds_without_server_errors(db: psycopg.Connection, db_url: str) -> None:
+    """Every /api/quality operation of the real app, fed schema-generated input against a real
+    database, never answers with a 5xx."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    from mes.api import create_app
+
+    make_line(db)
+    make_order(db, "WO-1", at(0), at(60))
+    with TestClient(create_app(db_url)) as app_client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app_client.app)
+        checked = []
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if not operation.path.startswith("/api/quality"):
+                continue
+
+            @given(case=operation.as_strategy())
+            @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            def no_server_error(case: schemathesis.Case) -> None:
+                response = case.call()
+                assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
+
+            no_server_error()
+            checked.append(f"{operation.method.upper()} {operation.path}")
+    assert len(checked) >= 30, checked
