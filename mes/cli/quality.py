@@ -98,28 +98,29 @@ def trace(
 
 @quality_app.command("check")
 def check(
-    now: Annotated[datetime | None, typer.Option(help="Judge data up to this time (default: now).")] = None,
+    now: Annotated[datetime | None, typer.Option(help="Judge data up to this time, UTC (default: now).")] = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """One pass of the automatic checks: process limits of running orders, due inspections, frozen SPC charts.
+    """One pass of the automatic checks: process limits of the orders that ran, due inspections (automatic
+    ones taken from their tags), overdue flags, frozen SPC charts.
 
     Example: linebrain quality check
     """
-    from mes.quality import inspections, process_checks, spc
+    from mes.quality.jobs import run_quality_checks
 
     moment = now or datetime.now(UTC)
     if moment.tzinfo is None:  # typer parses naive times: read them as UTC, like everything stored
         moment = moment.replace(tzinfo=UTC)
     with _connection(database_url, data_dir) as conn:
-        excursions = _run(process_checks.run_process_checks, conn, moment)
-        due = _run(inspections.schedule_due, conn, moment)
-        violations = 0
-        for chart in spc.list_charts(conn):
-            if chart["phase"] == "phase2":
-                violations += len(_run(spc.evaluate, conn, chart["id"], moment)["violations"])
-    console.print(f"excursions touched: {len(excursions)}, inspections now due: {len(due)}, "
-                  f"SPC violations on frozen charts: {violations}")
+        report = _run(run_quality_checks, conn, moment)
+    console.print(f"excursions touched: {report.excursions}, inspections now due: {report.due_created} "
+                  f"({report.taken_from_tags} taken from tags, {report.overdue} overdue), "
+                  f"SPC violations on frozen charts: {report.spc_violations}")
+    for error in report.errors:
+        err_console.print(f"error: {error}", markup=False)
+    if report.errors:
+        raise typer.Exit(1)
 
 
 @quality_app.command("ncs")

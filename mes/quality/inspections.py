@@ -36,7 +36,8 @@ class PlanIn(QualityInput):
     sample_size: int = Field(default=1, ge=1, le=10_000)
     trigger: Trigger
     interval_value: float | None = Field(default=None, gt=0, description="units or minutes for every_* triggers")
-    grace_minutes: float = Field(default=15, ge=0)
+    grace_minutes: float = Field(default=15, ge=0, le=100_000)
+    automatic: bool = Field(default=False, description="take the result from the spec's bound tag when due")
 
     @model_validator(mode="after")
     def _interval_for_periodic(self) -> PlanIn:
@@ -74,13 +75,15 @@ class RecordIn(QualityInput):
 
 
 def create_plan(conn: psycopg.Connection, plan: PlanIn) -> dict[str, Any]:
-    get_spec(conn, plan.spec_id)
+    spec = get_spec(conn, plan.spec_id)
+    if plan.automatic and not spec["tag"]:
+        raise QualityError(f"an automatic plan needs a spec with a bound tag; spec {spec['id']} has none")
     return one(
         conn,
-        "INSERT INTO inspection_plans (name, spec_id, line_id, sample_size, trigger, interval_value, grace_minutes) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING *",
+        "INSERT INTO inspection_plans (name, spec_id, line_id, sample_size, trigger, interval_value, grace_minutes, "
+        "automatic) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
         (plan.name, plan.spec_id, plan.line_id, plan.sample_size, plan.trigger, plan.interval_value,
-         plan.grace_minutes),
+         plan.grace_minutes, plan.automatic),
     )  # fmt: skip
 
 
@@ -321,3 +324,22 @@ def list_records(conn: psycopg.Connection, spec_id: int | None = None, limit: in
         "WHERE (%(s)s::int IS NULL OR r.spec_id = %(s)s) ORDER BY r.time DESC, r.id DESC LIMIT %(n)s",
         {"s": spec_id, "n": limit},
     )
+
+
+def take_automatic(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
+    """Record every open due inspection of an automatic plan from its tag, at its due time."""
+    taken = []
+    for due in rows(
+        conn,
+        "SELECT d.id, d.due_at, d.work_order_id, p.spec_id, p.sample_size FROM inspections_due d "
+        "JOIN inspection_plans p ON p.id = d.plan_id WHERE d.status = 'open' AND p.automatic AND d.due_at <= %s "
+        "ORDER BY d.due_at, d.id",
+        (now,),
+    ):
+        try:
+            with conn.transaction():
+                taken.append(record_from_tag(conn, due["spec_id"], due["due_at"], due["sample_size"],
+                                             work_order_id=due["work_order_id"], due_id=due["id"]))
+        except QualityError:
+            continue  # no data yet: it stays on the to-do list and turns overdue if none comes
+    return taken

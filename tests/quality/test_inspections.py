@@ -96,3 +96,20 @@ def test_an_automatic_inspection_reads_the_bound_tag(db: psycopg.Connection, set
     assert record["source"] == "tag"
     assert record["measurements"] == pytest.approx([74.007, 74.008, 74.009])
     assert record["passed"] is True
+
+
+def test_an_automatic_plan_is_taken_from_the_tag_when_due(db: psycopg.Connection, setup: dict) -> None:
+    from mes.quality.jobs import run_quality_checks
+
+    write_samples(db, "ring_diameter", [(at(m), 74.0 if m != 40 else 74.2) for m in range(0, 60)])
+    create_plan(db, PlanIn(name="gauge", spec_id=setup["spec"], trigger="every_minutes", interval_value=20,
+                           automatic=True))
+    report = run_quality_checks(db, at(55))
+    assert (report.due_created, report.taken_from_tags, report.overdue) == (2, 2, 0)
+    taken = db.execute("SELECT time, measurements, passed, nonconforming FROM inspection_records "
+                       "ORDER BY time").fetchall()
+    assert taken == [(at(20), [74.0], True, 0), (at(40), [74.2], False, 1)]
+    assert todo(db, "L1", at(55)) == []
+    with pytest.raises(QualityError, match="bound tag"):
+        visual = create_spec(db, SpecIn(product_id="P1", characteristic="visual", kind="attribute"))
+        create_plan(db, PlanIn(name="x", spec_id=visual["id"], trigger="order_start", automatic=True))
