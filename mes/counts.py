@@ -46,11 +46,16 @@ delta AS (
            END AS qty
     FROM d
 ),
+bounded AS (
+    -- width_bucket over the sorted boundaries: i with b[i] <= time < b[i+1], a binary search.
+    SELECT time, qty, width_bucket(time, %(bounds)s::timestamptz[]) AS i FROM delta
+),
 cut AS (
     SELECT least(date_bin('60 seconds', time - interval '1 microsecond', 'epoch'::timestamptz) + interval '60 seconds',
-                 (SELECT min(b) FROM unnest(%(bounds)s::timestamptz[]) b WHERE b >= delta.time)) AS cut_end,
+                 CASE WHEN i > 0 AND (%(bounds)s::timestamptz[])[i] = time THEN time
+                      ELSE (%(bounds)s::timestamptz[])[i + 1] END) AS cut_end,
            qty
-    FROM delta
+    FROM bounded
 )
 INSERT INTO count_buckets (equipment_id, cut_end, {col})
 SELECT %(unit)s, cut_end, sum(qty) FROM cut GROUP BY cut_end HAVING sum(qty) <> 0
@@ -104,7 +109,9 @@ def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, 
         return
     until = last[0]
     size = 2.0**bits
-    bounds = [row[0] for row in conn.execute(BOUNDARIES, {"line": unit["line_id"], "after": after, "until": until})]
+    params = {"line": unit["line_id"], "after": after, "until": until}
+    bounds = sorted(row[0] for row in conn.execute(BOUNDARIES, params))
+    bounds = bounds or [datetime.max.replace(tzinfo=now.tzinfo)]  # width_bucket needs one threshold
     conn.execute(
         DERIVE_COUNTS.format(col=kind).encode(),
         {"range": size, "tag": tag_id, "after": after, "until": until, "prev": wm[1] if wm else None,
