@@ -63,3 +63,22 @@ def test_individuals_chart_straight_from_a_tag(db: psycopg.Connection) -> None:
     assert [(v["rule"], v["time"]) for v in result["violations"] if v["chart_part"] == "primary"] == [
         ("nelson1", base + timedelta(seconds=160))
     ]
+
+
+@pytest.mark.parametrize("subgroup_seconds", [60.0, None], ids=["by-time", "by-count"])
+def test_xbar_r_chart_from_a_tag_subgrouped_by_time_or_count(db: psycopg.Connection, subgroup_seconds) -> None:
+    """The piston rings as a gauge tag: five readings a minute (plus one stray reading in the
+    sixth second of each minute when grouping by time, which the first-n rule leaves out)."""
+    make_line(db)
+    series = []
+    for minute, group in enumerate(PISTON_RINGS[:PISTON_RINGS_PHASE_ONE]):
+        series += [(at(minute) + timedelta(seconds=10 * i), v) for i, v in enumerate(group)]
+        if subgroup_seconds:
+            series.append((at(minute) + timedelta(seconds=55), 80.0))
+    write_samples(db, "ring_gauge", series)
+    chart = create_chart(db, ChartIn(name="gauge", chart_type=ChartType.xbar_r, source="tag", tag="ring_gauge",
+                                     subgroup_size=5, subgroup_seconds=subgroup_seconds))
+    chart = compute_phase_one(db, chart["id"], None, None)
+    assert chart["limits"]["subgroups_used"] == PISTON_RINGS_PHASE_ONE
+    assert chart["limits"]["primary"]["center"] == pytest.approx(74.00118, abs=5e-6)
+    assert chart["limits"]["secondary"]["center"] == pytest.approx(0.02276, abs=5e-6)
