@@ -15,13 +15,14 @@ It prints requests per cycle for the plan and for one-request-per-tag, samples
 (registers) per second for each, and the two ratios the collector must meet:
 linebrain ≥ 70% of raw, and ≥ 20× one request per tag.
 
-    .venv/bin/python bench/modbus.py --seconds 3 --rounds 3
+    .venv/bin/python bench/modbus.py --seconds 10
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing
 import os
 import platform
@@ -50,28 +51,7 @@ def _serve(tags: int, pipe) -> None:
     asyncio.run(main())
 
 
-async def bench_raw(port: int, tags: int, seconds: float) -> tuple[float, int]:
-    """Registers per second of bare pymodbus 125-register reads."""
-    from pymodbus.client import AsyncModbusTcpClient
-
-    client = AsyncModbusTcpClient("127.0.0.1", port=port, retries=0, reconnect_delay=0)
-    await client.connect()
-    starts = list(range(0, tags, 125))
-    registers = cycles = 0
-    began = time.perf_counter()
-    while time.perf_counter() - began < seconds:
-        for start in starts:
-            count = min(125, tags - start)
-            response = await client.read_holding_registers(start, count=count, device_id=UNIT)
-            registers += len(response.registers[:count])
-        cycles += 1
-    elapsed = time.perf_counter() - began
-    client.close()
-    return registers / elapsed, cycles
-
-
-async def bench_driver(port: int, tags: int, seconds: float, one_per_tag: bool) -> tuple[float, int, int]:
-    """Samples per second of ModbusDriver.read_group; also its requests per cycle and cycles run."""
+def driver_for(port: int, tags: int, one_per_tag: bool):
     from collectors.config.models import ModbusConnection, Tag
     from collectors.drivers.modbus import ModbusDriver
 
@@ -81,21 +61,55 @@ async def bench_driver(port: int, tags: int, seconds: float, one_per_tag: bool) 
     })
     tag_list = [Tag(name=f"scale.{i}", connection="bench", unit_id=UNIT, table="holding_register", address=i)
                 for i in range(tags)]
-    driver = ModbusDriver(connection, tag_list)
-    requests = driver.requests_per_cycle()["default"]
+    return ModbusDriver(connection, tag_list)
+
+
+async def measure(port: int, tags: int, seconds: float, freeze: bool) -> dict[str, float]:
+    """Alternate one raw cycle and one linebrain cycle until ``seconds`` pass, so both see the same
+    machine load (other work on a shared machine comes and goes within seconds)."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    raw = AsyncModbusTcpClient("127.0.0.1", port=port, retries=0, reconnect_delay=0)
+    await raw.connect()
+    driver = driver_for(port, tags, one_per_tag=False)
     await driver.connect()
-    samples = cycles = 0
+    if freeze:
+        # What a long-running collector does after loading its config: the config's objects are
+        # never garbage, so the collector's full GC passes should not walk them again and again.
+        gc.collect()
+        gc.freeze()
+    starts = [(start, min(125, tags - start)) for start in range(0, tags, 125)]
+    raw_time = our_time = 0.0
+    raw_registers = our_samples = cycles = bad = 0
     began = time.perf_counter()
-    while time.perf_counter() - began < seconds or cycles == 0:
+    while time.perf_counter() - began < seconds:
+        t0 = time.perf_counter()
+        for start, count in starts:
+            response = await raw.read_holding_registers(start, count=count, device_id=UNIT)
+            raw_registers += len(response.registers)
+        t1 = time.perf_counter()
         result = await driver.read_group("default")
-        samples += len(result)
-        cycles += 1
-    elapsed = time.perf_counter() - began
-    bad = sum(1 for s in result if s.status)
+        t2 = time.perf_counter()
+        our_samples += len(result)
+        bad += sum(1 for s in result if s.status)
+        raw_time, our_time, cycles = raw_time + t1 - t0, our_time + t2 - t1, cycles + 1
+    raw.close()
     await driver.close()
+    if freeze:
+        gc.unfreeze()
     if bad:
-        raise SystemExit(f"{bad} bad samples in the last cycle: the bench is not measuring good reads")
-    return samples / elapsed, requests, cycles
+        raise SystemExit(f"{bad} bad samples: the bench is not measuring good reads")
+    naive = driver_for(port, min(tags, 2000), one_per_tag=True)
+    await naive.connect()
+    t0 = time.perf_counter()
+    naive_samples = len(await naive.read_group("default"))
+    naive_time = time.perf_counter() - t0
+    await naive.close()
+    return {
+        "raw": raw_registers / raw_time, "ours": our_samples / our_time, "naive": naive_samples / naive_time,
+        "cycles": cycles, "requests": driver.requests_per_cycle()["default"],
+        "naive_requests": tags,
+    }
 
 
 def machine() -> str:
@@ -109,26 +123,16 @@ def machine() -> str:
     return ", ".join(lines)
 
 
-async def run(port: int, tags: int, seconds: float, rounds: int) -> int:
-    # Rounds alternate raw and linebrain so both see the same machine load; the best round of
-    # each counts (other work on a shared machine only ever slows a round down).
-    raw = ours = naive = 0.0
-    raw_cycles = our_cycles = naive_cycles = requests = naive_requests = 0
-    for number in range(rounds):
-        raw_rate, cycles = await bench_raw(port, tags, seconds)
-        raw, raw_cycles = max(raw, raw_rate), raw_cycles + cycles
-        our_rate, requests, cycles = await bench_driver(port, tags, seconds, one_per_tag=False)
-        ours, our_cycles = max(ours, our_rate), our_cycles + cycles
-        print(f"round {number + 1}: raw {raw_rate:,.0f} registers/s, linebrain {our_rate:,.0f} samples/s "
-              f"({our_rate / raw_rate:.0%})", flush=True)
-    naive, naive_requests, naive_cycles = await bench_driver(port, tags, min(seconds, 1.0), one_per_tag=True)
+def report(tags: int, figures: dict[str, float], freeze: bool) -> int:
+    raw, ours, naive = figures["raw"], figures["ours"], figures["naive"]
     print(f"machine: {machine()}")
-    print(f"map: {tags} uint16 holding registers on unit {UNIT} of the simulator (child process)")
-    print(f"requests per cycle: linebrain {requests}, one request per tag {naive_requests} "
-          f"({naive_requests / requests:.0f}x more)")
-    print(f"raw pymodbus 125-register reads : {raw:10,.0f} registers/s  (best of {rounds}, {raw_cycles} cycles)")
-    print(f"linebrain driver (decoded)      : {ours:10,.0f} samples/s    (best of {rounds}, {our_cycles} cycles)")
-    print(f"one request per tag             : {naive:10,.0f} samples/s    ({naive_cycles} cycles)")
+    print(f"map: {tags} uint16 holding registers on unit {UNIT} of the simulator (child process); "
+          f"gc.freeze() after setup: {'yes' if freeze else 'no'}")
+    print(f"requests per cycle: linebrain {figures['requests']:.0f}, one request per tag "
+          f"{figures['naive_requests']:.0f} ({figures['naive_requests'] / figures['requests']:.0f}x more)")
+    print(f"raw pymodbus 125-register reads : {raw:10,.0f} registers/s  ({figures['cycles']:.0f} cycles, interleaved)")
+    print(f"linebrain driver (decoded)      : {ours:10,.0f} samples/s    ({figures['cycles']:.0f} cycles, interleaved)")
+    print(f"one request per tag             : {naive:10,.0f} samples/s")
     share, speedup = ours / raw, ours / naive
     print(f"linebrain / raw                 : {share:.0%}  (goal >= 70%)")
     print(f"linebrain / one request per tag : {speedup:.1f}x (goal >= 20x)")
@@ -138,15 +142,16 @@ async def run(port: int, tags: int, seconds: float, rounds: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tags", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating raw/linebrain rounds; the best counts")
+    parser.add_argument("--seconds", type=float, default=10.0, help="of interleaved raw/linebrain cycles")
+    parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after setup")
     args = parser.parse_args()
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_serve, args=(args.tags, child), daemon=True)
     server.start()
     try:
         port = parent.recv()
-        code = asyncio.run(run(port, args.tags, args.seconds, args.rounds))
+        figures = asyncio.run(measure(port, args.tags, args.seconds, not args.no_freeze))
+        code = report(args.tags, figures, not args.no_freeze)
     finally:
         parent.send("stop")
         server.join(10)
