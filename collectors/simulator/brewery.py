@@ -17,7 +17,7 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from collectors.config.models import ByteOrder, DataType, ModbusTable
 from collectors.simulator.model import STATE_CODES, CounterTruth, StateEvent
@@ -226,6 +226,9 @@ class BreweryLine:
             point.set_good(on)
         self._refresh_states(self.t)
 
+    def next_event(self) -> float | None:
+        return self._next_event_time()
+
     def advance(self, t: float) -> None:
         while self.t < t:
             step_end = min(t, self._next_event_time())
@@ -329,8 +332,6 @@ class BreweryLine:
                 self.events.append(StateEvent(t, self.start_time(t), machine.key, state, code))
 
     def start_time(self, t: float) -> datetime:
-        from datetime import timedelta
-
         return self.start + timedelta(seconds=t)
 
     def _rate(self, machine: Machine) -> float:

@@ -56,5 +56,8 @@ class Model(Protocol):
     def advance(self, t: float) -> None:
         """Process everything up to ``t`` simulated seconds since start and set point values."""
 
+    def next_event(self) -> float | None:
+        """Simulated time of the next discrete event (state change, phase end), or None."""
+
     def set_power(self, machine: str, on: bool) -> None:
         """Power a machine off (its points turn Bad, its Modbus unit stops answering) or on."""

@@ -169,6 +169,9 @@ class CuringLine:
             self.p["Autoclave.HeaterEnable"].value,
         )
 
+    def next_event(self) -> float | None:
+        return self.phase_end
+
     def advance(self, t: float) -> None:
         if self._setpoints() != self.setpoints:
             self.setpoints = self._setpoints()

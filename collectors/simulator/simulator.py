@@ -30,6 +30,9 @@ from collectors.simulator.scenarios import build_models
 
 log = logging.getLogger(__name__)
 
+# Intermediate publishes per step; a longer jump publishes its first events, then the end state.
+MAX_EVENT_PUBLISHES = 5000
+
 
 class Simulator:
     """Simulated plant lines behind real Modbus TCP and OPC UA servers.
@@ -51,6 +54,8 @@ class Simulator:
         self.models: dict[str, Model] = build_models(options, self.clock.start)
         self.points: list[Point] = [p for model in self.models.values() for p in model.points]
         self._by_name = {p.name: p for p in self.points}
+        for point in self.points:  # the initial values are the baseline of ``changes``
+            point.published, point.dirty = point.value, False
         with paused_gc():
             self.scale = ScaleTags(options.tags, options.seed, options.scale_protocols) if options.tags else None
         self.modbus_faults = ModbusFaults()
@@ -83,8 +88,6 @@ class Simulator:
     async def start(self) -> None:
         """Start both servers and the clock tasks (ports 0 → free ports, see :attr:`modbus_port`)."""
         options = self.options
-        for point in self.points:
-            point.published, point.dirty = point.value, False
         try:
             if options.modbus_port is not None:
                 self.modbus = ModbusTcpServer(self.banks, self.modbus_faults, self._modbus_write,
@@ -156,11 +159,24 @@ class Simulator:
         await self.step()
 
     async def step(self) -> None:
-        """Advance every model to the clock's time and publish what changed."""
+        """Advance every model to the clock's time and publish what changed.
+
+        Values are published at each discrete event on the way (up to
+        ``MAX_EVENT_PUBLISHES`` per step), so a micro-stop shorter than a tick
+        still reaches OPC UA subscribers with its own source timestamp.
+        """
         async with self._lock:
-            t = self.clock.elapsed()
+            target = self.clock.elapsed()
+            for _ in range(MAX_EVENT_PUBLISHES):
+                upcoming = [t for t in (m.next_event() for m in self.models.values()) if t is not None]
+                event = min(upcoming, default=None)
+                if event is None or event >= target:
+                    break
+                for model in self.models.values():
+                    model.advance(event)
+                await self._publish()
             for model in self.models.values():
-                model.advance(t)
+                model.advance(target)
             await self._publish()
 
     async def _run_clock(self) -> None:

@@ -110,6 +110,11 @@ class Utilities:
         cycles, rest = divmod(t, 900.0)
         return cycles * 600.0 + min(rest, 600.0)
 
+    def next_event(self) -> float | None:
+        replacements = [(self.replacements[m] + 1 - self.wear0[m]) * self.life[m] for m in range(MOTORS)]
+        compressor = (math.floor(self.t / 300.0) + 1) * 300.0  # on/off edges fall on multiples of 5 min
+        return min([*replacements, compressor])
+
     def advance(self, t: float) -> None:
         for motor in range(MOTORS):
             replaced = math.floor(self.wear0[motor] + t / self.life[motor])

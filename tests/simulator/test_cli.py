@@ -33,3 +33,14 @@ def test_a_short_run_reports_its_ports() -> None:
                                       "--security", "None", "--duration", "0.3"])
     assert result.exit_code == 0, result.output
     assert "Modbus TCP on 127.0.0.1:" in result.output and "OPC UA on opc.tcp://127.0.0.1:" in result.output
+
+
+def test_docs_list_the_current_register_map_and_node_tree(repo) -> None:
+    from collectors.simulator import Simulator, SimulatorOptions
+    from collectors.simulator.describe import node_tree, register_map
+
+    docs = (repo / "docs" / "simulator.md").read_text()
+    sim = Simulator(SimulatorOptions(scenario="all"))
+    missing = [line for line in register_map(sim.points) + node_tree(sim.points) if line not in docs]
+    hint = "docs/simulator.md is out of date; regenerate it from linebrain simulate --describe:\n"
+    assert not missing, hint + "\n".join(missing[:10])
