@@ -4,7 +4,9 @@ Each rule looks at the sequence of plotted points with their centre line and
 σ of the plotted statistic (per point, so variable-size p and u charts work).
 A violation is reported at the point that completes the pattern, with the
 positions of the whole pattern, so a run that goes on flags every further
-point, as Minitab and qcc do.
+point, as Minitab and qcc do. A "k of m" rule completes at its k-th point
+beyond the zone, which must itself be beyond it; at the very start of a chart
+fewer than m points may already hold k.
 
 Zone rules (those that use the 1σ/2σ zones: Nelson 5–8, Western Electric 2–3)
 assume a roughly normal, symmetric statistic. Attribute charts (p, np, c, u)
@@ -28,6 +30,7 @@ class Rule:
     description: str
     window: int
     zone: bool  # uses the 1σ/2σ zones
+    least: int = 0  # k of an "k of m" rule: the pattern can complete before m points exist
 
 
 @dataclass(frozen=True)
@@ -88,16 +91,16 @@ _CHECKS: dict[str, tuple[Rule, Callable[[Sequence[Point]], bool]]] = {
     "nelson2": (Rule("nelson2", "nine points in a row on one side of the centre line", 9, False), _same_side),
     "nelson3": (Rule("nelson3", "six points in a row steadily increasing or decreasing", 6, False), _trend),
     "nelson4": (Rule("nelson4", "fourteen points in a row alternating up and down", 14, False), _alternating),
-    "nelson5": (Rule("nelson5", "two of three points beyond 2σ on the same side", 3, True),
+    "nelson5": (Rule("nelson5", "two of three points beyond 2σ on the same side", 3, True, 2),
                 _k_of_window_beyond(2, 2.0)),
-    "nelson6": (Rule("nelson6", "four of five points beyond 1σ on the same side", 5, True),
+    "nelson6": (Rule("nelson6", "four of five points beyond 1σ on the same side", 5, True, 4),
                 _k_of_window_beyond(4, 1.0)),
     "nelson7": (Rule("nelson7", "fifteen points in a row within 1σ of the centre line", 15, True),
                 _within_one_sigma),
     "nelson8": (Rule("nelson8", "eight points in a row beyond 1σ, on either side", 8, True), _all_beyond_one_sigma),
     "we1": (Rule("we1", "one point beyond the 3σ control limits", 1, False), _beyond_limits),
-    "we2": (Rule("we2", "two of three points beyond 2σ on the same side", 3, True), _k_of_window_beyond(2, 2.0)),
-    "we3": (Rule("we3", "four of five points beyond 1σ on the same side", 5, True), _k_of_window_beyond(4, 1.0)),
+    "we2": (Rule("we2", "two of three points beyond 2σ on the same side", 3, True, 2), _k_of_window_beyond(2, 2.0)),
+    "we3": (Rule("we3", "four of five points beyond 1σ on the same side", 5, True, 4), _k_of_window_beyond(4, 1.0)),
     "we4": (Rule("we4", "eight points in a row on one side of the centre line", 8, False), _same_side),
 }
 
@@ -128,7 +131,9 @@ def check_rules(points: Sequence[Point], rules: Iterable[str]) -> list[Violation
             rule, check = _CHECKS[code]
             start = end - rule.window + 1
             if start < 0:
-                continue
+                if not rule.least or end + 1 < rule.least:
+                    continue
+                start = 0  # the first points of a chart can already hold k of m
             window = points[start : end + 1]
             if check(window):
                 found.append(Violation(code, points[end].index, tuple(p.index for p in window), rule.description))
