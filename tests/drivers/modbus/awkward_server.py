@@ -138,8 +138,8 @@ class AwkwardServer:
                     tid = (tid + 1) & 0xFFFF
                 writer.write(struct.pack(">HHHB", tid, 0, len(reply) + 1, unit_id) + reply)
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # the client left, or the server is closing
         finally:
             writer.close()
 
@@ -153,8 +153,8 @@ class AwkwardServer:
                 if reader.at_eof():
                     return
                 buffer = self._rtu_requests(buffer, writer.write)
-        except ConnectionError:
-            pass
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client left, or the server is closing
         finally:
             writer.close()
 

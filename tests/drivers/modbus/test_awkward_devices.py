@@ -18,6 +18,7 @@ import pytest
 
 from collectors.config.models import ModbusConnection, Tag
 from collectors.drivers.modbus import ModbusDriver, WriteRefused, encode_value, modbus_worker
+from collectors.errors import PartialRead
 from collectors.samples import (
     BAD_COMMUNICATION_ERROR,
     BAD_NODE_ID_UNKNOWN,
@@ -232,3 +233,43 @@ async def test_writes_use_the_codec_and_respect_limits(server: AwkwardServer) ->
             await driver.write("readonly", 1)
     finally:
         await driver.close()
+
+
+async def test_a_refused_address_is_logged_once_not_every_cycle(
+    server: AwkwardServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    tags = [tag("before", 100), tag("refused", 108), tag("after", 110)]
+    driver = ModbusDriver(connection(server.port), tags)  # type: ignore[attr-defined]
+    await driver.connect()
+    try:
+        with caplog.at_level("WARNING", logger="collectors.drivers.modbus"):
+            for _ in range(5):
+                with pytest.raises(PartialRead) as caught:
+                    await driver.read_group("default")
+        assert [t for names, _ in caught.value.failures for t in names] == ["refused"]
+        assert {s.tag: s.value for s in caught.value.samples} == {"before": 100, "after": 110}
+        refusals = [r for r in caplog.records if "Modbus exception 2" in r.getMessage()]
+        assert len(refusals) == 1
+        assert "refused" in refusals[0].getMessage() and "zero-based" in refusals[0].getMessage()
+        assert driver.requests_per_cycle() == {"default": 3}  # the merged block was split once, for good
+    finally:
+        await driver.close()
+
+
+async def test_workarounds_pause_between_requests_and_close_after_each_cycle(server: AwkwardServer) -> None:
+    tags = [tag("a", 0), tag("b", 200), tag("c", 400)]
+    conn = connection(server.port, workarounds={"pause_between_requests": 0.05, "close_connection_after_gather": True,
+                                                "pause_after_connect": 0.02})  # type: ignore[attr-defined]
+    driver = ModbusDriver(conn, tags)
+    await driver.connect()
+    for _ in range(3):
+        started = asyncio.get_running_loop().time()
+        samples = await driver.read_group("default")
+        assert asyncio.get_running_loop().time() - started >= 2 * 0.05
+        assert len(samples) == 3
+    await driver.close()
+    assert server.connections == 3  # one connection per cycle
+    unit = server.units[1]
+    times = [r[3] for r in unit.requests]
+    within_cycles = [times[i + 1] - times[i] for i in range(len(times) - 1) if i % 3 != 2]
+    assert min(within_cycles) >= 0.045
