@@ -37,8 +37,18 @@ class Point:
 
 def split_value(point: Point, raw: object) -> tuple[float | None, str | None]:
     """Numbers (and bools) become floats, with the tag's scale and offset; the rest text."""
+    kind = type(raw)  # exact-type checks first: this runs once per notification
+    if kind is float or kind is int:
+        value = float(raw)  # type: ignore[arg-type]
+        return (value * point.scale + point.offset if point.scaled else value), None
     if raw is None:
         return None, None
+    if kind is bool:
+        return float(raw), None  # type: ignore[arg-type]
+    if kind is str:
+        return None, raw  # type: ignore[return-value]
+    if isinstance(raw, Enum):
+        return float(raw.value), None
     if isinstance(raw, bool):
         return float(raw), None
     if isinstance(raw, int | float):
@@ -50,8 +60,6 @@ def split_value(point: Point, raw: object) -> tuple[float | None, str | None]:
         return None, raw.Text
     if isinstance(raw, datetime):
         return None, raw.isoformat()
-    if isinstance(raw, Enum):
-        return float(raw.value), None
     if isinstance(raw, bytes):
         return None, raw.hex()
     return None, str(raw)
@@ -63,9 +71,10 @@ def sample_of(point: Point, value: ua.DataValue | None, received: datetime, fall
         return Sample(point.name, fallback_time, None, 0x80000000, None, None, received)
     variant = value.Value
     number, text = split_value(point, variant.Value if variant is not None else None)
-    status = value.StatusCode.value if value.StatusCode is not None else 0
-    when = value.SourceTimestamp or value.ServerTimestamp or fallback_time
-    return Sample(point.name, when, number, status, text, value.ServerTimestamp, received)
+    code = value.StatusCode
+    server_time = value.ServerTimestamp
+    return Sample(point.name, value.SourceTimestamp or server_time or fallback_time, number,
+                  code.value if code is not None else 0, text, server_time, received)
 
 
 def bad_sample(point: Point, status: int, when: datetime) -> Sample:

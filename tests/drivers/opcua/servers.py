@@ -64,7 +64,8 @@ class PlainServer:
         return len(self.server.iserver._external_sessions)
 
 
-async def _secure(server: Server, *, certificate, private_key, users: dict[str, str]) -> None:
+async def _secure(server: Server, *, certificate, private_key, users: dict[str, str],
+                  user_certificates: tuple[bytes, ...] = ()) -> None:
     from asyncua.crypto.permission_rules import SimpleRoleRuleset, User, UserRole
     from asyncua.server.user_managers import UserManager
 
@@ -72,6 +73,8 @@ async def _secure(server: Server, *, certificate, private_key, users: dict[str, 
         def get_user(self, iserver, username=None, password=None, certificate=None):
             if username is not None and users.get(username) == password:
                 return User(role=UserRole.User, name=username)
+            if username is None and certificate is not None and _der(certificate) in user_certificates:
+                return User(role=UserRole.User, name="certificate user")
             return None
 
     server.iserver.set_user_manager(Users())
@@ -84,7 +87,7 @@ async def _secure(server: Server, *, certificate, private_key, users: dict[str, 
         ],
         permission_ruleset=SimpleRoleRuleset(),
     )
-    server.set_security_IDs(["Username"])
+    server.set_identity_tokens([ua.UserNameIdentityToken, ua.X509IdentityToken])
     await server.load_certificate(str(certificate))
     await server.load_private_key(str(private_key))
 
@@ -107,3 +110,11 @@ def make_server_certificate(folder, application_uri: str = "urn:freeopcua:python
     (folder / "server.der").write_bytes(cert.public_bytes(Encoding.DER))
     (folder / "server.pem").write_bytes(cert_gen.dump_private_key_as_pem(key))
     return folder / "server.der", folder / "server.pem"
+
+
+def _der(certificate) -> bytes:
+    if isinstance(certificate, bytes):
+        return certificate
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certificate.public_bytes(Encoding.DER)

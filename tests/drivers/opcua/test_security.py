@@ -17,7 +17,9 @@ USERS = {"operator": "s3cret"}
 @pytest.fixture
 async def secure_server(tmp_path):
     certificate, key = make_server_certificate(tmp_path / "server-pki")
-    server = await PlainServer(count=3).start(certificate=certificate, private_key=key, users=USERS)
+    user_certificate, _ = make_server_certificate(tmp_path / "user", "urn:linebrain:operator")
+    server = await PlainServer(count=3).start(certificate=certificate, private_key=key, users=USERS,
+                                              user_certificates=(user_certificate.read_bytes(),))
     yield server
     await server.stop()
 
@@ -85,3 +87,21 @@ async def test_a_wrong_password_is_a_security_error(secure_server, tmp_path):
         await driver.connect()
     await driver.close()
     assert secure_server.session_count() == 0
+
+
+async def test_certificate_login(secure_server, tmp_path):
+    pki, trust = tmp_path / "pki", tmp_path / "trusted"
+    trust.mkdir()
+    (trust / "server.der").write_bytes(await fetch_server_certificate(secure_server.endpoint))
+    security = OpcuaSecurity(policy="Basic256Sha256", mode="SignAndEncrypt", trust_dir=str(trust),
+                             user_certificate=str(tmp_path / "user" / "server.der"),
+                             user_private_key=str(tmp_path / "user" / "server.pem"))
+    connection = OpcuaConnection(id="secure", protocol="opcua", endpoint=secure_server.endpoint, security=security)
+    tags = [Tag(name="v2", connection="secure", node_id=f"ns={secure_server.index};s=Line1.V2")]
+    driver = OpcuaDriver(connection, tags, pki_dir=pki)
+    await driver.connect()
+    try:
+        (sample,) = await driver.read_group("default")
+    finally:
+        await driver.close()
+    assert sample.value == 2.0
