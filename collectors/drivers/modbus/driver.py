@@ -352,7 +352,7 @@ class ModbusDriver:
             "connected": self._client.connected,
             "requests_per_cycle": self.requests_per_cycle(),
             "units": {str(u.unit_id): u.as_dict(now) for u in sorted(self._units.values(), key=lambda u: u.unit_id)},
-            "refused_requests": [f"unit {k[0]} FC{k[1]} {k[2]}+{k[3]}: {v}" for k, v in self._reported.items()],
+            "refused_requests": list(self._reported.values()),
         }
 
     def _unit(self, unit_id: int) -> UnitHealth:

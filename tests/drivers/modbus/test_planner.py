@@ -117,3 +117,12 @@ def test_linebrain_plan_prints_the_modbus_requests() -> None:
     result = CliRunner().invoke(app, ["plan", str(REPO / "tests" / "config" / "valid_plant.yaml")])
     assert result.exit_code == 0, result.output
     assert "requests per cycle" in result.output
+
+
+def test_the_sample_config_loads_and_plans() -> None:
+    from collectors.config import load_plant
+    from collectors.plan import plant_plan
+
+    plant = load_plant(REPO / "collectors" / "drivers" / "modbus" / "sample.yaml")
+    requests = {plan.connection.id: len(plan.modbus_requests) for plan in plant_plan(plant)}
+    assert requests == {"filler_plc": 6, "meters": 3, "drives": 2}
