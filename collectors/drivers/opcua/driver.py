@@ -112,6 +112,7 @@ class OpcuaDriver:
         self._session_started: float | None = None
         self._connects = 0
         self._late_publishes = 0
+        self._next_probe = 0.0
         self._watchdog: asyncio.Task[None] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
         self._closing = False
@@ -397,11 +398,14 @@ class OpcuaDriver:
             return None
         if self._subscriptions.stale(self.connection.keepalive_factor * 10) is not None:
             return silence
+        if time.monotonic() < self._next_probe:
+            return None
         try:
             await asyncio.wait_for(read_namespace_array(client.uaclient), timeout=self.connection.timeout)
         except Exception as exc:
             return f"{silence}; the server does not answer a Read either ({type(exc).__name__})"
         self._late_publishes += 1
+        self._next_probe = time.monotonic() + max(1.0, self.connection.timeout)  # one probe per grace period
         return None
 
     async def _retry_quietly(self) -> None:
