@@ -212,6 +212,7 @@ class OpcuaDriver:
             "notifications_per_s": round(self._inbox.notifications_per_s(), 1),
             "queue_depth": self._inbox.pending,
             "queue_full_waits": self._inbox.waits,
+            "sink_errors": self._inbox.sink_errors,
             "late_publishes": self._late_publishes,
             "subscribing": self._state == "connected" and self._wants_subscriptions(),
             "subscriptions": subs.count if subs else 0,

@@ -17,6 +17,7 @@ are reported (a bad sample each) and retried later, the good ones run.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,7 @@ from collectors.drivers.opcua.limits import OperationLimits
 from collectors.drivers.opcua.points import Point, sample_of
 from collectors.samples import Sample
 
+log = logging.getLogger(__name__)
 S = ua.StatusCodes
 FILTER_REFUSED = frozenset({
     S.BadMonitoredItemFilterUnsupported,
@@ -85,6 +87,7 @@ class Inbox:
         self.notifications = 0
         self.last_good: datetime | None = None
         self.waits = 0
+        self.sink_errors = 0
         self._rate_mark = (time.monotonic(), 0)
         self.rate = 0.0
 
@@ -95,9 +98,15 @@ class Inbox:
         await self._queue.put((received, items))
 
     def emit(self, samples: list[Sample]) -> None:
-        """Hand samples the driver made itself (bad statuses) to the same sink."""
-        if samples:
+        """Hand samples to the sink; a sink that raises is counted and logged, never fatal here."""
+        if not samples:
+            return
+        try:
             self._sink(samples)
+        except Exception:
+            self.sink_errors += 1
+            if self.sink_errors == 1 or self.sink_errors % 1000 == 0:
+                log.exception("the sample sink failed (%d times)", self.sink_errors)
 
     async def run(self) -> None:
         """Convert and deliver forever (cancelled by the driver's close)."""
@@ -111,7 +120,7 @@ class Inbox:
                 if sample.status >> 30 == 0:
                     self.last_good = sample.time
                     break
-            self._sink(samples)
+            self.emit(samples)
 
     def notifications_per_s(self) -> float:
         """Rate since the previous call (at most once a second updates the figure)."""
