@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import repeat
@@ -156,7 +156,7 @@ class ModbusDriver:
                     failures.append((list(planned.names), UnitSuspended(f"{planned.what}: unit suspended")))
                     continue
                 pause = workarounds.pause_between_requests if cursor > 1 else 0.0
-                return planned, asyncio.ensure_future(self._fetch(planned, pause))
+                return planned, asyncio.ensure_future(self._send(planned, pause))
             return None
 
         pending = launch()
@@ -166,36 +166,35 @@ class ModbusDriver:
                 pending = None
                 try:
                     data, sent, received = await task
-                except DeviceBusy:
-                    busy.append((planned, time.monotonic()))
-                except (ProtocolOutOfStep, ConnectionLost) as error:
-                    # The stream is unusable: report this and every remaining request, end the cycle.
-                    for rest in [*plans[cursor - 1 :], *(b for b, _ in busy)]:
-                        failures.append((list(rest.names), error))
-                    busy = []
-                    break
-                except DeviceTimeout as error:
-                    skipped_units.add(planned.request.unit_id)
-                    failures.append((list(planned.names), error))
-                except BadAddress as error:
-                    halves = self._split(planned) if getattr(error, "code", 0) in (2, 3) else []
-                    if halves:
+                except DeviceError as error:
+                    self._failed(planned, error)
+                    if isinstance(error, (ProtocolOutOfStep, ConnectionLost)):
+                        # The stream is unusable: report this and every remaining request, end the cycle.
+                        for rest in [*plans[cursor - 1 :], *(b for b, _ in busy)]:
+                            failures.append((list(rest.names), error))
+                        busy = []
+                        break
+                    if isinstance(error, DeviceBusy):
+                        busy.append((planned, time.monotonic()))
+                    elif isinstance(error, DeviceTimeout):
+                        skipped_units.add(planned.request.unit_id)
+                        failures.append((list(planned.names), error))
+                    elif isinstance(error, BadAddress) and getattr(error, "code", 0) in (2, 3) and (
+                        halves := self._split(planned)
+                    ):
                         # A refused address inside a merged block: read the halves now, and from now on.
                         cursor -= 1
                         plans[cursor : cursor + 1] = halves
                     else:
                         failures.append((list(planned.names), error))
-                except DeviceError as error:
-                    failures.append((list(planned.names), error))
-                else:
-                    # The next request goes on the wire first (one loop step lets its task send it);
-                    # this answer is decoded while that one travels and the device works on it.
                     pending = launch()
-                    if pending is not None:
-                        await asyncio.sleep(0)
-                    samples.extend(self._accept(planned, data, sent, received))
                     continue
+                # The next request goes on the wire first (one loop step lets its task send it);
+                # this answer is decoded while that one travels and the device works on it.
                 pending = launch()
+                if pending is not None:
+                    await asyncio.sleep(0)
+                samples.extend(self._accept(planned, data, sent, received))
         finally:
             if pending is not None and not pending[1].done():
                 pending[1].cancel()
@@ -204,8 +203,9 @@ class ModbusDriver:
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
-                data, sent, received = await self._fetch(planned, 0.0)
+                data, sent, received = await self._send(planned)
             except DeviceError as error:
+                self._failed(planned, error)
                 failures.append((list(planned.names), error))
                 if isinstance(error, (ProtocolOutOfStep, ConnectionLost)):
                     break
@@ -244,16 +244,16 @@ class ModbusDriver:
         texts = any(register_type(t).value.startswith("string") for t in decoder.tags)
         return PlannedRead(request, decoder, decoder.names, texts)
 
-    async def _fetch(self, planned: PlannedRead, pause: float) -> tuple[Any, float, float]:
-        """Send one request (after ``pause``); the answer's values with send and receive times."""
-        if pause:
-            await asyncio.sleep(pause)
+    def _send(self, planned: PlannedRead, pause: float = 0.0) -> Coroutine[Any, Any, tuple[Any, float, float]]:
+        """The read of one request: its answer's values with send and receive times."""
         request = planned.request
-        try:
-            return await self._client.read_timed(request.function_code, request.unit_id, request.address, request.count)
-        except DeviceError as error:
-            self._failed(planned, self._units[request.unit_id], error)
-            raise
+        if pause:
+            return self._send_after(pause, planned)
+        return self._client.read_timed(request.function_code, request.unit_id, request.address, request.count)
+
+    async def _send_after(self, pause: float, planned: PlannedRead) -> tuple[Any, float, float]:
+        await asyncio.sleep(pause)
+        return await self._send(planned)
 
     def _accept(self, planned: PlannedRead, data: Any, sent: float, received: float) -> list[Sample]:
         """Book an answered request in the unit's health and decode it into samples."""
@@ -269,7 +269,8 @@ class ModbusDriver:
             log.info("%s: %s is answered again", self.connection_id, planned.what)
         return self._samples(planned, data, sent, received)
 
-    def _failed(self, planned: PlannedRead, unit: UnitHealth, error: DeviceError) -> None:
+    def _failed(self, planned: PlannedRead, error: DeviceError) -> None:
+        unit = self._units[planned.request.unit_id]
         unit.failed(error_kind(error))
         request = planned.request
         if isinstance(error, DeviceTimeout):
