@@ -176,7 +176,7 @@ class OpcuaServer:
         if downtime > 0:
             await asyncio.sleep(downtime)
         await self.start()
-        await self.publish(self.points, force=True)
+        await self.publish(self.points)
 
     def close_tempdir(self) -> None:
         if self._tempdir is not None:
@@ -250,7 +250,7 @@ class OpcuaServer:
 
     # ------------------------------------------------------------------ values
 
-    async def publish(self, points: Iterable[Point], force: bool = False) -> None:
+    async def publish(self, points: Iterable[Point]) -> None:
         """Write the current value, status and source time of ``points`` to the address space."""
         server = self.server
         if server is None:
@@ -276,16 +276,22 @@ class OpcuaServer:
             else:
                 attribute.value = value
 
-    def publish_raw(self, attribute: AttributeValue, value: ua.DataValue) -> Any:
-        """Scale mode's bulk path: set one value, notifying monitored items only when there are any."""
-        if attribute.datachange_callbacks:
-            return attribute
-        attribute.value = value
-        return None
-
-    def value_attribute(self, name: str) -> AttributeValue:
-        assert self.server is not None
-        return self.server.iserver.aspace._nodes[self.node_id(name)].attributes[ua.AttributeIds.Value]
+    async def publish_values(self, points: list[Point], values: list[ua.DataValue]) -> None:
+        """Scale mode's bulk path: unmonitored values are swapped in place, monitored ones notify."""
+        server = self.server
+        if server is None:
+            return
+        aspace = server.iserver.aspace
+        for index, (point, value) in enumerate(zip(points, values, strict=True)):
+            attribute = self._values.get(point)
+            if attribute is None:
+                continue
+            if attribute.datachange_callbacks:
+                await aspace.write_attribute_value(self.node_id(point.name), ua.AttributeIds.Value, value)
+            else:
+                attribute.value = value
+            if index % 5000 == 4999:
+                await asyncio.sleep(0)  # let clients be served during a 50k-tag update
 
     # ------------------------------------------------------------------ faults
 

@@ -99,7 +99,7 @@ class Simulator:
                 self.opcua = OpcuaServer(self.points + scale_points, options, self.opcua_faults,
                                          self._opcua_write, folders)
                 await self.opcua.start()
-                await self.opcua.publish(self.points, force=True)
+                await self.opcua.publish(self.points)
         except BaseException:
             await self.stop()
             raise
@@ -218,25 +218,15 @@ class Simulator:
         if scale is None:
             return
         scale.step()
-        if self.opcua is None or not scale.points or self.opcua.server is None:
+        if self.opcua is None or not scale.points:
             return
-        now = datetime.now(UTC)
-        source = self.now
-        opcua = self.opcua
-        notify = []
-        for index, (point, value) in enumerate(zip(scale.points, scale.opcua_values(), strict=True)):
+        now, source = datetime.now(UTC), self.now
+        values = []
+        for point, value in zip(scale.points, scale.opcua_values(), strict=True):
             point.value = value
-            data_value = ua.DataValue(ua.Variant(value, ua.VariantType.UInt16), SourceTimestamp=source,
-                                      ServerTimestamp=now)
-            attribute = opcua._values.get(point)
-            if attribute is not None and opcua.publish_raw(attribute, data_value) is not None:
-                notify.append((point, data_value))
-            if index % 5000 == 4999:
-                await asyncio.sleep(0)
-        aspace = opcua.server.iserver.aspace if opcua.server else None
-        for point, data_value in notify:
-            if aspace is not None:
-                await aspace.write_attribute_value(opcua.node_id(point.name), ua.AttributeIds.Value, data_value)
+            variant = ua.Variant(value, ua.VariantType.UInt16)
+            values.append(ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=now))
+        await self.opcua.publish_values(scale.points, values)
 
     # ------------------------------------------------------------------ writes from clients
 

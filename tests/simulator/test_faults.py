@@ -19,11 +19,14 @@ async def test_modbus_silence_for_one_unit_times_out_while_others_answer() -> No
         client = await modbus_client(sim, timeout=0.3)
         try:
             sim.stop_answering("modbus", unit_id=CAPPER)
+            began = time.monotonic()
             with pytest.raises(ModbusException):
                 await client.read_holding_registers(0, count=1, device_id=CAPPER)
-            await asyncio.sleep(0.1)
-            if not client.connected:
-                await client.connect()
+            assert time.monotonic() - began >= 0.29
+        finally:
+            client.close()
+        client = await modbus_client(sim, timeout=0.3)  # pymodbus drops a connection after a timeout
+        try:
             assert not (await client.read_holding_registers(0, count=1, device_id=FILLER)).isError()
             sim.clear_faults()
             assert not (await client.read_holding_registers(0, count=1, device_id=CAPPER)).isError()
@@ -125,3 +128,18 @@ async def test_opcua_silence_and_slowness() -> None:
         with pytest.raises((asyncio.TimeoutError, ua.UaError)):
             await node.read_value()
         sim.clear_faults()
+
+
+async def test_dropped_opcua_connection_fails_the_clients_next_request() -> None:
+    async with frozen() as sim:
+        client = Client(sim.opcua_endpoint, timeout=1)
+        await client.connect()
+        node = client.get_node("ns=2;s=Packaging.Line1.Filler.State")
+        assert await node.read_value() > 0
+        assert sim.drop_connections("opcua") == 1
+        await asyncio.sleep(0.1)
+        with pytest.raises((ua.UaError, ConnectionError, asyncio.TimeoutError, OSError)):
+            await node.read_value()
+        client.disconnect_socket()
+        async with Client(sim.opcua_endpoint, timeout=2) as again:
+            assert await again.get_node("ns=2;s=Packaging.Line1.Filler.State").read_value() > 0

@@ -31,3 +31,29 @@ async def test_scale_tags_spread_over_units_and_folders_and_change_every_cycle()
             folder = await opcua.nodes.objects.get_child(["2:Plant", "2:Scale", "2:G007"])
             assert len(await folder.get_children()) == 500
         assert sim.total_changes() == count + sum(p.changes for p in sim.points)
+
+
+async def test_monitored_scale_tags_notify_every_change() -> None:
+    import asyncio
+
+    class Collect:
+        def __init__(self) -> None:
+            self.values: list[int] = []
+
+        def datachange_notification(self, node, value, data) -> None:
+            self.values.append(value)
+
+    options = SimulatorOptions(scenario="brewery", seed=2, tags=1200, scale_interval=3600, modbus_port=None)
+    async with Simulator(options) as sim, Client(sim.opcua_endpoint, timeout=5) as client:
+        handler = Collect()
+        subscription = await client.create_subscription(20, handler)
+        await subscription.subscribe_data_change(client.get_node("ns=2;s=Scale.G002.T01100"))
+        for _ in range(3):
+            await sim.step_scale()
+            await asyncio.sleep(0.1)
+        for _ in range(50):
+            if len(handler.values) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        assert handler.values == [sim.scale_value(1100, cycle) for cycle in range(4)]
+        await subscription.delete()
