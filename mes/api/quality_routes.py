@@ -17,8 +17,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime, Field
 
 from mes import errors as mes_errors
-from mes.quality import capability as capability_math
 from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
+from mes.quality.capability import capability as compute_capability
 from mes.quality.models import QualityInput
 
 router = APIRouter(prefix="/api/quality", tags=["quality"])
@@ -96,7 +96,7 @@ class CapabilityIn(QualityInput):
 @router.post("/capability")
 def capability(body: CapabilityIn) -> dict:
     """Capability of data given in the request (nothing stored)."""
-    result = call(capability_math.capability, body.lsl, body.usl, subgroups=body.subgroups, values=body.values,
+    result = call(compute_capability, body.lsl, body.usl, subgroups=body.subgroups, values=body.values,
                   estimator=body.estimator)
     return result.__dict__ | {"capable": result.capable}
 

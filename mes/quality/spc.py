@@ -216,11 +216,7 @@ def evaluate(conn: psycopg.Connection, chart_id: int, until: datetime | None = N
     limits = _limits_of(chart)
     phase_one_end = chart["limits"].get("period", [None, None])[1]
     start = datetime.fromisoformat(phase_one_end) if phase_one_end else None
-    times, data = chart_data(conn, chart, None, until)
-    if start is not None:  # points after the Phase I period [start, end)
-        keep = [i for i, t in enumerate(times) if t >= start]
-        times = [times[i] for i in keep]
-        data = _subset(data, ChartType(chart["chart_type"]), keep)
+    times, data = chart_data(conn, chart, start, until)  # the points after the Phase I period [start, end)
     if data.length(ChartType(chart["chart_type"])) == 0:
         return {"chart": chart, "points": [], "violations": []}
     plotted = plot(limits, data)
@@ -228,11 +224,6 @@ def evaluate(conn: psycopg.Connection, chart_id: int, until: datetime | None = N
     if times:
         conn.execute("UPDATE spc_charts SET checked_until = %s WHERE id = %s", (times[-1], chart_id))
     return {"chart": chart, "points": _points(plotted, times), "violations": violations}
-
-
-def _subset(data: ChartData, kind: ChartType, keep: list[int]) -> ChartData:
-    every = set(range(data.length(kind)))
-    return data.without(kind, every - set(keep))
 
 
 def _violations(conn, chart: dict, plotted: PlottedChart, times: list[datetime]) -> list[dict[str, Any]]:
