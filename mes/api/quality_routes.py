@@ -1,7 +1,10 @@
 """REST routes of the quality module, under ``/api/quality``.
 
 Thin on purpose: each route validates its input with the domain's pydantic
-models and calls one function of :mod:`mes.quality`. Domain errors become
+models and calls one function of :mod:`mes.quality`. Writes record the
+signed-in user (:mod:`mes.api.auth`); approvals — dispositions, closing,
+freezing SPC limits, skipping an inspection — need a named user (403 for
+``anonymous``). Domain errors become
 HTTP errors here — bad input 422, unknown record 404, a status change that is
 not allowed 409 — with the message as ``detail``.
 """
@@ -17,6 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime, Field
 
 from mes import errors as mes_errors
+from mes.api.auth import CurrentUser, User
 from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
 from mes.quality.capability import capability as compute_capability
 from mes.quality.models import QualityInput
@@ -57,13 +61,20 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(422, f"value not storable: {str(exc).splitlines()[0]}") from exc
 
 
+def approver(user: User) -> str:
+    """Approvals (dispositions, closing, freezing limits, skipping) need a named user, not ``anonymous``."""
+    if user.name == "anonymous":
+        raise HTTPException(403, "approvals need a named user: sign in (or send X-LineBrain-User)")
+    return user.name
+
+
 # --------------------------------------------------------------------------- specs
 
 
 @router.post("/specs", status_code=201)
-def create_spec(body: specs.SpecIn, conn: Conn) -> dict:
+def create_spec(body: specs.SpecIn, conn: Conn, user: CurrentUser) -> dict:
     """Add a specification (replaces the active one for the same product, line and characteristic)."""
-    return call(specs.create_spec, conn, body)
+    return call(specs.create_spec, conn, body.model_copy(update={"created_by": user.name}))
 
 
 @router.get("/specs")
@@ -127,19 +138,19 @@ def due(conn: Conn, line_id: str | None = None, now: AwareDatetime | None = None
 
 
 class SkipIn(QualityInput):
-    by: str = Field(min_length=1)
-    why: str = Field(min_length=1)
+    why: str = Field(min_length=1, max_length=500)
 
 
 @router.post("/inspections/due/{due_id}/skip")
-def skip(due_id: Id, body: SkipIn, conn: Conn) -> dict:
-    return call(inspections.skip_due, conn, due_id, body.by, body.why)
+def skip(due_id: Id, body: SkipIn, conn: Conn, user: CurrentUser) -> dict:
+    return call(inspections.skip_due, conn, due_id, approver(user), body.why)
 
 
 @router.post("/inspections", status_code=201)
-def record_inspection(body: inspections.RecordIn, conn: Conn) -> dict:
-    """Record an inspection; values out of spec open a nonconformance (its id is returned)."""
-    return call(inspections.record_inspection, conn, body)
+def record_inspection(body: inspections.RecordIn, conn: Conn, user: CurrentUser) -> dict:
+    """Record an inspection (inspector: the signed-in user unless given); values out of spec open a
+    nonconformance (its id is returned)."""
+    return call(inspections.record_inspection, conn, body.model_copy(update={"inspector": body.inspector or user.name}))
 
 
 @router.get("/inspections")
@@ -191,20 +202,19 @@ def phase_one(chart_id: Id, body: PhaseOneIn, conn: Conn) -> dict:
     return call(spc.compute_phase_one, conn, chart_id, body.start, body.end, body.exclude)
 
 
-class ByIn(QualityInput):
-    by: str = Field(min_length=1)
-    note: str = ""
+class NoteIn(QualityInput):
+    note: str = Field(default="", max_length=1000)
 
 
 @router.post("/spc/charts/{chart_id}/freeze")
-def freeze(chart_id: Id, body: ByIn, conn: Conn) -> dict:
-    """Freeze the Phase I limits: new points are judged against them (Phase II)."""
-    return call(spc.freeze, conn, chart_id, body.by)
+def freeze(chart_id: Id, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
+    """Freeze the Phase I limits (approved by the signed-in user): new points are judged against them."""
+    return call(spc.freeze, conn, chart_id, approver(user))
 
 
 @router.post("/spc/charts/{chart_id}/unfreeze")
-def unfreeze(chart_id: Id, body: ByIn, conn: Conn) -> dict:
-    return call(spc.unfreeze, conn, chart_id, body.by)
+def unfreeze(chart_id: Id, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
+    return call(spc.unfreeze, conn, chart_id, approver(user))
 
 
 @router.post("/spc/charts/{chart_id}/evaluate")
@@ -223,8 +233,9 @@ def violations(chart_id: Id, conn: Conn) -> list[dict]:
 
 
 @router.post("/nonconformances", status_code=201)
-def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn) -> dict:
-    return call(nonconformances.create_nonconformance, conn, body)
+def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn, user: CurrentUser) -> dict:
+    update = {"reported_by": body.reported_by or user.name}
+    return call(nonconformances.create_nonconformance, conn, body.model_copy(update=update))
 
 
 @router.get("/nonconformances")
@@ -242,22 +253,24 @@ def get_nonconformance(nc_id: BigId, conn: Conn) -> dict:
 
 
 @router.post("/nonconformances/{nc_id}/dispositions")
-def disposition(nc_id: BigId, body: nonconformances.DispositionIn, conn: Conn) -> dict:
-    """Scrap, rework, use as is or return to supplier (part of) the quantity; scrap/rework reach the KPIs."""
-    return call(nonconformances.disposition, conn, nc_id, body)
+def disposition(nc_id: BigId, body: nonconformances.DispositionIn, conn: Conn, user: CurrentUser) -> dict:
+    """Scrap, rework, use as is or return to supplier (part of) the quantity, approved by the signed-in
+    user; scrap and rework reach the order's counts and KPIs."""
+    decision = body.model_copy(update={"approved_by": approver(user)})
+    return call(nonconformances.disposition, conn, nc_id, decision)
 
 
 @router.post("/nonconformances/{nc_id}/close")
-def close_nonconformance(nc_id: BigId, body: ByIn, conn: Conn) -> dict:
-    return call(nonconformances.close, conn, nc_id, body.by, body.note)
+def close_nonconformance(nc_id: BigId, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
+    return call(nonconformances.close, conn, nc_id, approver(user), body.note)
 
 
 # --------------------------------------------------------------------------- lots
 
 
 @router.post("/lots", status_code=201)
-def create_lot(body: genealogy.LotIn, conn: Conn) -> dict:
-    return call(genealogy.create_lot, conn, body)
+def create_lot(body: genealogy.LotIn, conn: Conn, user: CurrentUser) -> dict:
+    return call(genealogy.create_lot, conn, body.model_copy(update={"created_by": user.name}))
 
 
 @router.get("/lots/{code}")
@@ -268,33 +281,31 @@ def get_lot(code: str, conn: Conn) -> dict:
 class ConsumeIn(QualityInput):
     into: str = Field(min_length=1, description="the lot it went into")
     quantity: float | None = Field(default=None, ge=0)
-    by: str = ""
 
 
 @router.post("/lots/{code}/consume", status_code=201)
-def consume(code: str, body: ConsumeIn, conn: Conn) -> dict:
-    return call(genealogy.consume, conn, code, body.into, body.quantity, by=body.by)
+def consume(code: str, body: ConsumeIn, conn: Conn, user: CurrentUser) -> dict:
+    return call(genealogy.consume, conn, code, body.into, body.quantity, by=user.name)
 
 
 class SplitIn(QualityInput):
-    parts: list[genealogy.SplitPart] = Field(min_length=1)
-    by: str = ""
+    parts: list[genealogy.SplitPart] = Field(min_length=1, max_length=1000)
 
 
 @router.post("/lots/{code}/split", status_code=201)
-def split(code: str, body: SplitIn, conn: Conn) -> list[dict]:
-    return call(genealogy.split, conn, code, body.parts, by=body.by)
+def split(code: str, body: SplitIn, conn: Conn, user: CurrentUser) -> list[dict]:
+    return call(genealogy.split, conn, code, body.parts, by=user.name)
 
 
 class MergeIn(QualityInput):
-    sources: list[str] = Field(min_length=2)
+    sources: list[str] = Field(min_length=2, max_length=1000)
     into: genealogy.LotIn
-    by: str = ""
 
 
 @router.post("/lots/merge", status_code=201)
-def merge(body: MergeIn, conn: Conn) -> dict:
-    return call(genealogy.merge, conn, body.sources, body.into, by=body.by)
+def merge(body: MergeIn, conn: Conn, user: CurrentUser) -> dict:
+    into = body.into.model_copy(update={"created_by": user.name})
+    return call(genealogy.merge, conn, body.sources, into, by=user.name)
 
 
 @router.get("/lots/{code}/trace")

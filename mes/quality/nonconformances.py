@@ -62,7 +62,7 @@ class NonconformanceIn(QualityInput):
 class DispositionIn(QualityInput):
     disposition: Disposition
     quantity: float = Field(gt=0)
-    approved_by: str = Field(min_length=1, description="who approved the disposition")
+    approved_by: str = Field(default="", max_length=100, description="who approved it (API: the signed-in user)")
     note: str = ""
 
 
@@ -134,6 +134,8 @@ def list_nonconformances(
 
 def disposition(conn: psycopg.Connection, nc_id: int, decision: DispositionIn) -> dict[str, Any]:
     """Decide what happens to (part of) the nonconforming quantity, and book scrap/rework into the counts."""
+    if not decision.approved_by.strip():
+        raise QualityError("a disposition needs the name of who approved it", field="approved_by")
     with conn.transaction():
         nc = one(conn, "SELECT * FROM nonconformances WHERE id = %s FOR UPDATE", (nc_id,),
                  what=f"nonconformance {nc_id}")

@@ -18,7 +18,7 @@ def client(db: psycopg.Connection, db_url: str) -> TestClient:
     app = FastAPI()
     app.state.database_url = db_url
     app.include_router(router)
-    return TestClient(app)
+    return TestClient(app, headers={"X-LineBrain-User": "qa-lead"})
 
 
 def test_spec_inspection_nonconformance_round_trip(client: TestClient, db: psycopg.Connection) -> None:
@@ -37,11 +37,17 @@ def test_spec_inspection_nonconformance_round_trip(client: TestClient, db: psyco
     nc_id = record.json()["nonconformance_id"]
     nc = client.get(f"/api/quality/nonconformances/{nc_id}").json()
     assert (nc["work_order_id"], nc["lot_code"], nc["quantity"]) == (order, "LOT-9", 1)
-    assert client.post(f"/api/quality/nonconformances/{nc_id}/close", json={"by": "qa"}).status_code == 409
+    assert nc["reported_by"] == "ana"  # given in the record; the signed-in user otherwise
+    assert client.post(f"/api/quality/nonconformances/{nc_id}/close", json={}).status_code == 409
+    anonymous = client.post(f"/api/quality/nonconformances/{nc_id}/dispositions",
+                            json={"disposition": "scrap", "quantity": 1}, headers={"X-LineBrain-User": ""})
+    assert anonymous.status_code == 403
     done = client.post(f"/api/quality/nonconformances/{nc_id}/dispositions",
-                       json={"disposition": "scrap", "quantity": 1, "approved_by": "qa"})
+                       json={"disposition": "scrap", "quantity": 1, "approved_by": "someone else"})
     assert done.status_code == 200 and done.json()["status"] == "dispositioned"
-    assert client.post(f"/api/quality/nonconformances/{nc_id}/close", json={"by": "qa"}).json()["status"] == "closed"
+    assert done.json()["dispositions"][0]["approved_by"] == "qa-lead"  # the signed-in user approves
+    closed = client.post(f"/api/quality/nonconformances/{nc_id}/close", json={"note": "sorted out"}).json()
+    assert (closed["status"], closed["closed_by"]) == ("closed", "qa-lead")
     trace = client.get("/api/quality/lots/LOT-9/trace", params={"direction": "backward"}).json()
     assert [lot["code"] for lot in trace["lots"]] == ["LOT-9"]
     kinds = [e["kind"] for e in client.get("/api/quality/events").json()]
@@ -72,7 +78,8 @@ def test_spc_chart_through_the_api(client: TestClient) -> None:
                                                          "spec_id": spec["id"], "subgroup_size": 5}).json()
     limits = client.post(f"/api/quality/spc/charts/{chart['id']}/phase-one", json={"end": at(25).isoformat()})
     assert limits.status_code == 200, limits.text
-    assert client.post(f"/api/quality/spc/charts/{chart['id']}/freeze", json={"by": "qa"}).status_code == 200
+    frozen = client.post(f"/api/quality/spc/charts/{chart['id']}/freeze", json={})
+    assert frozen.status_code == 200 and frozen.json()["frozen_by"] == "qa-lead"
     judged = client.post(f"/api/quality/spc/charts/{chart['id']}/evaluate").json()
     assert {v["rule"] for v in judged["violations"]} >= {"nelson1"}
     capability = client.get(f"/api/quality/specs/{spec['id']}/capability").json()
@@ -89,7 +96,7 @@ def test_quality_openapi_holds_without_server_errors(db: psycopg.Connection, db_
 
     make_line(db)
     make_order(db, "WO-1", at(0), at(60))
-    with TestClient(create_app(db_url)) as app_client:
+    with TestClient(create_app(db_url), headers={"X-LineBrain-User": "qa"}) as app_client:
         schema = schemathesis.openapi.from_asgi("/openapi.json", app_client.app)
         checked = []
         for result in schema.get_all_operations():

@@ -95,5 +95,8 @@ def test_disposition_time_outside_the_order_lands_inside_its_run(db: psycopg.Con
 def test_nonconformance_input_errors_are_clear(db: psycopg.Connection, order: int) -> None:
     with pytest.raises(NotFound, match="lot 'NOPE' not found"):
         create_nonconformance(db, NonconformanceIn(description="x", quantity=1, lot_code="NOPE"))
-    with pytest.raises(ValueError, match="approved_by"):
-        DispositionIn(disposition="scrap", quantity=1, approved_by="")
+    nc = create_nonconformance(db, NonconformanceIn(description="x", quantity=1, work_order_id=order))
+    with pytest.raises(QualityError, match="who approved it"):
+        disposition(db, nc["id"], DispositionIn(disposition="scrap", quantity=1))
+    with pytest.raises(ValueError, match="disposition"):
+        DispositionIn(disposition="burn", quantity=1, approved_by="qa")
