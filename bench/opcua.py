@@ -4,7 +4,8 @@ The simulator runs in a child process (scale mode: every tag changes every
 ``--interval`` s), so only the collector's own work is counted here. Two
 clients subscribe to the same tags, one after the other, in the same run:
 
-- ``linebrain``: :class:`OpcuaDriver`, samples built and handed to a counting sink;
+- ``linebrain``: :class:`OpcuaDriver`, samples built and handed to a counting sink
+  (once with its lean Publish decoder, once with asyncua's decoder);
 - ``asyncua handler``: a plain asyncua subscription with a handler object whose
   ``datachange_notification`` only counts.
 
@@ -73,7 +74,8 @@ async def _steady_window(counter: Counter, initial: int, seconds: float) -> tupl
     return rate, cpu_us, received
 
 
-async def bench_linebrain(endpoint: str, namespace: int, tags: int, seconds: float, publishing: float) -> tuple:
+async def bench_linebrain(endpoint: str, namespace: int, tags: int, seconds: float, publishing: float,
+                          fast_publish: bool = True) -> tuple:
     from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
     from collectors.drivers.opcua import OpcuaDriver
     from collectors.simulator.scale import opcua_name
@@ -85,7 +87,7 @@ async def bench_linebrain(endpoint: str, namespace: int, tags: int, seconds: flo
                 for i in range(tags)]
     counter = Counter()
     with tempfile.TemporaryDirectory() as pki:
-        driver = OpcuaDriver(connection, tag_list, sink=counter, pki_dir=Path(pki))
+        driver = OpcuaDriver(connection, tag_list, sink=counter, pki_dir=Path(pki), fast_publish=fast_publish)
         started = time.perf_counter()
         await driver.connect()
         await asyncio.wait_for(driver.subscribed.wait(), 300)
@@ -154,14 +156,17 @@ def main() -> None:
     print(f"simulator: {args.tags} tags changing every {args.interval} s at {endpoint} (separate process)")
     try:
         results = {}
-        for name, run in (("linebrain driver", bench_linebrain), ("asyncua handler", bench_asyncua)):
-            results[name] = asyncio.run(run(endpoint, namespace, args.tags, args.seconds, args.publishing))
+        runs = (("linebrain driver", bench_linebrain, {}),
+                ("linebrain, asyncua decoder", bench_linebrain, {"fast_publish": False}),
+                ("asyncua handler", bench_asyncua, {}))
+        for name, run, extra in runs:
+            results[name] = asyncio.run(run(endpoint, namespace, args.tags, args.seconds, args.publishing, **extra))
     finally:
         parent.send("stop")
         server.join(30)
-    print(f"{'client':<18} {'notifications/s':>16} {'CPU µs/sample':>14} {'samples':>9} {'subscribe s':>12}")
+    print(f"{'client':<28} {'notifications/s':>16} {'CPU µs/sample':>14} {'samples':>9} {'subscribe s':>12}")
     for name, (rate, cpu_us, received, created) in results.items():
-        print(f"{name:<18} {rate:>16,.0f} {cpu_us:>14.1f} {received:>9,} {created:>12.1f}")
+        print(f"{name:<28} {rate:>16,.0f} {cpu_us:>14.1f} {received:>9,} {created:>12.1f}")
     ours, theirs = results["linebrain driver"][1], results["asyncua handler"][1]
     print(f"CPU per sample, linebrain / plain asyncua handler: {ours / theirs:.2f}")
 

@@ -37,6 +37,7 @@ from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
 from collectors.drivers.base import SampleSink
 from collectors.drivers.opcua.addressing import Resolved, have_eu_range, read_namespace_array, resolve_addresses
 from collectors.drivers.opcua.failures import SecurityError, as_device_error
+from collectors.drivers.opcua.fastpublish import install as install_fast_publish
 from collectors.drivers.opcua.limits import OperationLimits, read_operation_limits
 from collectors.drivers.opcua.points import Point, bad_sample, sample_of
 from collectors.drivers.opcua.reading import ChunkedReader
@@ -78,6 +79,7 @@ class OpcuaDriver:
         retry_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        fast_publish: bool = True,
     ) -> None:
         self.connection_id = connection.id
         self.connection = connection
@@ -100,6 +102,7 @@ class OpcuaDriver:
         self._retry_interval = retry_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
+        self._fast_publish = fast_publish
         self._lock = asyncio.Lock()
         self._client: Client | None = None
         self._resolved: list[Resolved] = []
@@ -213,6 +216,7 @@ class OpcuaDriver:
             "queue_depth": self._inbox.pending,
             "queue_full_waits": self._inbox.waits,
             "sink_errors": self._inbox.sink_errors,
+            "unknown_handles": self._inbox.unknown_handles,
             "late_publishes": self._late_publishes,
             "subscribing": self._state == "connected" and self._wants_subscriptions(),
             "subscriptions": subs.count if subs else 0,
@@ -239,6 +243,8 @@ class OpcuaDriver:
             await apply_security(client, conn.security, self._pki_dir, conn.endpoint)
             await asyncio.wait_for(client.connect(), timeout=conn.timeout * 3)
             session = client.uaclient
+            if self._fast_publish:
+                install_fast_publish(session.session)
             self._session_started = time.monotonic()
             namespaces = await read_namespace_array(session)
             self.limits = await read_operation_limits(session, conn.max_nodes_per_read)

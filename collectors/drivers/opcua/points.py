@@ -77,6 +77,13 @@ def sample_of(point: Point, value: ua.DataValue | None, received: datetime, fall
                   code.value if code is not None else 0, text, server_time, received)
 
 
+def change_sample(point: Point, value: object, status: int, source: datetime | None, server: datetime | None,
+                  received: datetime) -> Sample:
+    """The Sample of one fast-decoded data change (see :mod:`collectors.drivers.opcua.fastpublish`)."""
+    number, text = split_value(point, value)
+    return Sample(point.name, source or server or received, number, status, text, server, received)
+
+
 def bad_sample(point: Point, status: int, when: datetime) -> Sample:
     """A sample saying the tag could not be read (or subscribed), with why."""
     return Sample(point.name, when, None, status, None, None, when)

@@ -28,8 +28,9 @@ from asyncua import ua
 
 from collectors.config.models import SubscriptionGroup
 from collectors.drivers.opcua.failures import is_too_large
+from collectors.drivers.opcua.fastpublish import FastDataChange
 from collectors.drivers.opcua.limits import OperationLimits
-from collectors.drivers.opcua.points import Point, sample_of
+from collectors.drivers.opcua.points import Point, change_sample, sample_of
 from collectors.samples import Sample
 
 log = logging.getLogger(__name__)
@@ -88,14 +89,17 @@ class Inbox:
         self.last_good: datetime | None = None
         self.waits = 0
         self.sink_errors = 0
+        self.unknown_handles = 0
         self._rate_mark = (time.monotonic(), 0)
         self.rate = 0.0
 
-    async def put(self, received: datetime, items: list[ua.MonitoredItemNotification]) -> None:
+    async def put(self, received: datetime, items: list, fast: bool = False) -> None:
+        """Queue one notification list: asyncua MonitoredItemNotifications, or the tuples of
+        :class:`~collectors.drivers.opcua.fastpublish.FastDataChange` when ``fast``."""
         self.pending += len(items)
         if self._queue.full():
             self.waits += 1
-        await self._queue.put((received, items))
+        await self._queue.put((received, items, fast))
 
     def emit(self, samples: list[Sample]) -> None:
         """Hand samples to the sink; a sink that raises is counted and logged, never fatal here."""
@@ -112,8 +116,15 @@ class Inbox:
         """Convert and deliver forever (cancelled by the driver's close)."""
         points = self._points
         while True:
-            received, items = await self._queue.get()
-            samples = [sample_of(points[item.ClientHandle], item.Value, received, received) for item in items]
+            received, items, fast = await self._queue.get()
+            try:
+                if fast:
+                    samples = [change_sample(points[h], v, status, source, server, received)
+                               for h, v, status, source, server in items]
+                else:
+                    samples = [sample_of(points[item.ClientHandle], item.Value, received, received) for item in items]
+            except IndexError:  # a handle we never gave out: keep the others
+                samples = self._known_only(items, fast, received)
             self.pending -= len(items)
             self.notifications += len(samples)
             for sample in reversed(samples):
@@ -121,6 +132,15 @@ class Inbox:
                     self.last_good = sample.time
                     break
             self.emit(samples)
+
+    def _known_only(self, items: list, fast: bool, received: datetime) -> list[Sample]:
+        points, count = self._points, len(self._points)
+        self.unknown_handles += 1
+        if fast:
+            return [change_sample(points[h], v, status, source, server, received)
+                    for h, v, status, source, server in items if 0 <= h < count]
+        return [sample_of(points[item.ClientHandle], item.Value, received, received)
+                for item in items if 0 <= item.ClientHandle < count]
 
     def notifications_per_s(self) -> float:
         """Rate since the previous call (at most once a second updates the figure)."""
@@ -250,7 +270,9 @@ class SubscriptionSet:
             return
         received = datetime.now(UTC)
         for notification in data:
-            if isinstance(notification, ua.DataChangeNotification):
+            if type(notification) is FastDataChange:
+                await self._inbox.put(received, notification.changes, True)
+            elif isinstance(notification, ua.DataChangeNotification):
                 await self._inbox.put(received, notification.MonitoredItems)
             elif (
                 isinstance(notification, ua.StatusChangeNotification)
