@@ -96,12 +96,19 @@ def run_process_checks(
 ) -> list[dict[str, Any]]:
     """Check every order that ran since its last check; returns the excursions recorded or updated."""
     now = now or rows(conn, "SELECT now() AS t")[0]["t"]
+    # Orders with running time not yet checked: an open run, or a run ending after the
+    # order's least advanced watermark (orders finished and fully checked cost nothing).
     orders = rows(
         conn,
         """
         SELECT o.id, o.number, o.line_id, o.product_id FROM work_orders o
-        WHERE EXISTS (SELECT 1 FROM order_runs r WHERE r.order_id = o.id AND lower(r.period) <= %s)
-          AND o.status NOT IN ('cancelled')
+        WHERE EXISTS (
+            SELECT 1 FROM order_runs r
+            WHERE r.order_id = o.id AND lower(r.period) <= %s
+              AND (upper(r.period) IS NULL OR upper(r.period) > coalesce(
+                  (SELECT min(p.checked_until) FROM process_check_progress p WHERE p.work_order_id = o.id),
+                  '-infinity'))
+        )
         ORDER BY o.id
         """,
         (now,),
