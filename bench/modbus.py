@@ -2,7 +2,8 @@
 
 The simulator runs in a child process (scale mode: 10,000 uint16 holding
 registers on unit 100), so the client process does only the collector's work.
-In one run, one after the other on one connection each:
+In one run, each on its own connection, raw and linebrain cycles alternating so
+both see the same machine load:
 
 - ``raw pymodbus``: ``read_holding_registers`` of 125 registers, no decoding, no
   samples: the physical limit of this client on this machine;
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import multiprocessing
 import os
 import platform
@@ -64,7 +64,7 @@ def driver_for(port: int, tags: int, one_per_tag: bool):
     return ModbusDriver(connection, tag_list)
 
 
-async def measure(port: int, tags: int, seconds: float, freeze: bool) -> dict[str, float]:
+async def measure(port: int, tags: int, seconds: float) -> dict[str, float]:
     """Alternate one raw cycle and one linebrain cycle until ``seconds`` pass, so both see the same
     machine load (other work on a shared machine comes and goes within seconds)."""
     from pymodbus.client import AsyncModbusTcpClient
@@ -73,11 +73,6 @@ async def measure(port: int, tags: int, seconds: float, freeze: bool) -> dict[st
     await raw.connect()
     driver = driver_for(port, tags, one_per_tag=False)
     await driver.connect()
-    if freeze:
-        # What a long-running collector does after loading its config: the config's objects are
-        # never garbage, so the collector's full GC passes should not walk them again and again.
-        gc.collect()
-        gc.freeze()
     starts = [(start, min(125, tags - start)) for start in range(0, tags, 125)]
     raw_time = our_time = 0.0
     raw_registers = our_samples = cycles = bad = 0
@@ -95,8 +90,6 @@ async def measure(port: int, tags: int, seconds: float, freeze: bool) -> dict[st
         raw_time, our_time, cycles = raw_time + t1 - t0, our_time + t2 - t1, cycles + 1
     raw.close()
     await driver.close()
-    if freeze:
-        gc.unfreeze()
     if bad:
         raise SystemExit(f"{bad} bad samples: the bench is not measuring good reads")
     naive = driver_for(port, min(tags, 2000), one_per_tag=True)
@@ -123,11 +116,10 @@ def machine() -> str:
     return ", ".join(lines)
 
 
-def report(tags: int, figures: dict[str, float], freeze: bool) -> int:
+def report(tags: int, figures: dict[str, float]) -> int:
     raw, ours, naive = figures["raw"], figures["ours"], figures["naive"]
     print(f"machine: {machine()}")
-    print(f"map: {tags} uint16 holding registers on unit {UNIT} of the simulator (child process); "
-          f"gc.freeze() after setup: {'yes' if freeze else 'no'}")
+    print(f"map: {tags} uint16 holding registers on unit {UNIT} of the simulator (child process)")
     print(f"requests per cycle: linebrain {figures['requests']:.0f}, one request per tag "
           f"{figures['naive_requests']:.0f} ({figures['naive_requests'] / figures['requests']:.0f}x more)")
     print(f"raw pymodbus 125-register reads : {raw:10,.0f} registers/s  ({figures['cycles']:.0f} cycles, interleaved)")
@@ -143,15 +135,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tags", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0, help="of interleaved raw/linebrain cycles")
-    parser.add_argument("--no-freeze", action="store_true", help="skip gc.freeze() after setup")
     args = parser.parse_args()
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=_serve, args=(args.tags, child), daemon=True)
     server.start()
     try:
         port = parent.recv()
-        figures = asyncio.run(measure(port, args.tags, args.seconds, not args.no_freeze))
-        code = report(args.tags, figures, not args.no_freeze)
+        figures = asyncio.run(measure(port, args.tags, args.seconds))
+        code = report(args.tags, figures)
     finally:
         parent.send("stop")
         server.join(10)
