@@ -36,3 +36,17 @@ def test_disposition_errors_exit_2_with_the_reason(db: psycopg.Connection, db_ur
     assert result.exit_code == 2 and "disposition" in result.output
     listed = runner.invoke(app, ["quality", "ncs", "--json", "--database-url", db_url])
     assert listed.exit_code == 0 and json.loads(listed.output) == []
+
+
+def test_quality_check_runs_every_automatic_check(db: psycopg.Connection, db_url: str) -> None:
+    from mes.quality.specs import SpecIn, create_spec
+    from tests.quality.helpers import write_samples
+
+    make_line(db)
+    make_order(db, "WO-1", at(0), at(30))
+    create_spec(db, SpecIn(product_id="P1", characteristic="oven", tag="oven", process_high=190, min_duration_s=60))
+    write_samples(db, "oven", [(at(0), 185.0), (at(10), 195.0), (at(15), 185.0)])
+    result = runner.invoke(app, ["quality", "check", "--now", at(40).strftime("%Y-%m-%dT%H:%M:%S"),
+                                 "--database-url", db_url])
+    assert result.exit_code == 0, result.output
+    assert "excursions touched: 1" in result.output

@@ -113,3 +113,12 @@ def test_an_automatic_plan_is_taken_from_the_tag_when_due(db: psycopg.Connection
     with pytest.raises(QualityError, match="bound tag"):
         visual = create_spec(db, SpecIn(product_id="P1", characteristic="visual", kind="attribute"))
         create_plan(db, PlanIn(name="x", spec_id=visual["id"], trigger="order_start", automatic=True))
+
+
+def test_a_changeover_during_the_order_makes_an_inspection_due_when_it_ends(db: psycopg.Connection, setup) -> None:
+    db.execute("INSERT INTO state_intervals (equipment_id, period, state) VALUES "
+               "('L1', tstzrange(%s, %s), 'running'), ('L1', tstzrange(%s, %s), 'changeover'), "
+               "('L1', tstzrange(%s, %s), 'running')", (at(0), at(20), at(20), at(27), at(27), at(50)))
+    create_plan(db, PlanIn(name="after changeover", spec_id=setup["spec"], trigger="changeover"))
+    due = schedule_due(db, at(55))
+    assert [(d["trigger_key"].split(":")[0], d["due_at"]) for d in due] == [("changeover", at(27))]
