@@ -1,4 +1,4 @@
-"""One pass of every automatic quality check, for a scheduler, the collector process or the CLI.
+"""One pass of every automatic quality check, for ``linebrain run`` (a background job), the CLI or a scheduler.
 
 Order matters: excursions first (they may open nonconformances), then due
 inspections are created and the automatic ones taken from their tags, then
@@ -7,12 +7,19 @@ overdue ones flagged, then frozen SPC charts judge their new points.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 import psycopg
 
+from collectors.config.models import Plant
 from mes.quality import inspections, process_checks, spc
+
+log = logging.getLogger("linebrain.quality")
 
 
 @dataclass
@@ -42,3 +49,40 @@ def run_quality_checks(conn: psycopg.Connection, now: datetime) -> CheckReport:
         except Exception as exc:  # a chart whose data no longer fits its limits must not block the rest
             report.errors.append(f"SPC chart {chart['name']}: {exc}")
     return report
+
+
+QUALITY_EVERY_S = 30.0
+BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
+
+
+def quality_job(database_url: str, every_s: float = QUALITY_EVERY_S) -> BackgroundJob:
+    """A job for ``linebrain run`` that runs :func:`run_quality_checks` every ``every_s`` seconds, in a worker
+    thread so the collectors' event loop never waits on SQL, until ``stop`` is set."""
+
+    async def job(stop: asyncio.Event) -> None:
+        conn: psycopg.Connection | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    if conn is None or conn.closed:
+                        conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
+                    report = await asyncio.to_thread(run_quality_checks, conn, datetime.now(UTC))
+                    for error in report.errors:
+                        log.warning("quality checks: %s", error)
+                except psycopg.Error as exc:  # the database may be away; try again next round
+                    log.warning("quality checks paused: %s", exc)
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+        finally:
+            if conn is not None:
+                conn.close()
+
+    return job
+
+
+def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
+    """The quality jobs ``linebrain run`` starts next to the collectors (see ``MES_JOB_MODULES``)."""
+    return [quality_job(database_url)]

@@ -58,3 +58,26 @@ def test_find_excursions_splits_high_and_low_and_drops_blips() -> None:
     found, pending = find_excursions(series, 0.0, 10.0, 60.0, at(5))
     assert [(e.direction, e.start, e.end, e.worst) for e in found] == [("high", at(1), at(3), 11.0)]
     assert pending is None  # the low stretch (30 s) and the last high one (12 s) were blips
+
+
+async def test_the_background_job_runs_the_checks_until_stopped(db: psycopg.Connection, db_url: str) -> None:
+    """``linebrain run`` starts ``mes.quality.jobs.jobs(...)`` next to the collectors."""
+    import asyncio
+
+    from mes.cli.collect import MES_JOB_MODULES
+    from mes.quality.jobs import quality_job
+
+    assert "mes.quality.jobs" in MES_JOB_MODULES
+    make_line(db)
+    make_order(db, "WO-3", at(0), at(30))
+    create_spec(db, SpecIn(product_id="P1", characteristic="oven", tag="oven", process_high=190, min_duration_s=60))
+    write_samples(db, "oven", [(at(0), 185.0), (at(10), 195.0), (at(15), 185.0)])
+    stop = asyncio.Event()
+    task = asyncio.create_task(quality_job(db_url, every_s=0.05)(stop))
+    for _ in range(200):
+        if db.execute("SELECT count(*) FROM process_excursions").fetchone()[0]:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(task, 10)
+    assert db.execute("SELECT start_time, end_time FROM process_excursions").fetchall() == [(at(10), at(15))]
