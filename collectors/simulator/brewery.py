@@ -319,7 +319,8 @@ class BreweryLine:
         for other_index, other in enumerate(self.machines_list):
             if other.down_since is None or other_index == index:
                 continue
-            if t - other.down_since >= BUFFER_SECONDS * abs(other_index - index):
+            # Same expression as the event time in _next_event_time, so the comparison is exact.
+            if t >= other.down_since + BUFFER_SECONDS * abs(other_index - index):
                 return "blocked" if other_index > index else "starved"
         return "running"
 

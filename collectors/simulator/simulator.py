@@ -167,11 +167,13 @@ class Simulator:
         """
         async with self._lock:
             target = self.clock.elapsed()
+            previous = -1.0
             for _ in range(MAX_EVENT_PUBLISHES):
                 upcoming = [t for t in (m.next_event() for m in self.models.values()) if t is not None]
                 event = min(upcoming, default=None)
-                if event is None or event >= target:
+                if event is None or event >= target or event <= previous:
                     break
+                previous = event
                 for model in self.models.values():
                     model.advance(event)
                 await self._publish()

@@ -95,9 +95,9 @@ class Utilities:
             point.set_good(on)
 
     def wear(self, motor: int, t: float) -> float:
-        """Bearing wear of motor index ``motor`` (0-based) in [0, 1)."""
-        position = self.wear0[motor] + t / self.life[motor]
-        return position - math.floor(position)
+        """Bearing wear of motor index ``motor`` (0-based) in [0, 1], for a ``t`` the model has reached."""
+        position = self.wear0[motor] + t / self.life[motor] - self.replacements[motor]
+        return min(max(position, 0.0), 1.0)
 
     def _running(self, motor: int, t: float) -> bool:
         if motor + 1 != COMPRESSOR_MOTOR:
@@ -110,17 +110,20 @@ class Utilities:
         cycles, rest = divmod(t, 900.0)
         return cycles * 600.0 + min(rest, 600.0)
 
+    def _replacement_time(self, motor: int) -> float:
+        """Elapsed time of the motor's next bearing replacement (one expression, so comparisons are exact)."""
+        return (self.replacements[motor] + 1 - self.wear0[motor]) * self.life[motor]
+
     def next_event(self) -> float | None:
-        replacements = [(self.replacements[m] + 1 - self.wear0[m]) * self.life[m] for m in range(MOTORS)]
+        replacements = [self._replacement_time(m) for m in range(MOTORS)]
         compressor = (math.floor(self.t / 300.0) + 1) * 300.0  # on/off edges fall on multiples of 5 min
         return min([*replacements, compressor])
 
     def advance(self, t: float) -> None:
         for motor in range(MOTORS):
-            replaced = math.floor(self.wear0[motor] + t / self.life[motor])
-            while self.replacements[motor] < replaced:
+            while t >= self._replacement_time(motor):
+                when = self._replacement_time(motor)
                 self.replacements[motor] += 1
-                when = (self.replacements[motor] - self.wear0[motor]) * self.life[motor]
                 self.events.append(StateEvent(when, self.start + timedelta(seconds=when), f"motor{motor + 1:02d}",
                                               "bearing_replaced", 0))
         self.t = t

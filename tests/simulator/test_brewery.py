@@ -122,3 +122,14 @@ async def test_point_changes_count_published_updates() -> None:
     assert len(transitions) > 10
     assert state.changes == len(transitions) - 1  # every transition after the initial state was published
     assert sim.total_changes() > state.changes
+
+
+async def test_running_clock_at_fixed_speed_repeats_the_event_sequence() -> None:
+    import asyncio
+
+    first, second = model_only(seed=9, speed=7200, tick=0.02), model_only(seed=9, speed=7200, tick=0.05)
+    async with first, second:
+        await asyncio.sleep(0.6)
+    common = min(len(signature(first)), len(signature(second)))
+    assert common > 10
+    assert signature(first)[:common] == signature(second)[:common]
