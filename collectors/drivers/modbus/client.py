@@ -130,7 +130,7 @@ class ModbusClient:
         self._expect_tid = connection.transport is ModbusTransport.tcp
         self._frame_gap = _serial_frame_gap(connection) if connection.transport is not ModbusTransport.tcp else 0.0
         self._quiet_until = 0.0
-        self._in_flight = False
+        self._in_flight = 0  # calls started and not finished (a write may wait behind a read)
         self.last_exchange: tuple[float, float] = (0.0, 0.0)  # wall-clock send and receive of the last call
 
     @property
@@ -260,7 +260,7 @@ class ModbusClient:
             if quiet > 0:
                 await asyncio.sleep(quiet)
         sent = time.time()
-        self._in_flight = True
+        self._in_flight += 1
         try:
             async with asyncio.timeout(self.timeout):
                 response = await method(*args, **kwargs)
@@ -277,7 +277,7 @@ class ModbusClient:
         except ModbusException as exc:
             raise ProtocolOutOfStep(f"{what}: {exc}") from exc
         finally:
-            self._in_flight = False
+            self._in_flight -= 1
             if self._frame_gap:
                 self._quiet_until = time.monotonic() + self._frame_gap
         self.last_exchange = (sent, time.time())
