@@ -14,7 +14,9 @@ from mes.cli.common import console, err_console
 
 
 def browse(
-    endpoint: Annotated[str, typer.Argument(help="Server endpoint, opc.tcp://host:port[/path].", show_default=False)],
+    endpoint: Annotated[
+        str, typer.Argument(help="Server endpoint, opc.tcp://host:port (and path, if any).", show_default=False)
+    ],
     depth: Annotated[int, typer.Option(min=1, max=64, help="Levels below the Objects folder.")] = 10,
     pattern: Annotated[
         str | None, typer.Option(help="Glob on the variable's path or name, e.g. 'Line1/*' or '*Temp*'.")

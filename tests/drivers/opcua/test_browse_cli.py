@@ -78,3 +78,13 @@ async def test_browse_batches_many_nodes_per_call():
 def test_the_documented_example_config_is_valid(repo):
     plant = load_plant(repo / "collectors" / "drivers" / "opcua" / "example.yaml")
     assert {tag.mode for tag in plant.tags} == {"poll", "subscribe"}
+
+
+def test_browse_help_renders():
+    from typer.testing import CliRunner
+
+    from mes.cli import app
+
+    result = CliRunner().invoke(app, ["browse", "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--pattern" in result.output and "--output" in result.output
