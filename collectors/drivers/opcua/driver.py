@@ -221,6 +221,7 @@ class OpcuaDriver:
             "subscribing": self._state == "connected" and self._wants_subscriptions(),
             "subscriptions": subs.count if subs else 0,
             "monitored_items": subs.items_created if subs else 0,
+            "deadband_items": dict(subs.deadbands) if subs else {"absolute": 0, "percent": 0},
             "failed_items": len(self._failed),
             "unresolved_tags": sum(1 for item in self._resolved if item.node_id is None),
             "nodes_per_read": self._reader.limit if self._reader else self.limits.nodes_per_read,

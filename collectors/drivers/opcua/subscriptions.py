@@ -175,6 +175,7 @@ class SubscriptionSet:
         self._by_id: dict[int, _Subscription] = {}
         self.items_created = 0
         self.create_calls = 0
+        self.deadbands = {"absolute": 0, "percent": 0}  # items created with each kind of deadband
 
     # ------------------------------------------------------------------ creation
 
@@ -248,6 +249,9 @@ class SubscriptionSet:
                 item.status = 0
                 sub.items += 1
                 self.items_created += 1
+                if item.deadband_type:
+                    kind = "percent" if item.deadband_type == int(ua.DeadbandType.Percent) else "absolute"
+                    self.deadbands[kind] += 1
             elif code in FILTER_REFUSED and item.deadband_type:
                 # The server cannot apply this deadband: keep the tag, without the deadband.
                 item.deadband_type, item.deadband_value = 0, 0.0

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
+from collectors.drivers.base import Driver
 from collectors.drivers.opcua import OpcuaDriver
 from collectors.samples import BAD_NODE_ID_UNKNOWN, is_good
 from tests.drivers.opcua.servers import NAMESPACE
@@ -105,6 +106,7 @@ async def test_unknown_subscribed_node_is_reported_bad_and_retried_while_the_res
 async def test_connect_twice_keeps_one_session_and_close_ends_it(plain_server, pki):
     tags = [Tag(name="v1", connection="plc", node_id=f"ns={plain_server.index};s=Line1.V1")]
     driver = OpcuaDriver(connection(plain_server.endpoint), tags, pki_dir=pki)
+    assert isinstance(driver, Driver)
     await driver.connect()
     await driver.connect()
     assert plain_server.session_count() == 1

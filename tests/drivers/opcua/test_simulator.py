@@ -91,18 +91,22 @@ async def test_deadbands_absolute_and_percent_of_the_range(pki, collected):
             Tag(name="above_step", node_id=f"ns={ns};s={opcua_name(1)}", deadband=20, **base),
             # No EURange on scale tags: 1 % of the configured range (655) becomes an absolute deadband.
             Tag(name="percent", node_id=f"ns={ns};s={opcua_name(2)}", deadband_percent=1, range=(0, 65535), **base),
+            # An AnalogItem with EURange: the server gets a percent deadband.
+            Tag(name="analog", node_id=f"ns={ns};s={FILLER}.SpeedActual", deadband_percent=5, **base),
         ]
         driver = OpcuaDriver(sim_connection(sim), tags, sink=collected, pki_dir=pki)
         await driver.connect()
         try:
             await asyncio.wait_for(driver.subscribed.wait(), 5)
             await eventually(lambda: len(collected.of("every_change")) >= 5, timeout=10)
+            health = driver.health()
         finally:
             await driver.close()
     values = [s.value for s in collected.of("every_change")]
     assert all(b - a == 13 for a, b in itertools.pairwise(values))  # each scale step is +13
     assert len(collected.of("above_step")) == 1  # only the initial value: every step is below 20
     assert len(collected.of("percent")) == 1
+    assert health["deadband_items"] == {"absolute": 3, "percent": 1} and health["failed_items"] == 0
 
 
 async def test_bad_status_is_stored_while_a_machine_is_powered_off(pki, collected):
