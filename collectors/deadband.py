@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from collectors.config.models import Tag
 from collectors.samples import Sample
@@ -70,11 +71,32 @@ class ReportByException:
     def filter(self, samples: Iterable[Sample]) -> list[Sample]:
         """The samples to store, in their original order."""
         kept: list[Sample] = []
+        keep, rules, last_of = self._keep, self._rules, self._last
+        suppressed = 0
         for sample in samples:
-            if self._keep(sample):
+            # Fast path for the usual case (a number inside the absolute deadband, same quality,
+            # heartbeat not due): polling reads every tag every cycle, so most readings end here.
+            last = last_of.get(sample.tag)
+            if last is not None and sample.status == last.status and sample.text == last.text:
+                rule = rules.get(sample.tag, _DEFAULT_RULE)
+                value, previous = sample.value, last.value
+                if (
+                    rule.heartbeat and rule.percent_span is None and not rule.percent
+                    and (type(value) is float or type(value) is int) and type(previous) is float
+                ):  # fmt: skip
+                    delta = abs(value - previous)
+                    moment = sample.time
+                    if (
+                        delta <= rule.deadband and type(moment) is datetime and moment.tzinfo is not None
+                        and moment.timestamp() - last.time_s < rule.heartbeat
+                    ):  # fmt: skip
+                        suppressed += 1
+                        continue
+            if keep(sample):
                 kept.append(sample)
             else:
-                self.suppressed += 1
+                suppressed += 1
+        self.suppressed += suppressed
         return kept
 
     def _keep(self, sample: Sample) -> bool:
@@ -88,10 +110,11 @@ class ReportByException:
         if last is None or rule.heartbeat == 0 or self._changed(rule, last, sample) or (
             time_s - last.time_s >= rule.heartbeat
         ):
-            numeric = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-            if isinstance(value, bool):
-                numeric = float(value)
-            self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s)
+            numeric = float(value) if isinstance(value, int | float) else None  # bool too
+            if last is None:
+                self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s)
+            else:  # in place: no allocation per stored reading
+                last.value, last.status, last.text, last.time_s = numeric, sample.status, sample.text, time_s
             return True
         return False
 

@@ -119,7 +119,8 @@ class CollectorService:
                                         spool_dir=spool_dir, source=options.name)  # fmt: skip
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
         pipeline.start()
-        refresher = RollupRefresher(self.database_url, options.rollup_interval)
+        refresher = RollupRefresher(self.database_url, options.rollup_interval,
+                                    retention_days=self.plant.storage.retention_days)  # fmt: skip
         refresher.start()
         self.workers = [self.worker_factory(conn, self.plant.tags_of(conn.id), pipeline.sink)
                         for conn in self.connections]  # fmt: skip

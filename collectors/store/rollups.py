@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import psycopg
 
@@ -23,14 +24,27 @@ def refresh_rollups(database_url: str) -> int:
         return int(conn.execute("SELECT refresh_sample_rollups()").fetchone()[0])
 
 
-class RollupRefresher:
-    """Calls :func:`refresh_rollups` every ``interval`` s in a thread; an unreachable
-    database only postpones the next refresh (pending ranges wait in the database)."""
+def apply_retention(database_url: str, days: int) -> int:
+    """Drop samples older than ``days`` (whole partitions, or a TimescaleDB policy)."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
+        return int(conn.execute("SELECT apply_sample_retention(%s)", (days,)).fetchone()[0])
 
-    def __init__(self, database_url: str, interval: float = 30.0) -> None:
+
+class RollupRefresher:
+    """Calls :func:`refresh_rollups` every ``interval`` s in a thread, and applies the
+    retention at start and every ``retention_every`` s when ``retention_days`` is set.
+    An unreachable database only postpones the work (pending ranges wait in the database)."""
+
+    def __init__(
+        self, database_url: str, interval: float = 30.0, *, retention_days: int | None = None,
+        retention_every: float = 6 * 3600.0,
+    ) -> None:  # fmt: skip
         self.database_url = database_url
         self.interval = interval
+        self.retention_days = retention_days
+        self.retention_every = retention_every
         self.refreshes = 0
+        self._retention_due = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="linebrain-rollups", daemon=True)
 
@@ -42,7 +56,18 @@ class RollupRefresher:
         self._thread.join(10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        while True:
+            if self.retention_days and time.monotonic() >= self._retention_due:
+                try:
+                    dropped = apply_retention(self.database_url, self.retention_days)
+                    self._retention_due = time.monotonic() + self.retention_every
+                    if dropped:
+                        log.info("retention: dropped %d sample partitions older than %d days", dropped,
+                                 self.retention_days)  # fmt: skip
+                except psycopg.Error as exc:
+                    log.info("retention postponed: %s", exc)
+            if self._stop.wait(self.interval):
+                return
             try:
                 refresh_rollups(self.database_url)
                 self.refreshes += 1

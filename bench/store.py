@@ -1,0 +1,176 @@
+"""Store throughput: our exactly-once store vs plain binary COPY vs executemany INSERT.
+
+All three write the same readings into the same ``samples`` table (emptied in
+between) of a fresh embedded PostgreSQL, in batches of the same size:
+
+- ``store``: ``SampleStore.write()`` per batch — validation, binary encoding,
+  spool append + fsync, then COPY and the batch id in one transaction — until
+  ``flush()`` says all is committed;
+- ``copy``: psycopg binary COPY with ``write_row`` per batch, one transaction
+  per batch (the limit: what PostgreSQL and psycopg can take);
+- ``executemany``: ``INSERT`` with ``executemany`` per batch (the naive baseline).
+
+Usage: .venv/bin/python bench/store.py [--rows 1000000] [--batch 20000] [--database-url URL]
+Goal (issue 6): store ≥ 70% of copy, ≥ 4× executemany.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from collectors.config.models import Plant
+from collectors.database.embedded import EmbeddedPostgres
+from collectors.database.migrations import migrate
+from collectors.samples import Sample
+from collectors.store import SampleStore
+from collectors.store.rows import COLUMNS
+
+TAGS = 1000
+
+
+def plant() -> Plant:
+    return Plant.model_validate({
+        "site": {"name": "bench"},
+        "connections": [{"id": "plc", "protocol": "modbus", "host": "127.0.0.1", "port": 502}],
+        "tags": [{"name": f"t{i}", "connection": "plc", "table": "holding_register", "address": i,
+                  "data_type": "float32"} for i in range(TAGS)],
+    })  # fmt: skip
+
+
+def readings(rows: int) -> list[Sample]:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    return [
+        Sample(f"t{i % TAGS}", start + timedelta(microseconds=i * 100), float(i % 977) * 0.5, 0, None, None,
+               start + timedelta(microseconds=i * 100 + 50))
+        for i in range(rows)
+    ]  # fmt: skip
+
+
+def reset(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("TRUNCATE samples, store_batches, sample_rollup_pending")
+        conn.execute("SELECT ensure_sample_partitions(now() - interval '1 day', now())")
+        conn.execute("CHECKPOINT")
+
+
+def run_store(url: str, samples: list[Sample], batch: int, spool: Path) -> float:
+    store = SampleStore.for_plant(plant(), url, spool_dir=spool)
+    store.start()
+    started = time.perf_counter()
+    for offset in range(0, len(samples), batch):
+        store.write(samples[offset : offset + batch])
+    assert store.flush(600), "store did not finish"
+    elapsed = time.perf_counter() - started
+    store.close()
+    return elapsed
+
+
+def as_rows(url: str, samples: list[Sample]) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        ids = dict(conn.execute("SELECT name, id FROM tags").fetchall())
+    return [(s.time, ids[s.tag], s.value, s.text, s.status, s.server_time, s.received) for s in samples]
+
+
+def run_copy(url: str, rows: list[tuple], batch: int) -> float:
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        for offset in range(0, len(rows), batch):
+            sql = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
+            with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
+                copy.set_types(["timestamptz", "int4", "float8", "text", "int8", "timestamptz", "timestamptz"])
+                for row in rows[offset : offset + batch]:
+                    copy.write_row(row)
+        return time.perf_counter() - started
+
+
+def run_executemany(url: str, rows: list[tuple], batch: int) -> float:
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        for offset in range(0, len(rows), batch):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO samples ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                                rows[offset : offset + batch])  # fmt: skip
+        return time.perf_counter() - started
+
+
+def count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=200_000, help="rows for executemany (it is slow)")
+    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--database-url", default=None, help="default: a fresh embedded server")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="linebrain-bench-") as tmp:
+        server = None
+        url = args.database_url
+        if url is None:
+            server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port())
+            url = server.start().url()
+        try:
+            migrate(url)
+            samples = readings(args.rows)
+            SampleStore.for_plant(plant(), url, spool_dir=Path(tmp) / "warm")  # registers the tags
+            rows = as_rows(url, samples)
+            results: dict[str, tuple[int, float]] = {}
+            for name in ("copy", "store", "executemany", "store", "copy"):  # interleaved: fair to caches
+                reset(url)
+                if name == "store":
+                    elapsed = run_store(url, samples, args.batch, Path(tmp) / f"spool-{time.time()}")
+                    n = args.rows
+                elif name == "copy":
+                    elapsed, n = run_copy(url, rows, args.batch), args.rows
+                else:
+                    n = min(args.baseline_rows, args.rows)
+                    elapsed = run_executemany(url, rows[:n], args.batch)
+                assert count(url) == n, f"{name}: row count mismatch"
+                best = results.get(name)
+                rate = n / elapsed
+                if best is None or rate > best[0] / best[1]:
+                    results[name] = (n, elapsed)
+                print(f"  {name:12s} {n:>9,d} rows in {elapsed:6.2f} s = {rate:>10,.0f} rows/s", flush=True)
+        finally:
+            if server is not None:
+                server.stop()
+
+    rate = {name: n / elapsed for name, (n, elapsed) in results.items()}
+    print(f"\nmachine: {platform.machine()}, {platform.system()} {platform.release()}, "
+          f"{_cpus()} CPUs, Python {platform.python_version()}, psycopg {psycopg.__version__}")  # fmt: skip
+    print(f"best of runs, {args.batch:,d} rows per batch:")
+    for name in ("store", "copy", "executemany"):
+        print(f"  {name:12s} {rate[name]:>10,.0f} rows/s")
+    print(f"store / copy        = {rate['store'] / rate['copy']:.2f}  (goal ≥ 0.70)")
+    print(f"store / executemany = {rate['store'] / rate['executemany']:.1f}×  (goal ≥ 4×)")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+if __name__ == "__main__":
+    main()
