@@ -53,6 +53,7 @@ class SimulatorOptions:
     users: dict[str, str] = field(default_factory=dict)  # user name → password
     allow_anonymous: bool = True
     cert_dir: Path | None = None  # server certificate/key; a temporary folder when None
+    control_port: int | None = None  # JSON-lines control channel (see control.py); 0 picks a free port
 
     def scenario_names(self) -> tuple[str, ...]:
         if self.scenario == "all":

@@ -17,6 +17,7 @@ from typing import Any
 from asyncua import ua
 
 from collectors.simulator.clock import SimClock
+from collectors.simulator.control import ControlServer
 from collectors.simulator.faults import ModbusFaults, OpcuaFaults
 from collectors.simulator.memory import paused_gc
 from collectors.simulator.modbus_server import ModbusTcpServer
@@ -71,6 +72,7 @@ class Simulator:
         }
         self.modbus: ModbusTcpServer | None = None
         self.opcua: OpcuaServer | None = None
+        self.control: ControlServer | None = None
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()
         self.publishes = 0
@@ -100,6 +102,9 @@ class Simulator:
                                          self._opcua_write, folders)
                 await self.opcua.start()
                 await self.opcua.publish(self.points)
+            if options.control_port is not None:
+                self.control = ControlServer(self, options.host, options.control_port)
+                await self.control.start()
         except BaseException:
             await self.stop()
             raise
@@ -116,6 +121,8 @@ class Simulator:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.control is not None:
+            await self.control.stop()
         if self.modbus is not None:
             await self.modbus.stop()
         if self.opcua is not None:
@@ -132,6 +139,10 @@ class Simulator:
     @property
     def opcua_port(self) -> int | None:
         return self.opcua.port if self.opcua else None
+
+    @property
+    def control_port(self) -> int | None:
+        return self.control.port if self.control else None
 
     @property
     def opcua_endpoint(self) -> str | None:

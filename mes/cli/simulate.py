@@ -33,6 +33,9 @@ def simulate(
     cert_dir: Annotated[
         Path | None, typer.Option(help="Folder for the server certificate (generated when missing).")
     ] = None,
+    control_port: Annotated[
+        int, typer.Option(help="JSON-lines control channel for fault injection (0: a free port, -1: none).")
+    ] = -1,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds (default: Ctrl-C).")] = None,
     describe: Annotated[bool, typer.Option("--describe", help="Print the register map and node tree; exit.")] = False,
 ) -> None:
@@ -67,6 +70,7 @@ def simulate(
             users=users,
             allow_anonymous=anonymous,
             cert_dir=cert_dir,
+            control_port=None if control_port < 0 else control_port,
         )
         simulator = Simulator(options)
     except ValueError as exc:
@@ -90,6 +94,8 @@ async def _run(simulator, duration: float | None) -> None:
             console.print(f"Modbus TCP on {simulator.options.host}:{simulator.modbus_port}", highlight=False)
         if simulator.opcua_endpoint is not None:
             console.print(f"OPC UA on {simulator.opcua_endpoint}", highlight=False)
+        if simulator.control_port is not None:
+            console.print(f"control channel on {simulator.options.host}:{simulator.control_port}", highlight=False)
         console.print(f"scenario {simulator.options.scenario}, speed {simulator.options.speed:g}, "
                       f"seed {simulator.options.seed}; Ctrl-C stops", highlight=False)
         if duration is None:

@@ -143,3 +143,36 @@ async def test_dropped_opcua_connection_fails_the_clients_next_request() -> None
         client.disconnect_socket()
         async with Client(sim.opcua_endpoint, timeout=2) as again:
             assert await again.get_node("ns=2;s=Packaging.Line1.Filler.State").read_value() > 0
+
+
+async def test_control_channel_switches_faults_and_reports_ground_truth() -> None:
+    import json
+
+    async with frozen(control_port=0) as sim:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.control_port)
+
+        async def call(**request) -> dict:
+            writer.write(json.dumps(request).encode() + b"\n")
+            return json.loads(await asyncio.wait_for(reader.readline(), 5))
+
+        try:
+            assert (await call(op="advance", seconds=600))["result"] == 600
+            status = (await call(op="status"))["result"]
+            assert status["counters"]["filler"]["good"] == sim.counters("filler").good > 0
+            assert status["modbus_port"] == sim.modbus_port
+            assert (await call(op="modbus_exception", code=6, unit_id=CAPPER))["ok"]
+            client = await modbus_client(sim)
+            try:
+                busy = await client.read_holding_registers(0, count=1, device_id=CAPPER)
+                assert busy.isError() and busy.exception_code == 6
+                assert (await call(op="clear_faults"))["ok"]
+                assert not (await client.read_holding_registers(0, count=1, device_id=CAPPER)).isError()
+            finally:
+                client.close()
+            point = (await call(op="point", name="Packaging.Line1.Filler.GoodCount"))["result"]
+            assert point["value"] == sim.point("Packaging.Line1.Filler.GoodCount").value
+            refused = await call(op="power", machine="bottle-washer", on=False)
+            assert not refused["ok"] and "unknown machine" in refused["error"]
+            assert not (await call(op="explode"))["ok"]
+        finally:
+            writer.close()
