@@ -67,6 +67,11 @@ def _ledger(url: str) -> tuple[int, int, int]:
         ).fetchone()
 
 
+def _recorded(url: str) -> set:
+    with psycopg.connect(url) as conn:
+        return {row[0] for row in conn.execute("SELECT batch_id FROM store_batches")}
+
+
 async def _until(condition, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not await asyncio.to_thread(condition):
@@ -91,8 +96,9 @@ async def test_sigkill_mid_write_then_restart_loses_and_doubles_nothing(db_url: 
         promised = {record.batch_id: record.rows for record in held.open()}
         held.close()
 
+        committed_at_kill = _ledger(db_url)[0]
         second = _start(config, spool, db_url, tmp_path)
-        await _until(lambda: _ledger(db_url)[0] >= len(promised) + 3, 60)
+        await _until(lambda: _recorded(db_url) >= set(promised) and _ledger(db_url)[0] >= committed_at_kill + 3, 60)
         restarted_at = sim.scale_cycle
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 60) == 0
@@ -100,9 +106,7 @@ async def test_sigkill_mid_write_then_restart_loses_and_doubles_nothing(db_url: 
     assert caught, "the kill did not land during a COPY"
     batches, ledger_rows, rows = _ledger(db_url)
     assert rows == ledger_rows  # every committed batch whole, none twice
-    with psycopg.connect(db_url) as conn:
-        recorded = {row[0] for row in conn.execute("SELECT batch_id FROM store_batches")}
-    assert set(promised) <= recorded
+    assert set(promised) <= _recorded(db_url)
     assert list(spool.glob("*.spool")) == []  # the clean stop sent everything
 
     gaps = 0
