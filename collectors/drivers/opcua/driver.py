@@ -115,6 +115,8 @@ class OpcuaDriver:
         self._session_started: float | None = None
         self._connects = 0
         self._late_publishes = 0
+        self._orphans: list[int] = []
+        self._session_file = self._pki_dir / "sessions" / f"{connection.id}.json"
         self._next_probe = 0.0
         self._watchdog: asyncio.Task[None] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
@@ -129,6 +131,10 @@ class OpcuaDriver:
         """Open a session (if none is live) and start the watchdog. Raises ConnectionLost,
         DeviceTimeout or SecurityError (untrusted server, rejected login)."""
         self._closing = False
+        if self._connects == 0:
+            # A session token left by an earlier process is not ours to resume: its subscriptions are unknown.
+            self._session_file.unlink(missing_ok=True)
+            self._orphans.clear()
         if self._sink is not None and (self._inbox_task is None or self._inbox_task.done()):
             self._inbox_task = asyncio.create_task(self._inbox.run(), name=f"opcua-inbox-{self.connection_id}")
         async with self._lock:
@@ -196,7 +202,7 @@ class OpcuaDriver:
                     await task
         self._watchdog = self._inbox_task = None
         async with self._lock:
-            await self._drop_session()
+            await self._drop_session(final=True)
             self._state = "disconnected"
 
     def health(self) -> dict[str, Any]:
@@ -239,11 +245,13 @@ class OpcuaDriver:
         conn = self.connection
         client = Client(conn.endpoint, timeout=conn.timeout, watchdog_intervall=max(5.0, 2 * conn.timeout))
         client.session_timeout = int(conn.session_timeout * 1000)
+        client.session_state_path = self._session_file
         self._client = client
         try:
             await apply_security(client, conn.security, self._pki_dir, conn.endpoint)
             await asyncio.wait_for(client.connect(), timeout=conn.timeout * 3)
             session = client.uaclient
+            await self._delete_orphans(session)
             if self._fast_publish:
                 install_fast_publish(session.session)
             self._session_started = time.monotonic()
@@ -335,23 +343,42 @@ class OpcuaDriver:
         refused = await self._subscriptions.add(ready) if ready else []
         self._failed = still + refused
 
-    async def _drop_session(self) -> None:
-        """Close the current client's session and channel (best effort, bounded in time)."""
+    async def _drop_session(self, final: bool = False) -> None:
+        """Close the current client's session and channel (best effort, bounded in time).
+
+        When the transport is already gone the server still holds our session; unless
+        ``final``, its token stays in the session file so the next client re-activates
+        that session on its new channel (and deletes its old subscriptions) instead of
+        leaving it behind until the server times it out.
+        """
         client, self._client = self._client, None
         subs, self._subscriptions = self._subscriptions, None
         self._reader = None
         self._session_started = None
         if client is None:
             return
+        alive = client.uaclient.state is UaClientState.CONNECTED
         try:
-            if subs is not None and client.uaclient.state is UaClientState.CONNECTED:
+            if subs is not None and alive:
                 await asyncio.wait_for(subs.delete_all(), timeout=self.connection.timeout)
         except Exception:
             pass
+        if subs is not None and not alive:
+            self._orphans.extend(subs.subscription_ids)
+        if not final:
+            client.session_state_path = None  # keep the file: the next client may resume this session
         try:
             await asyncio.wait_for(client.disconnect(), timeout=self.connection.timeout)
         except Exception:
             client.disconnect_socket()
+
+    async def _delete_orphans(self, session) -> None:
+        """Delete the subscriptions a resumed session still carries from before the loss."""
+        orphans, self._orphans = self._orphans, []
+        if not orphans:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(session.delete_subscriptions(orphans), timeout=self.connection.timeout)
 
     def _mark_lost(self, reason: str) -> None:
         if self._state == "connected":

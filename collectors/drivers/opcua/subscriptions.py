@@ -306,6 +306,10 @@ class SubscriptionSet:
             sub.last_publish = now
 
     @property
+    def subscription_ids(self) -> list[int]:
+        return [sub.subscription_id for sub in self._subs]
+
+    @property
     def count(self) -> int:
         return len(self._subs)
 

@@ -207,3 +207,25 @@ async def test_sign_and_encrypt_with_user_name_and_an_untrusted_server(pki, tmp_
         finally:
             await driver.close()
     assert is_good(sample.status)
+
+
+async def test_a_dropped_connection_resumes_its_session_instead_of_leaving_one_behind(pki, collected):
+    options = SimulatorOptions(modbus_port=None, tags=5, scale_protocols=("opcua",), scale_interval=0.2)
+    async with Simulator(options) as sim:
+        tags = scale_tags(sim, 5, mode="subscribe")
+        driver = OpcuaDriver(sim_connection(sim), tags, sink=collected, pki_dir=pki, backoff_initial=0.2,
+                             backoff_max=1.0)
+        await driver.connect()
+        try:
+            await asyncio.wait_for(driver.subscribed.wait(), 5)
+            await eventually(lambda: collected.of("s0"))
+            assert sim.drop_connections("opcua") == 1  # the server keeps the session, only the socket dies
+            await eventually(lambda: driver.health()["reconnects"] == 1 and driver.health()["state"] == "connected")
+            before = len(collected.of("s0"))
+            await eventually(lambda: len(collected.of("s0")) > before + 2)
+            assert sessions(sim) == 1
+            subscriptions = len(sim.opcua.server.iserver.subscription_service.subscriptions)
+        finally:
+            await driver.close()
+        await eventually(lambda: sessions(sim) == 0)
+    assert subscriptions == 1  # the old session's subscription was deleted, not left running
