@@ -9,8 +9,10 @@ subscriptions that some publish answer (data or keep-alive) arrived within
 ``keepalive_factor`` × the keep-alive period, confirmed by a Read before the
 session is given up (a saturated server answers late, not never). On a loss it
 reports the subscribed tags as ``BadNoCommunication``, closes the old session
-(best effort, so nothing leaks on a server that is still up) and connects
-again with exponential backoff and jitter. A new client object every time: a
+when the transport still works, and connects again with exponential backoff
+and jitter. When only the socket died, the new client re-activates the session
+the server still holds (its token kept in a 0600 file) and deletes that
+session's old subscriptions, so no session is left behind. A new client object every time: a
 client that failed half-way keeps state that is not worth trusting.
 
 The connection worker may also call ``connect``/``close`` and ``read_group``;
