@@ -229,3 +229,26 @@ async def test_a_dropped_connection_resumes_its_session_instead_of_leaving_one_b
             await driver.close()
         await eventually(lambda: sessions(sim) == 0)
     assert subscriptions == 1  # the old session's subscription was deleted, not left running
+
+
+async def test_writes_land_as_the_nodes_type_and_refusals_are_typed(pki):
+    from collectors.errors import BadAddress
+
+    async with Simulator(SimulatorOptions(modbus_port=None, speed=0)) as sim:
+        ns = sim.opcua_namespace
+        tags = [Tag(name="setpoint", connection="sim", node_id=f"ns={ns};s={FILLER}.SpeedSetpoint", writable=True),
+                Tag(name="enable", connection="sim", node_id=f"ns={ns};s={FILLER}.Enable", writable=True),
+                Tag(name="state", connection="sim", node_id=f"ns={ns};s={FILLER}.State")]
+        driver = OpcuaDriver(sim_connection(sim), tags, pki_dir=pki)
+        await driver.connect()
+        try:
+            await driver.write("setpoint", 120)  # an int for a Double node
+            await driver.write("enable", 0)  # a number for a Boolean node
+            with pytest.raises(BadAddress, match="BadOutOfRange"):
+                await driver.write("setpoint", 1e9)
+            with pytest.raises(BadAddress, match=r"BadNotWritable|BadUserAccessDenied"):
+                await driver.write("state", 3)
+            values = {s.tag: s.value for s in await driver.read_group("default")}
+        finally:
+            await driver.close()
+    assert values["setpoint"] == 120.0 and values["enable"] == 0.0
