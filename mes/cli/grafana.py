@@ -59,6 +59,20 @@ def role(
     console.print(f"role {role_name} {'created' if created else 'updated'}: read-only on schema grafana")
 
 
+@grafana_app.command("refresh")
+def refresh(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Fill Grafana's hourly KPI cache now (`linebrain run` does it every minute).
+
+    Example: linebrain grafana refresh
+    """
+    from mes.cli.common import migrated_database_url
+    from mes.grafana.cache import refresh_all
+
+    with _connect(migrated_database_url(database_url, data_dir)) as conn:
+        hours = refresh_all(conn)
+    console.print(f"KPI cache: {hours} line-hours computed")
+
+
 @grafana_app.command("export")
 def export(
     directory: Annotated[Path, typer.Argument(help="Folder to write (Grafana provisioning layout).")],

@@ -21,6 +21,7 @@ from psycopg import sql
 DEFAULT_ROLE = "linebrain_grafana"
 PASSWORD_ENV = "LINEBRAIN_GRAFANA_PASSWORD"
 SCRAM_ITERATIONS = 4096
+WRITER_FUNCTIONS = ("refresh_kpi_hours", "note_changed_period")
 
 
 def scram_verifier(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
@@ -69,6 +70,12 @@ def grant_read(conn: psycopg.Connection, role: str) -> None:
         # Views added by later migrations (run by this same user) are readable without a re-grant.
         sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA grafana GRANT SELECT ON TABLES TO {}").format(ident),
     ]
+    # Functions that write (the KPI cache's refresh and change notes) stay LineBrain's own.
+    for (function,) in conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'grafana' AND p.proname = ANY (%s)", (list(WRITER_FUNCTIONS),)
+    ).fetchall():
+        statements.append(sql.SQL("REVOKE EXECUTE ON FUNCTION {} FROM {}").format(sql.SQL(function), ident))
     for statement in statements:
         conn.execute(statement)
 

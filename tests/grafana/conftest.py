@@ -1,4 +1,7 @@
-"""One database per test module, filled with plant data, with Grafana's read-only role."""
+"""One database for the Grafana tests, filled with plant data, with Grafana's read-only role.
+
+Shared by the whole session (filling it costs seconds); tests that change it
+only add records or refresh the KPI cache, which every panel must survive."""
 
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class GrafanaDatabase:
     end: datetime
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def grafana_db(
     pg_server: EmbeddedPostgres, template_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GrafanaDatabase]:

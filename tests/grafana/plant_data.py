@@ -29,7 +29,7 @@ from mes.quality.specs import SpecIn, create_spec
 from mes.sync import sync_plant
 from tests.conftest import REPO
 
-PLANT = REPO / "examples" / "brewery.yaml"
+PLANT = REPO / "tests" / "grafana" / "plant.yaml"
 STEP = timedelta(seconds=1)
 
 
@@ -82,10 +82,15 @@ def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
         record_quality(conn, start, end)
 
 
+def order_at(conn: psycopg.Connection, at: datetime) -> int | None:
+    """The order line1 ran at ``at``, if any."""
+    row = conn.execute("SELECT order_id FROM order_runs WHERE line_id = 'line1' AND period @> %s", (at,)).fetchone()
+    return row[0] if row else None
+
+
 def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
     """Specs, inspections every 10 min, SPC charts frozen after the first half, process checks
     on the oven temperature (which overshoots), and a nonconformance with a scrap disposition."""
-    orders = dict(conn.execute("SELECT number, id FROM work_orders").fetchall())
     fill = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="fill volume",
                                     unit="ml", target=500, lsl=495, usl=505))
     labels = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="label defects",
@@ -95,7 +100,7 @@ def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> 
     minutes = int((end - start).total_seconds() // 600)
     for i in range(1, minutes):
         at = start + timedelta(minutes=10 * i)
-        order = orders["WO-1000"] if at < start + timedelta(minutes=40) else orders["WO-1001"]
+        order = order_at(conn, at)
         volumes = [500 + 2.5 * math.sin(i * 7 + k) + (20 if i == minutes - 2 and k == 0 else 0) for k in range(5)]
         record_inspection(conn, RecordIn(spec_id=fill["id"], line_id="line1", work_order_id=order, time=at,
                                          measurements=volumes, inspector="qa"))
@@ -118,7 +123,7 @@ def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> 
     run_process_checks(conn, end)
     nc = create_nonconformance(conn, NonconformanceIn(
         description="Crate of bottles with broken necks", quantity=24, line_id="line1", product_id="lager05",
-        work_order_id=orders["WO-1001"], defect_code="broken neck", found_at="packer",
+        work_order_id=order_at(conn, end - timedelta(minutes=30)), defect_code="broken neck", found_at="packer",
         time=end - timedelta(minutes=30), reported_by="operator"))
     disposition(conn, nc["id"], DispositionIn(disposition="scrap", quantity=24, approved_by="qa lead"))
 

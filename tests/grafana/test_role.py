@@ -17,6 +17,8 @@ WRITES = [
     "CREATE VIEW grafana.grafana_was_here AS SELECT 1",
     "TRUNCATE store_batches",
     "SELECT * FROM samples LIMIT 1",
+    "SELECT grafana.refresh_kpi_hours()",
+    "INSERT INTO grafana.kpi_dirty (period) VALUES (tstzrange(now(), now() + interval '1 h'))",
 ]
 
 

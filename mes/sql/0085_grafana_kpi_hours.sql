@@ -1,0 +1,444 @@
+-- Hourly KPI elements for long Grafana ranges.
+--
+-- mes_kpi() over 30 days walks a month of timeline (~0.3–0.5 s per line here),
+-- so an overview of ten lines, or a trend of 200 points, would take seconds.
+-- The time elements and quantities mes_kpi() returns are sums over the
+-- timeline's segments, so they add up across adjacent windows: this table keeps
+-- mes_kpi(line, hour, hour + 1 h, group) for whole past hours (by period, product
+-- and order), and grafana.kpi() adds cached hours to live mes_kpi() calls for
+-- what is not cached (range edges, the current hour, hours changed since), then
+-- applies the ISO 22400-2 ratios exactly as mes_kpi() does. Correct whether or not
+-- the cache is filled; fast once `linebrain run` (or `linebrain grafana refresh`)
+-- has filled it.
+
+CREATE TABLE grafana.kpi_hours (
+    line_id         text             NOT NULL,
+    hour            timestamptz      NOT NULL,
+    group_by        text             NOT NULL CHECK (group_by IN ('period', 'product', 'order')),
+    group_key       text             NOT NULL,
+    pot             double precision NOT NULL,
+    pdt             double precision NOT NULL,
+    pbt             double precision NOT NULL,
+    aubt            double precision NOT NULL,
+    adot            double precision NOT NULL,
+    adet            double precision NOT NULL,
+    aust            double precision NOT NULL,
+    apt             double precision NOT NULL,
+    aupt            double precision NOT NULL,
+    minor_stop_time double precision NOT NULL,
+    minor_stops     bigint           NOT NULL,
+    aoet            double precision NOT NULL,
+    pq              double precision NOT NULL,
+    gq              double precision NOT NULL,
+    sq              double precision NOT NULL,
+    rq              double precision NOT NULL,
+    pq_total        double precision NOT NULL,
+    gq_total        double precision NOT NULL,
+    energy          double precision NOT NULL,
+    ideal_time      double precision,  -- NULL: units made without a known PRU
+    PRIMARY KEY (line_id, group_by, hour, group_key)
+);
+
+-- Which (line, hour) are cached; an hour with no order has no 'order' rows but is cached.
+CREATE TABLE grafana.kpi_hours_done (
+    line_id     text        NOT NULL,
+    hour        timestamptz NOT NULL,
+    computed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (line_id, hour)
+);
+
+-- Time ranges whose facts changed since they were cached (written by triggers on
+-- the MES tables below). A cached hour overlapping one is not trusted.
+CREATE TABLE grafana.kpi_dirty (
+    id        bigserial   PRIMARY KEY,
+    period    tstzrange   NOT NULL,
+    noted_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX kpi_dirty_period ON grafana.kpi_dirty USING gist (period);
+
+CREATE FUNCTION grafana._changed_span(p_table text, p_row jsonb) RETURNS tstzrange
+LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
+    SELECT CASE p_table
+        WHEN 'count_buckets' THEN tstzrange((p_row ->> 'cut_end')::timestamptz - interval '1 minute',
+                                            (p_row ->> 'cut_end')::timestamptz, '[]')
+        WHEN 'count_adjustments' THEN tstzrange((p_row ->> 'at')::timestamptz, (p_row ->> 'at')::timestamptz, '[]')
+        WHEN 'downtime_assignments' THEN
+            (SELECT e.period FROM public.downtime_events e WHERE e.id = (p_row ->> 'event_id')::bigint)
+        WHEN 'work_orders' THEN
+            (SELECT tstzrange(min(lower(r.period)), max(coalesce(upper(r.period), 'infinity')))
+             FROM public.order_runs r WHERE r.order_id = (p_row ->> 'id')::bigint)
+        WHEN 'product_cycle_times' THEN tstzrange(NULL, NULL)
+        WHEN 'equipment' THEN tstzrange(NULL, NULL)
+        ELSE (p_row ->> 'period')::tstzrange
+    END
+$$;
+
+-- Notes the time a changed MES row covers. When only the end of a period moved
+-- (the provisional tail of a state or stop growing), only the stretch between
+-- the old and the new end changed.
+CREATE FUNCTION grafana.note_changed_period() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    old_row jsonb := CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END;
+    new_row jsonb := CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END;
+    old_span tstzrange;
+    new_span tstzrange;
+BEGIN
+    IF old_row IS NOT NULL AND new_row IS NOT NULL AND old_row ? 'period'
+       AND old_row - 'period' = new_row - 'period'
+       AND lower((old_row ->> 'period')::tstzrange) = lower((new_row ->> 'period')::tstzrange) THEN
+        old_span := (old_row ->> 'period')::tstzrange;
+        new_span := (new_row ->> 'period')::tstzrange;
+        INSERT INTO grafana.kpi_dirty (period)
+        SELECT tstzrange(least(coalesce(upper(old_span), 'infinity'), coalesce(upper(new_span), 'infinity')),
+                         greatest(coalesce(upper(old_span), 'infinity'), coalesce(upper(new_span), 'infinity')), '[]')
+        WHERE upper(old_span) IS DISTINCT FROM upper(new_span);
+        RETURN NULL;
+    END IF;
+    INSERT INTO grafana.kpi_dirty (period)
+    SELECT span FROM (VALUES (grafana._changed_span(TG_TABLE_NAME, old_row)),
+                             (grafana._changed_span(TG_TABLE_NAME, new_row))) v (span)
+    WHERE span IS NOT NULL AND NOT isempty(span);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.state_intervals
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.count_buckets
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.count_adjustments
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.downtime_events
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE ON public.downtime_assignments
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.order_runs
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER UPDATE OF product_id, line_id ON public.work_orders
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.planned_downtime
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.shift_instances
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.product_cycle_times
+    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+CREATE TRIGGER grafana_kpi_dirty AFTER UPDATE OF micro_stop_seconds, minor_stop_loss, default_pru, line_id
+    ON public.equipment FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
+
+-- mes_kpi() of one window as cache-shaped rows.
+CREATE FUNCTION grafana._kpi_live(p_line text, p_from timestamptz, p_to timestamptz, p_group text)
+RETURNS TABLE (group_key text, pot double precision, pdt double precision, pbt double precision,
+               aubt double precision, adot double precision, adet double precision, aust double precision,
+               apt double precision, aupt double precision, minor_stop_time double precision, minor_stops bigint,
+               aoet double precision, pq double precision, gq double precision, sq double precision,
+               rq double precision, pq_total double precision, gq_total double precision, energy double precision,
+               ideal_time double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT k.group_key, k.pot, k.pdt, k.pbt, k.aubt, k.adot, k.adet, k.aust, k.apt, k.aupt, k.minor_stop_time,
+           k.minor_stops, k.aoet, k.pq, k.gq, k.sq, k.rq, k.pq_total, k.gq_total, k.energy, k.ideal_time
+    FROM public.mes_kpi(p_line, p_from, p_to, p_group) k
+    WHERE p_from < p_to
+$$;
+
+-- The pieces of [p_from, p_to): whole cached hours, and the uncached stretches between them.
+CREATE FUNCTION grafana._kpi_pieces(p_line text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (piece_from timestamptz, piece_to timestamptz, cached boolean)
+LANGUAGE sql STABLE AS $$
+    WITH slots AS (
+        SELECT greatest(h, p_from) AS s, least(h + interval '1 hour', p_to) AS e,
+               h >= p_from AND h + interval '1 hour' <= p_to
+               AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
+               AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
+                               WHERE x.period && tstzrange(h, h + interval '1 hour')) AS cached
+        FROM generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
+        WHERE p_from < p_to
+    ), islands AS (
+        SELECT s, e, cached,
+               sum(changed) OVER (ORDER BY s) AS island
+        FROM (SELECT *, CASE WHEN cached IS DISTINCT FROM lag(cached) OVER (ORDER BY s) THEN 1 ELSE 0 END AS changed
+              FROM slots) marked
+    )
+    SELECT min(s), max(e), bool_and(cached) FROM islands GROUP BY island, cached ORDER BY 1
+$$;
+
+-- KPI elements and ISO 22400-2 ratios of a line over a window, per group ('period',
+-- 'product' or 'order'), from cached hours plus live mes_kpi() for the rest.
+CREATE FUNCTION grafana.kpi(p_line text, p_from timestamptz, p_to timestamptz, p_group text DEFAULT 'period')
+RETURNS TABLE (group_key text, pot double precision, pdt double precision, pbt double precision,
+               adet double precision, aust double precision, adot double precision, apt double precision,
+               aupt double precision, minor_stops bigint, minor_stop_time double precision, aoet double precision,
+               pq double precision, gq double precision, sq double precision, rq double precision,
+               pq_total double precision, gq_total double precision, ideal_time double precision,
+               availability double precision, effectiveness double precision, quality_ratio double precision,
+               oee double precision, scrap_ratio double precision, rework_ratio double precision,
+               first_pass_yield double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH pieces AS (SELECT * FROM grafana._kpi_pieces(p_line, p_from, p_to)),
+    parts AS (
+        SELECT h.group_key, h.pot, h.pdt, h.pbt, h.adet, h.aust, h.adot, h.apt, h.aupt, h.minor_stops,
+               h.minor_stop_time, h.aoet, h.pq, h.gq, h.sq, h.rq, h.pq_total, h.gq_total, h.ideal_time
+        FROM pieces p JOIN grafana.kpi_hours h
+          ON p.cached AND h.line_id = p_line AND h.group_by = p_group
+         AND h.hour >= p.piece_from AND h.hour < p.piece_to
+        UNION ALL
+        SELECT l.group_key, l.pot, l.pdt, l.pbt, l.adet, l.aust, l.adot, l.apt, l.aupt, l.minor_stops,
+               l.minor_stop_time, l.aoet, l.pq, l.gq, l.sq, l.rq, l.pq_total, l.gq_total, l.ideal_time
+        FROM pieces p CROSS JOIN LATERAL grafana._kpi_live(p_line, p.piece_from, p.piece_to, p_group) l
+        WHERE NOT p.cached
+    ),
+    s AS (
+        SELECT group_key, sum(pot) AS pot, sum(pdt) AS pdt, sum(pbt) AS pbt, sum(adet) AS adet, sum(aust) AS aust,
+               sum(adot) AS adot, sum(apt) AS apt, sum(aupt) AS aupt, sum(minor_stops)::bigint AS minor_stops,
+               sum(minor_stop_time) AS minor_stop_time, sum(aoet) AS aoet, sum(pq) AS pq, sum(gq) AS gq,
+               sum(sq) AS sq, sum(rq) AS rq, sum(pq_total) AS pq_total, sum(gq_total) AS gq_total,
+               CASE WHEN bool_or(ideal_time IS NULL) THEN NULL ELSE sum(ideal_time) END AS ideal
+        FROM parts GROUP BY group_key
+    )
+    -- The ratios as mes_kpi() computes them (0002_kpi_functions.sql), from the summed elements.
+    SELECT s.group_key, s.pot, s.pdt, s.pbt, s.adet, s.aust, s.adot, s.apt, s.aupt, s.minor_stops, s.minor_stop_time,
+           s.aoet, s.pq, s.gq, s.sq, s.rq, s.pq_total, s.gq_total, s.ideal,
+           s.apt / nullif(s.pbt, 0),
+           s.ideal / nullif(s.apt, 0),
+           s.gq / nullif(s.pq, 0),
+           CASE WHEN s.pbt > 0 THEN CASE WHEN s.pq > 0 THEN s.ideal * s.gq / s.pq / s.pbt ELSE 0 END END,
+           (s.pq - s.gq) / nullif(s.pq, 0),
+           s.rq / nullif(s.pq, 0),
+           (s.pq - s.sq - s.rq) / nullif(s.pq, 0)
+    FROM s
+$$;
+
+-- Fill the cache: every past whole hour of every line not cached yet (from the
+-- line's first shift, at most p_max_hours per call, newest first) and every
+-- cached hour whose facts changed. Hours ending less than 5 minutes ago wait:
+-- derivation may still revise them. Returns the hours computed.
+CREATE FUNCTION grafana.refresh_kpi_hours(p_max_hours integer DEFAULT 2000) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    horizon timestamptz := date_trunc('hour', now() - interval '5 minutes');
+    noted bigint;
+    todo record;
+    computed integer := 0;
+BEGIN
+    PERFORM pg_advisory_xact_lock(7310442080);
+    SELECT max(id) INTO noted FROM grafana.kpi_dirty;
+    -- Forget cached hours that changed (only what was noted before this refresh began).
+    DELETE FROM grafana.kpi_hours_done d
+    WHERE EXISTS (SELECT 1 FROM grafana.kpi_dirty x
+                  WHERE x.id <= noted AND x.period && tstzrange(d.hour, d.hour + interval '1 hour'));
+    DELETE FROM grafana.kpi_dirty WHERE id <= noted;
+    FOR todo IN
+        SELECT l.id AS line_id, h AS hour
+        FROM public.equipment l
+        CROSS JOIN LATERAL (SELECT date_trunc('hour', min(lower(s.period))) AS first
+                            FROM public.shift_instances s WHERE s.line_id = l.id) f
+        CROSS JOIN LATERAL generate_series(f.first, horizon - interval '1 hour', interval '1 hour') h
+        WHERE l.level = 'line' AND l.active AND f.first IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = l.id AND d.hour = h)
+        ORDER BY h DESC
+        LIMIT p_max_hours
+    LOOP
+        DELETE FROM grafana.kpi_hours WHERE line_id = todo.line_id AND hour = todo.hour;
+        INSERT INTO grafana.kpi_hours
+        SELECT todo.line_id, todo.hour, g.grp, k.*
+        FROM unnest(ARRAY['period', 'product', 'order']) g (grp)
+        CROSS JOIN LATERAL grafana._kpi_live(todo.line_id, todo.hour, todo.hour + interval '1 hour', g.grp) k
+        WHERE k.group_key IS NOT NULL;
+        INSERT INTO grafana.kpi_hours_done (line_id, hour) VALUES (todo.line_id, todo.hour);
+        computed := computed + 1;
+    END LOOP;
+    RETURN computed;
+END $$;
+
+-- ------------------------------------------------------------------ panels on grafana.kpi()
+
+CREATE OR REPLACE FUNCTION grafana.line_status(p_lines text[], p_from timestamptz, p_to timestamptz,
+                                               p_shift text DEFAULT 'all')
+RETURNS TABLE (
+    line_id text, line_name text, state text, state_since timestamptz, oee double precision,
+    availability double precision, effectiveness double precision, quality_ratio double precision,
+    good double precision, scrap double precision, order_number text, product text, order_progress double precision
+)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT l.line_id, l.line_name, coalesce(cs.state, 'unknown'), cs.since,
+           k.oee, k.availability, k.effectiveness, k.quality_ratio, k.gq_total, k.pq_total - k.gq_total,
+           o.number, o.product_id, o.good / o.planned_quantity
+    FROM grafana.lines l
+    CROSS JOIN grafana.time_window(p_from, p_to, p_shift) w
+    LEFT JOIN LATERAL (
+        SELECT si.state, lower(si.period) AS since FROM public.state_intervals si
+        WHERE si.equipment_id = l.line_id ORDER BY lower(si.period) DESC LIMIT 1
+    ) cs ON true
+    LEFT JOIN LATERAL grafana.kpi(l.line_id, w.w_from, least(w.w_to, now()), 'period') k ON true
+    LEFT JOIN LATERAL (
+        SELECT wo.number, wo.product_id, wo.planned_quantity,
+               (SELECT ok.gq_total FROM grafana.kpi(wo.line_id, r.first_start, now(), 'order') ok
+                WHERE ok.group_key = wo.id::text) AS good
+        FROM public.work_orders wo
+        CROSS JOIN LATERAL (SELECT min(lower(period)) AS first_start FROM public.order_runs WHERE order_id = wo.id) r
+        WHERE wo.line_id = l.line_id AND wo.status = 'running'
+    ) o ON true
+    WHERE l.line_id = ANY (p_lines)
+    ORDER BY l.line_name
+$$;
+
+CREATE OR REPLACE FUNCTION grafana.line_kpi_trend(p_line text, p_from timestamptz, p_to timestamptz,
+                                                  p_bucket_ms bigint, p_shift text DEFAULT 'all')
+RETURNS TABLE ("time" timestamptz, oee double precision, availability double precision,
+               effectiveness double precision, quality_ratio double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH w AS (SELECT w_from, least(w_to, now()) AS w_to FROM grafana.time_window(p_from, p_to, p_shift)),
+    step AS (
+        SELECT make_interval(secs => greatest(p_bucket_ms / 1000.0, 3600,
+                                              extract(epoch FROM w.w_to - w.w_from) / 200)) AS s
+        FROM w
+    ),
+    buckets AS (
+        SELECT greatest(b, w.w_from) AS b, least(b + step.s, w.w_to) AS e
+        FROM w, step, generate_series(date_bin(step.s, w.w_from, timestamptz '2000-01-01'), w.w_to, step.s) b
+        WHERE b < w.w_to
+    )
+    SELECT bk.b, k.oee, k.availability, k.effectiveness, k.quality_ratio
+    FROM buckets bk CROSS JOIN LATERAL grafana.kpi(p_line, bk.b, bk.e, 'period') k
+    WHERE k.pbt > 0
+    ORDER BY 1
+$$;
+
+DROP FUNCTION grafana.line_kpi_by_shift(text, timestamptz, timestamptz);
+CREATE FUNCTION grafana.line_kpi_by_shift(p_line text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (shift text, start_time timestamptz, from_ms bigint, to_ms bigint, oee double precision,
+               availability double precision, effectiveness double precision, quality_ratio double precision,
+               good double precision, scrap double precision, minor_stops bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT s.label, s.start_time,
+           (extract(epoch FROM s.start_time) * 1000)::bigint, (extract(epoch FROM s.end_time) * 1000)::bigint,
+           k.oee, k.availability, k.effectiveness, k.quality_ratio, k.gq, k.sq, k.minor_stops
+    FROM grafana.shifts s
+    CROSS JOIN LATERAL grafana.kpi(p_line, greatest(s.start_time, p_from), least(s.end_time, p_to, now()),
+                                   'period') k
+    WHERE s.line_id = p_line AND s.start_time < least(p_to, now()) AND s.end_time > p_from
+    ORDER BY s.start_time DESC
+$$;
+
+CREATE OR REPLACE FUNCTION grafana.line_kpi_by_product(p_line text, p_products text[], p_from timestamptz,
+                                                       p_to timestamptz, p_shift text DEFAULT 'all')
+RETURNS TABLE (product text, oee double precision, availability double precision, effectiveness double precision,
+               quality_ratio double precision, produced double precision, good double precision,
+               pru double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT coalesce(nullif(pr.name, ''), k.group_key), k.oee, k.availability, k.effectiveness, k.quality_ratio,
+           k.pq, k.gq, k.ideal_time / nullif(k.pq, 0)
+    FROM grafana.time_window(p_from, p_to, p_shift) w
+    CROSS JOIN LATERAL grafana.kpi(p_line, w.w_from, least(w.w_to, now()), 'product') k
+    LEFT JOIN public.products pr ON pr.id = k.group_key
+    WHERE k.group_key = ANY (p_products)
+    ORDER BY k.pq DESC
+$$;
+
+-- The waterfall mes_oee_waterfall() draws, from the same elements.
+CREATE OR REPLACE FUNCTION grafana.loss_waterfall(p_line text, p_from timestamptz, p_to timestamptz,
+                                                  p_shift text DEFAULT 'all')
+RETURNS TABLE (step text, base double precision, time_hours double precision, loss_hours double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH k AS (
+        SELECT k.* FROM grafana.time_window(p_from, p_to, p_shift) w
+        CROSS JOIN LATERAL grafana.kpi(p_line, w.w_from, least(w.w_to, now()), 'period') k
+    ),
+    f AS (
+        SELECT v.step, v.name, v.kind, coalesce(v.seconds, 0) / 3600 AS hours
+        FROM k, LATERAL (VALUES
+            (1, 'planned_busy_time', 'total', k.pbt),
+            (2, 'availability_loss', 'loss', k.pbt - k.apt),
+            (3, 'actual_production_time', 'total', k.apt),
+            (4, 'performance_loss', 'loss', k.apt - k.ideal_time),
+            (5, 'net_production_time', 'total', k.ideal_time),
+            (6, 'quality_loss', 'loss', k.ideal_time - k.ideal_time / nullif(k.pq, 0) * k.gq),
+            (7, 'fully_productive_time', 'total', k.ideal_time / nullif(k.pq, 0) * k.gq)
+        ) v (step, name, kind, seconds)
+    )
+    SELECT initcap(replace(f.name, '_', ' ')),
+           CASE WHEN f.kind = 'loss' THEN lead(f.hours) OVER (ORDER BY f.step) ELSE 0 END,
+           CASE WHEN f.kind = 'total' THEN f.hours ELSE 0 END,
+           CASE WHEN f.kind = 'loss' THEN f.hours ELSE 0 END
+    FROM f ORDER BY f.step
+$$;
+
+CREATE OR REPLACE FUNCTION grafana.orders(p_lines text[], p_products text[], p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (order_number text, line text, product text, status text, planned double precision,
+               produced double precision, good double precision, scrap double precision, progress double precision,
+               good_per_hour double precision, started timestamptz, projected_finish timestamptz,
+               due_at timestamptz, late boolean, oee double precision, availability double precision,
+               effectiveness double precision, quality_ratio double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH chosen AS (
+        SELECT wo.*, r.first_start, r.last_end
+        FROM public.work_orders wo
+        LEFT JOIN LATERAL (
+            SELECT min(lower(period)) AS first_start, max(coalesce(upper(period), now())) AS last_end
+            FROM public.order_runs WHERE order_id = wo.id
+        ) r ON true
+        WHERE wo.line_id = ANY (p_lines) AND wo.product_id = ANY (p_products) AND wo.status <> 'cancelled'
+          AND (wo.status IN ('planned', 'released', 'running', 'paused')
+               OR (r.first_start < p_to AND r.last_end > p_from))
+    ),
+    measured AS (
+        SELECT c.*, k.pq_total, k.gq_total, k.aoet, k.oee, k.availability, k.effectiveness, k.quality_ratio
+        FROM chosen c
+        LEFT JOIN LATERAL grafana.kpi(c.line_id, c.first_start, c.last_end, 'order') k
+            ON c.first_start IS NOT NULL AND k.group_key = c.id::text
+    ),
+    paced AS (
+        SELECT m.*, coalesce(m.gq_total, 0) AS good_q,
+               greatest(m.planned_quantity - coalesce(m.gq_total, 0), 0) AS remaining,
+               coalesce(m.gq_total, 0) / nullif(m.aoet, 0) AS rate
+        FROM measured m
+    )
+    SELECT p.number, p.line_id, p.product_id, p.status, p.planned_quantity, coalesce(p.pq_total, 0), p.good_q,
+           coalesce(p.pq_total, 0) - p.good_q, p.good_q / p.planned_quantity, p.rate * 3600, p.first_start,
+           CASE WHEN p.remaining = 0 THEN p.last_end
+                WHEN p.rate > 0 AND p.status <> 'completed' THEN now() + make_interval(secs => p.remaining / p.rate)
+           END AS projected,
+           p.due_at,
+           coalesce(p.remaining > 0 AND p.rate > 0 AND p.status <> 'completed'
+                    AND now() + make_interval(secs => p.remaining / p.rate) > p.due_at, false),
+           p.oee, p.availability, p.effectiveness, p.quality_ratio
+    FROM paced p
+    ORDER BY p.status = 'running' DESC, p.first_start DESC NULLS LAST, p.number
+$$;
+
+CREATE OR REPLACE FUNCTION grafana.line_quality(p_line text, p_from timestamptz, p_to timestamptz,
+                                                p_shift text DEFAULT 'all')
+RETURNS TABLE (produced double precision, good double precision, scrap double precision, rework double precision,
+               yield double precision, scrap_ratio double precision, rework_ratio double precision,
+               first_pass_yield double precision, open_nonconformances bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    SELECT k.pq, k.gq, k.sq, k.rq, k.quality_ratio, k.scrap_ratio, k.rework_ratio, k.first_pass_yield,
+           (SELECT count(*) FROM public.nonconformances n WHERE n.line_id = p_line AND n.status <> 'closed')
+    FROM grafana.time_window(p_from, p_to, p_shift) w
+    CROSS JOIN LATERAL grafana.kpi(p_line, w.w_from, least(w.w_to, now()), 'period') k
+$$;
+
+CREATE OR REPLACE FUNCTION grafana.line_quality_trend(p_line text, p_from timestamptz, p_to timestamptz,
+                                                      p_bucket_ms bigint, p_shift text DEFAULT 'all')
+RETURNS TABLE ("time" timestamptz, yield double precision, scrap_ratio double precision,
+               first_pass_yield double precision)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+    WITH w AS (SELECT w_from, least(w_to, now()) AS w_to FROM grafana.time_window(p_from, p_to, p_shift)),
+    step AS (
+        SELECT make_interval(secs => greatest(p_bucket_ms / 1000.0, 3600,
+                                              extract(epoch FROM w.w_to - w.w_from) / 200)) AS s
+        FROM w
+    ),
+    buckets AS (
+        SELECT greatest(b, w.w_from) AS b, least(b + step.s, w.w_to) AS e
+        FROM w, step, generate_series(date_bin(step.s, w.w_from, timestamptz '2000-01-01'), w.w_to, step.s) b
+        WHERE b < w.w_to
+    )
+    SELECT bk.b, k.quality_ratio, k.scrap_ratio, k.first_pass_yield
+    FROM buckets bk CROSS JOIN LATERAL grafana.kpi(p_line, bk.b, bk.e, 'period') k
+    WHERE k.pq > 0
+    ORDER BY 1
+$$;
+
+-- Only LineBrain's own jobs fill the cache; Grafana's role reads.
+REVOKE EXECUTE ON FUNCTION grafana.refresh_kpi_hours(integer) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION grafana.note_changed_period() FROM PUBLIC;

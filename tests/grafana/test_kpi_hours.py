@@ -1,0 +1,56 @@
+"""The hourly KPI cache gives mes_kpi()'s numbers, before and after it is filled, and after a correction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from mes.counts import adjust_count
+from tests.grafana.conftest import GrafanaDatabase
+
+COMPARED = ("pbt", "apt", "pq", "gq", "sq", "availability", "effectiveness", "quality_ratio", "oee")
+
+
+def _by_group(conn: psycopg.Connection, sql: str, args: tuple) -> dict[str, tuple]:
+    columns = ", ".join(COMPARED)
+    return {row[0]: row[1:] for row in conn.execute(f"SELECT group_key, {columns} FROM {sql}", args)}
+
+
+def assert_same_as_mes_kpi(conn: psycopg.Connection, db: GrafanaDatabase, group: str) -> None:
+    start, end = db.start + timedelta(minutes=7), db.end - timedelta(minutes=3)
+    ours = _by_group(conn, "grafana.kpi('line1', %s, %s, %s)", (start, end, group))
+    theirs = _by_group(conn, "mes_kpi('line1', %s, %s, %s)", (start, end, group))
+    assert ours.keys() == theirs.keys()
+    for key, values in theirs.items():
+        assert ours[key] == pytest.approx(values, rel=1e-9, abs=1e-9, nan_ok=True), (group, key)
+
+
+@pytest.mark.parametrize("group", ["period", "product", "order"])
+def test_kpi_equals_mes_kpi_uncached_cached_and_after_a_correction(group: str, grafana_db: GrafanaDatabase) -> None:
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("DELETE FROM grafana.kpi_hours_done")
+        assert_same_as_mes_kpi(conn, grafana_db, group)
+        assert conn.execute("SELECT grafana.refresh_kpi_hours()").fetchone()[0] > 0
+        assert conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0] >= 2
+        assert_same_as_mes_kpi(conn, grafana_db, group)
+        adjust_count(conn, "line1", "reject", grafana_db.start + timedelta(minutes=75), 40.0,
+                     why="crate dropped at the packer", by="supervisor")  # fmt: skip
+        assert conn.execute("SELECT count(*) FROM grafana.kpi_dirty").fetchone()[0] > 0
+        assert_same_as_mes_kpi(conn, grafana_db, group)
+        conn.execute("SELECT grafana.refresh_kpi_hours()")
+        assert conn.execute("SELECT count(*) FROM grafana.kpi_dirty").fetchone()[0] == 0
+        assert_same_as_mes_kpi(conn, grafana_db, group)
+
+
+def test_a_growing_state_tail_marks_only_the_new_stretch(grafana_db: GrafanaDatabase) -> None:
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("DELETE FROM grafana.kpi_dirty")
+        last = conn.execute("SELECT id, upper(period) FROM state_intervals WHERE equipment_id = 'line1' "
+                            "ORDER BY lower(period) DESC LIMIT 1").fetchone()  # fmt: skip
+        conn.execute("UPDATE state_intervals SET period = tstzrange(lower(period), upper(period) + interval '5 s') "
+                     "WHERE id = %s", (last[0],))  # fmt: skip
+        marked = conn.execute("SELECT lower(period), upper(period) FROM grafana.kpi_dirty").fetchall()
+        conn.execute("UPDATE state_intervals SET period = tstzrange(lower(period), %s) WHERE id = %s", last[::-1])
+    assert marked == [(last[1], last[1] + timedelta(seconds=5))]
