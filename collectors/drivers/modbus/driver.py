@@ -9,10 +9,10 @@ what is Modbus-specific:
   the other requests of the cycle still run.
 - **Busy (exception 6/5)**: the request is asked again after ``busy_retry_delay``,
   at the end of the cycle so the other requests are not held up.
-- **A unit that times out** is skipped for the rest of the cycle and then for a
-  growing pause (probe with one request after 1 s, doubling up to 30 s), so one dead unit
-  behind a gateway costs at most one deadline per pause and the others keep
-  their rate.
+- **A unit that times out** is skipped for the rest of the cycle; from its
+  second timeout in a row also for a growing pause (probe with one request
+  after 1 s, doubling up to 30 s), so one dead unit behind a gateway costs at
+  most one deadline per pause and the others keep their rate.
 - **Exceptions 2/3** mark the request's tags bad; one log line when it starts
   and one when it ends, not one per cycle.
 - **Out of step or transport lost** ends the cycle: the remaining requests are
@@ -289,15 +289,18 @@ class ModbusDriver:
         unit.failed(error_kind(error))
         request = planned.request
         if isinstance(error, DeviceTimeout):
+            # One timeout may be a lost frame: the unit is skipped for the rest of this cycle only.
+            # From the second in a row it is dead for now, and probed after a pause that doubles.
             unit.timeouts_in_a_row += 1
-            first_pause = max(UNIT_PAUSE_MIN, 2 * self.connection.timeout)
-            pause = min(UNIT_PAUSE_MAX, first_pause * 2 ** (unit.timeouts_in_a_row - 1))
-            unit.suspended_until = time.monotonic() + pause
-            if unit.timeouts_in_a_row == 1:
-                log.warning(
-                    "%s: unit %d does not answer (%s); its tags are bad, next try in %.1f s",
-                    self.connection_id, unit.unit_id, error, pause,
-                )
+            if unit.timeouts_in_a_row >= 2:
+                first_pause = max(UNIT_PAUSE_MIN, 2 * self.connection.timeout)
+                pause = min(UNIT_PAUSE_MAX, first_pause * 2 ** (unit.timeouts_in_a_row - 2))
+                unit.suspended_until = time.monotonic() + pause
+                if unit.timeouts_in_a_row == 2:
+                    log.warning(
+                        "%s: unit %d does not answer (%s); its tags are bad, next try in %.1f s",
+                        self.connection_id, unit.unit_id, error, pause,
+                    )
         elif isinstance(error, ModbusExceptionReply) and not isinstance(error, DeviceBusy):
             if error.code in (2, 3) and len(request.tags) > 1:
                 return  # the request is split next; its pieces will say which addresses are refused
