@@ -252,3 +252,27 @@ async def test_writes_land_as_the_nodes_type_and_refusals_are_typed(pki):
         finally:
             await driver.close()
     assert values["setpoint"] == 120.0 and values["enable"] == 0.0
+
+
+async def test_the_example_configs_opcua_tags_all_resolve_on_the_simulator(repo, pki, collected):
+    from collectors.config import load_plant
+
+    async with Simulator(SimulatorOptions(modbus_port=None, scenario="brewery,process")) as sim:
+        for name in ("brewery.yaml", "process.yaml"):
+            plant = load_plant(repo / "examples" / name)
+            for connection in plant.connections:
+                if connection.protocol != "opcua":
+                    continue
+                tags = plant.tags_of(connection.id)
+                moved = connection.model_copy(update={"endpoint": sim.opcua_endpoint})
+                driver = OpcuaDriver(moved, tags, sink=collected, pki_dir=pki)
+                await driver.connect()
+                try:
+                    polled = [s for g in moved.poll_groups for s in await driver.read_group(g.name)]
+                    if any(tag.mode == "subscribe" for tag in tags):
+                        await asyncio.wait_for(driver.subscribed.wait(), 10)
+                    health = driver.health()
+                finally:
+                    await driver.close()
+                assert health["unresolved_tags"] == 0 and health["failed_items"] == 0, (name, health)
+                assert all(s.status != BAD_NODE_ID_UNKNOWN for s in polled), name
