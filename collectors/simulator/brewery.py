@@ -330,9 +330,9 @@ class BreweryLine:
             if state != machine.state:
                 machine.state = state
                 code = machine.fault_code if state == "fault" else 0
-                self.events.append(StateEvent(t, self.start_time(t), machine.key, state, code))
+                self.events.append(StateEvent(t, self._time_at(t), machine.key, state, code))
 
-    def start_time(self, t: float) -> datetime:
+    def _time_at(self, t: float) -> datetime:
         return self.start + timedelta(seconds=t)
 
     def _rate(self, machine: Machine) -> float:
@@ -364,7 +364,7 @@ class BreweryLine:
         return 8.0 + 3.0 * idle + 14.0 * running
 
     def _publish(self, t: float) -> None:
-        when = self.start_time(t)
+        when = self._time_at(t)
         for machine in self.machines_list:
             points = machine.points
             state = machine.state

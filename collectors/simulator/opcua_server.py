@@ -29,7 +29,7 @@ from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeValue
 
 from collectors.simulator.faults import OpcuaFaults
-from collectors.simulator.memory import paused_gc
+from collectors.simulator.memory import FREEZE_ABOVE_NODES, freeze_long_lived, paused_gc, unfreeze_long_lived
 from collectors.simulator.opcua_nodes import NodeBuilder
 from collectors.simulator.opcua_space import use_cached_standard_space
 from collectors.simulator.options import SimulatorOptions
@@ -122,6 +122,7 @@ class OpcuaServer:
         self._tempdir: tempfile.TemporaryDirectory | None = None
         self.node_count = 0
         self.rejected_calls = 0
+        self._frozen = False
 
     @property
     def endpoint(self) -> str:
@@ -168,7 +169,14 @@ class OpcuaServer:
         for transport in list(iserver.asyncio_transports):
             transport.abort()
         await server.stop()
+        # Release the address space by reference counting now, not in some later full GC
+        # (the server's internal reference cycles would keep it until then).
         self._values.clear()
+        self._by_node.clear()
+        iserver.aspace._nodes = {}
+        if self._frozen:
+            self._frozen = False
+            unfreeze_long_lived()
 
     async def restart(self, downtime: float = 0.0) -> None:
         """Stop (dropping sessions and subscriptions) and start again on the same port."""
@@ -221,6 +229,9 @@ class OpcuaServer:
         """Add the folders and variables (in bulk, see :mod:`collectors.simulator.opcua_nodes`)."""
         with paused_gc():
             self._add_nodes(server)
+        if self.node_count > FREEZE_ABOVE_NODES:
+            freeze_long_lived()
+            self._frozen = True
 
     def _add_nodes(self, server: Server) -> None:
         builder = NodeBuilder(server.iserver.aspace, self.namespace)

@@ -76,6 +76,7 @@ class Simulator:
         self._tasks: list[asyncio.Task] = []
         self._lock = asyncio.Lock()
         self.publishes = 0
+        self._uint16_variants: dict[int, ua.Variant] = {}
         self.started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -234,11 +235,15 @@ class Simulator:
         if self.opcua is None or not scale.points:
             return
         now, source = datetime.now(UTC), self.now
+        variants = self._uint16_variants
         values = []
-        for point, value in zip(scale.points, scale.opcua_values(), strict=True):
-            point.value = value
-            variant = ua.Variant(value, ua.VariantType.UInt16)
-            values.append(ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=now))
+        with paused_gc():  # tens of thousands of acyclic values; old ones go by reference counting
+            for point, value in zip(scale.points, scale.opcua_values(), strict=True):
+                point.value = value
+                variant = variants.get(value)
+                if variant is None:  # Variants are immutable: one per uint16 value serves every tag and cycle
+                    variant = variants[value] = ua.Variant(value, ua.VariantType.UInt16)
+                values.append(ua.DataValue(variant, SourceTimestamp=source, ServerTimestamp=now))
         await self.opcua.publish_values(scale.points, values)
 
     # ------------------------------------------------------------------ writes from clients
@@ -311,6 +316,7 @@ class Simulator:
         """Switch a machine off (its OPC UA values turn Bad, its Modbus unit answers exception 0x0B) or on."""
         for model in self.models.values():
             if machine in model.machines:
+                model.advance(self.clock.elapsed())  # the switch happens now, not at the last tick
                 model.set_power(machine, on)
                 units = self._machine_units.get(machine, set())
                 if on:
