@@ -26,6 +26,7 @@ class Unit:
     coils: list[bool] = field(default_factory=lambda: [False] * 65536)
     discrete: list[bool] = field(default_factory=lambda: [False] * 65536)
     behaviour: str = "normal"
+    delay: float = 0.0  # seconds before each answer (a slow device answers after the client gave up)
     illegal: set[int] = field(default_factory=set)  # addresses answered with exception 2
     max_count: int = 125  # a larger read count gets exception 3
     busy_seen: dict[tuple[int, int, int], float] = field(default_factory=dict)
@@ -133,6 +134,9 @@ class AwkwardServer:
                 reply = self.handle(unit_id, pdu)
                 if reply is None:
                     continue
+                unit = self.units.get(unit_id)
+                if unit is not None and unit.delay:
+                    await asyncio.sleep(unit.delay)
                 if self.desync_replies:
                     self.desync_replies -= 1
                     tid = (tid + 1) & 0xFFFF

@@ -273,3 +273,26 @@ async def test_workarounds_pause_between_requests_and_close_after_each_cycle(ser
     times = [r[3] for r in unit.requests]
     within_cycles = [times[i + 1] - times[i] for i in range(len(times) - 1) if i % 3 != 2]
     assert min(within_cycles) >= 0.045
+
+
+async def test_a_late_answer_puts_the_stream_out_of_step_and_the_connection_recovers() -> None:
+    """A slow unit answers after the deadline, while the next request waits: the late reply carries the
+    old transaction id, the connection is dropped and re-opened, and the healthy unit keeps reading."""
+    healthy, slow, busy = Unit(), Unit(delay=0.25), Unit(behaviour="busy_always")
+    healthy.holding[0] = 7
+    srv = AwkwardServer({1: healthy, 4: slow, 5: busy})
+    port = await srv.start_tcp()
+    try:
+        received: list[Sample] = []
+        tags = [tag("good", 0), tag("slow", 0, unit=4), tag("busy", 0, unit=5)]
+        worker = modbus_worker(connection(port, timeout=0.1), tags, received.extend)
+        await run_worker(worker, 2.0)
+        health = worker.health()
+        assert health["disconnects"].get("out_of_step", 0) >= 1
+        samples = by_tag(received)
+        assert samples["good"][-1].status == GOOD and samples["good"][-1].value == 7
+        assert sum(1 for s in samples["good"] if s.status == GOOD) >= 10
+        assert samples["busy"][-1].status == 0x80EE0000  # BadServerTooBusy after the retry is busy too
+        assert all(s.status >> 31 for s in samples["slow"])
+    finally:
+        await srv.close()
