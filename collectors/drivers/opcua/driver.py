@@ -365,7 +365,9 @@ class OpcuaDriver:
                 await asyncio.wait_for(subs.delete_all(), timeout=self.connection.timeout)
         except Exception:
             pass
-        if subs is not None and not alive:
+        if final:
+            self._orphans.clear()  # the session file goes too: nothing will be resumed
+        elif subs is not None and not alive:
             self._orphans.extend(subs.subscription_ids)
         if not final:
             client.session_state_path = None  # keep the file: the next client may resume this session
