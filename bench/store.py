@@ -1,14 +1,17 @@
 """Store throughput: our exactly-once store vs plain binary COPY vs executemany INSERT.
 
-All three write the same readings into the same ``samples`` table (emptied in
-between) of a fresh embedded PostgreSQL, in batches of the same size:
+All three start from the same list of readings (:class:`Sample` objects, as a
+driver hands them over) and write them into the same ``samples`` table (emptied
+in between) of a fresh embedded PostgreSQL, in batches of the same size:
 
 - ``store``: ``SampleStore.write()`` per batch — validation, binary encoding,
   spool append + fsync, then COPY and the batch id in one transaction — until
   ``flush()`` says all is committed;
-- ``copy``: psycopg binary COPY with ``write_row`` per batch, one transaction
-  per batch (the limit: what PostgreSQL and psycopg can take);
-- ``executemany``: ``INSERT`` with ``executemany`` per batch (the naive baseline).
+- ``copy``: tag name → id and a row tuple per reading (the least any writer
+  does), then psycopg binary COPY with ``write_row``, one transaction per batch
+  (the limit: what PostgreSQL and psycopg can take);
+- ``executemany``: the same tuples through ``INSERT`` with ``executemany``, one
+  transaction per batch (the naive baseline).
 
 Usage: .venv/bin/python bench/store.py [--rows 1000000] [--batch 20000] [--database-url URL]
 Goal (issue 6): store ≥ 70% of copy, ≥ 4× executemany.
@@ -75,15 +78,20 @@ def run_store(url: str, samples: list[Sample], batch: int, spool: Path) -> float
     return elapsed
 
 
-def as_rows(url: str, samples: list[Sample]) -> list[tuple]:
+def tag_ids(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
-        ids = dict(conn.execute("SELECT name, id FROM tags").fetchall())
+        return dict(conn.execute("SELECT name, id FROM tags").fetchall())
+
+
+def as_rows(ids: dict[str, int], samples: list[Sample]) -> list[tuple]:
     return [(s.time, ids[s.tag], s.value, s.text, s.status, s.server_time, s.received) for s in samples]
 
 
-def run_copy(url: str, rows: list[tuple], batch: int) -> float:
+def run_copy(url: str, samples: list[Sample], batch: int) -> float:
+    ids = tag_ids(url)
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
+        rows = as_rows(ids, samples)
         for offset in range(0, len(rows), batch):
             sql = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
             with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
@@ -93,9 +101,11 @@ def run_copy(url: str, rows: list[tuple], batch: int) -> float:
         return time.perf_counter() - started
 
 
-def run_executemany(url: str, rows: list[tuple], batch: int) -> float:
+def run_executemany(url: str, samples: list[Sample], batch: int) -> float:
+    ids = tag_ids(url)
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
+        rows = as_rows(ids, samples)
         for offset in range(0, len(rows), batch):
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO samples ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
@@ -126,7 +136,6 @@ def main() -> None:
             migrate(url)
             samples = readings(args.rows)
             SampleStore.for_plant(plant(), url, spool_dir=Path(tmp) / "warm")  # registers the tags
-            rows = as_rows(url, samples)
             results: dict[str, tuple[int, float]] = {}
             for name in ("copy", "store", "executemany", "store", "copy"):  # interleaved: fair to caches
                 reset(url)
@@ -134,10 +143,10 @@ def main() -> None:
                     elapsed = run_store(url, samples, args.batch, Path(tmp) / f"spool-{time.time()}")
                     n = args.rows
                 elif name == "copy":
-                    elapsed, n = run_copy(url, rows, args.batch), args.rows
+                    elapsed, n = run_copy(url, samples, args.batch), args.rows
                 else:
                     n = min(args.baseline_rows, args.rows)
-                    elapsed = run_executemany(url, rows[:n], args.batch)
+                    elapsed = run_executemany(url, samples[:n], args.batch)
                 assert count(url) == n, f"{name}: row count mismatch"
                 best = results.get(name)
                 rate = n / elapsed

@@ -115,7 +115,6 @@ class RowEncoder:
         high_us = now_us + round(self.max_future_s * 1_000_000)
         parts: list[bytes] = []
         times = array("q")
-        first_us, last_us = high_us, low_us
         # The common reading (a finite number, no text, no server time) is packed inline: this loop
         # runs for every sample at tens of thousands per second, so it avoids calls and lookups.
         pack_received = (self._structs.get(_FAST_RECEIVED) or self._compile(_FAST_RECEIVED)).pack
@@ -160,13 +159,9 @@ class RowEncoder:
             else:
                 append(self._row(sample, info, t_us))
             append_time(t_us)
-            if t_us < first_us:
-                first_us = t_us
-            if t_us > last_us:
-                last_us = t_us
         if not parts:
             return None
-        return EncodedBatch(b"".join(parts), len(parts), first_us, last_us, times)
+        return EncodedBatch(b"".join(parts), len(parts), min(times), max(times), times)
 
     # ------------------------------------------------------------------ one row
 
