@@ -10,12 +10,16 @@ and counts from those samples; the quality checks run on top.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from collectors.config.models import Plant
+from collectors.service import CollectorService, ServiceOptions
 from collectors.simulator import Simulator, SimulatorOptions
 from mes.derive import run_once
 from mes.orders import create_order, transition
@@ -34,32 +38,39 @@ TAGS = {  # our tag name -> simulator point
     "oven_zone1": f"{OVEN}.Zone1Temperature",
 }
 
-PLANT = Plant.model_validate({
-    "site": {"name": "Curing works", "timezone": "UTC"},
-    "areas": [{"id": "impregnation", "lines": [{
-        "id": "curing", "shift_pattern": "round-the-clock",
-        "bindings": {
-            "state": {"tag": "autoclave_state", "codes": {"running": [1], "changeover": [5], "idle": [7]}},
-            "good_count": {"tag": "batch_counter", "bits": 32},
-        },
-    }]}],
-    "connections": [{"id": "sim", "protocol": "modbus", "host": "127.0.0.1", "port": 5020}],
-    "tags": [
-        {"name": "autoclave_state", "connection": "sim", "unit_id": 10, "table": "holding_register", "address": 0,
-         "data_type": "uint16"},
-        {"name": "batch_counter", "connection": "sim", "unit_id": 10, "table": "holding_register", "address": 2,
-         "data_type": "uint32"},
-        {"name": "oven_zone1", "connection": "sim", "unit_id": 11, "table": "input_register", "address": 0,
-         "data_type": "int16", "scale": 0.1, "unit": "degC"},
-    ],
-    "products": [{"id": "tube", "name": "Graphite tube batch", "unit": "batch",
-                  "ideal_cycle_time": {"curing": 7200}}],
-    "shift_patterns": [{"id": "round-the-clock", "shifts": [
-        {"name": "early", "start": "00:00", "end": "08:00"},
-        {"name": "day", "start": "08:00", "end": "16:00"},
-        {"name": "night", "start": "16:00", "end": "00:00"},
-    ]}],
-})  # fmt: skip
+
+def curing_plant(port: int = 5020, poll_interval: float = 1.0) -> Plant:
+    """The curing line as a plant config: autoclave state and batch counter, oven zone 1."""
+    return Plant.model_validate({
+        "site": {"name": "Curing works", "timezone": "UTC"},
+        "areas": [{"id": "impregnation", "lines": [{
+            "id": "curing", "shift_pattern": "round-the-clock",
+            "bindings": {
+                "state": {"tag": "autoclave_state", "codes": {"running": [1], "changeover": [5], "idle": [7]}},
+                "good_count": {"tag": "batch_counter", "bits": 32},
+            },
+        }]}],
+        "connections": [{"id": "sim", "protocol": "modbus", "host": "127.0.0.1", "port": port,
+                         "poll_groups": [{"name": "default", "interval": poll_interval}]}],
+        "tags": [
+            {"name": "autoclave_state", "connection": "sim", "unit_id": 10, "table": "holding_register", "address": 0,
+             "data_type": "uint16"},
+            {"name": "batch_counter", "connection": "sim", "unit_id": 10, "table": "holding_register", "address": 2,
+             "data_type": "uint32", "heartbeat": 0},
+            {"name": "oven_zone1", "connection": "sim", "unit_id": 11, "table": "input_register", "address": 0,
+             "data_type": "int16", "scale": 0.1, "unit": "degC"},
+        ],
+        "products": [{"id": "tube", "name": "Graphite tube batch", "unit": "batch",
+                      "ideal_cycle_time": {"curing": 7200}}],
+        "shift_patterns": [{"id": "round-the-clock", "shifts": [
+            {"name": "early", "start": "00:00", "end": "08:00"},
+            {"name": "day", "start": "08:00", "end": "16:00"},
+            {"name": "night", "start": "16:00", "end": "00:00"},
+        ]}],
+    })  # fmt: skip
+
+
+PLANT = curing_plant()
 
 
 async def run_line(db: psycopg.Connection, minutes: int, excursion: tuple[int, int]) -> list[tuple[datetime, int]]:
@@ -133,3 +144,89 @@ async def test_an_injected_oven_excursion_ends_as_scrap_in_the_orders_quality_ra
     assert after["scrap_ratio"] == pytest.approx(1 / completed)
     kinds = {e[0] for e in db.execute("SELECT kind FROM quality_events")}
     assert kinds == {"excursion", "nonconformance"}
+
+
+SPEED = 1800.0  # half an hour of plant time per second
+
+
+async def _until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.timeout(120)
+async def test_live_over_modbus_with_the_collector_and_the_background_jobs(
+    db: psycopg.Connection, db_url: str, tmp_path: Path
+) -> None:
+    """The whole path at 1800× speed: simulator → Modbus TCP → collector and store → the quality
+    background job → a nonconformance on the batch lot → scrap → the production core's KPIs.
+
+    Modbus has no source timestamps, so every time here is wall-clock time, and the whole order
+    lasts about ten seconds. The production core cuts count buckets at whole minutes and at the
+    order boundaries before its newest sample, so its derivation runs once, after the order ended
+    and a few more counter reads came in (live, an order this short would have its counts cut at
+    the minute after it)."""
+    from mes.quality.jobs import quality_job
+
+    async with Simulator(SimulatorOptions(scenario="process", seed=3, speed=SPEED, opcua_port=None)) as sim:
+        plant = curing_plant(sim.modbus_port, poll_interval=0.1)
+        run_once(db, plant)
+        create_spec(db, SpecIn(product_id="tube", characteristic="curing oven zone 1", unit="degC",
+                               tag="oven_zone1", process_high=185, min_duration_s=0.2))
+        order = create_order(db, "WO-LIVE", "curing", "tube", 4, by="planner")
+        transition(db, order["id"], "running", by="operator")
+        service = CollectorService(plant, db_url, ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=None,
+                                                                 announce=False))
+        running = asyncio.create_task(service.run(jobs=[quality_job(db_url, every_s=0.3)]))
+        await asyncio.wait_for(service.started.wait(), 30)
+
+        batch = sim.point(TAGS["batch_counter"])
+        setpoint = sim.point(f"{OVEN}.Zone1Setpoint")
+        lots: dict[int, str] = {}
+
+        def follow_batches() -> None:
+            """What an MES integration does at each batch start: close the last lot, open the next."""
+            number = int(batch.value)
+            if number not in lots:
+                now = datetime.now(UTC)
+                db.execute("UPDATE lots SET ended_at = %s WHERE work_order_id = %s AND ended_at IS NULL",
+                           (now, order["id"]))
+                lots[number] = create_lot(db, LotIn(code=f"B{number:06d}", work_order_id=order["id"], quantity=1,
+                                                    started_at=now))["code"]
+
+        phases = [(3 * 3600, 195.0), (3 * 3600 + 25 * 60, 180.0)]  # raise the oven setpoint for 25 minutes
+        while int(batch.value) < 3 or sim.elapsed < 4 * 3600:
+            follow_batches()
+            if phases and sim.elapsed >= phases[0][0]:
+                setpoint.set(phases.pop(0)[1], sim.now)  # what an operator's write does
+            assert sim.elapsed < 9 * 3600, "the simulated line never reached its third batch"
+            await asyncio.sleep(0.02)
+
+        def nonconformances() -> list:
+            return db.execute("SELECT id FROM nonconformances WHERE work_order_id = %s", (order["id"],)).fetchall()
+
+        def batches_collected() -> float:
+            return db.execute("SELECT coalesce(max(x.value), 0) FROM samples x JOIN tags t ON t.id = x.tag_id "
+                              "WHERE t.name = 'batch_counter'").fetchone()[0]
+
+        await _until(lambda: nonconformances(), 20, "the quality job to open a nonconformance")
+        await _until(lambda: batches_collected() >= 3, 10, "the collector to read the third batch")
+        transition(db, order["id"], "completed", by="operator")
+        await asyncio.sleep(0.5)  # counter reads after the order's end
+        service.stop()
+        await asyncio.wait_for(running, 30)
+    run_once(db, plant)  # states and counts from the collected samples
+
+    excursion = list_excursions(db, work_order_id=order["id"])
+    assert len(excursion) == 1 and 185 < excursion[0]["worst_value"] < 195
+    nc = get_nonconformance(db, nonconformances()[0][0])
+    assert (nc["work_order_id"], nc["source"]) == (order["id"], "excursion")
+    assert nc["lot_code"] == excursion[0]["lot_code"] == lots[2]  # the second batch was curing at 3 h
+    before = order_quality(db, order["id"])
+    assert before["pq"] == 2 and before["quality_ratio"] == 1.0  # batches 1 and 2 completed
+    disposition(db, nc["id"], DispositionIn(disposition="scrap", quantity=1, approved_by="qa-lead"))
+    after = order_quality(db, order["id"])
+    assert after["pq"] == before["pq"]
+    assert after["quality_ratio"] == pytest.approx((before["pq"] - 1) / before["pq"])
