@@ -114,6 +114,9 @@ class CuringLine:
                   modbus=_ir(OVEN_UNIT, 1, DataType.int16, scale=0.1)),
             Point(f"{o}.ConveyorSpeed", "Double", 1.2, unit="m/min", range=(0, 5), modbus=_ir(OVEN_UNIT, 2)),
             Point(f"{o}.ExhaustFlow", "Double", 1500.0, unit="m3/h", range=(0, 4000), modbus=_ir(OVEN_UNIT, 4)),
+            Point(f"{o}.ConveyorPosition", "Int32", 0, unit="mm",
+                  modbus=_ir(OVEN_UNIT, 6, DataType.int32, byte_order=ByteOrder.CDAB),
+                  description="int32 CDAB; encoder counts in mm, wraps at 2^31 to negative"),
         ]
         for point in autoclave:
             point.machine = "autoclave"
@@ -221,3 +224,5 @@ class CuringLine:
         measured(p["CuringOven.Zone2Temperature"], self.zone2.at(t), 0.5, 1)
         measured(p["CuringOven.ConveyorSpeed"], 1.2, 0.01, 3)
         measured(p["CuringOven.ExhaustFlow"], 1500.0, 20.0, 0)
+        position = int(1.2 * 1000.0 / 60.0 * t) + (1 << 31) - 50_000  # starts 50 m before the wrap
+        p["CuringOven.ConveyorPosition"].set((position + (1 << 31)) % (1 << 32) - (1 << 31), when)

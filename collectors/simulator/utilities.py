@@ -51,6 +51,9 @@ class Utilities:
                   modbus=_loc(METER_UNIT, ir, 5, DataType.int16, scale=0.001)),
             Point(f"{m}.Frequency", "Double", 50.0, unit="Hz", range=(45, 55),
                   modbus=_loc(METER_UNIT, ir, 6, DataType.uint16, scale=0.01)),
+            Point(f"{m}.ReactivePower", "Double", 0.0, unit="kvar", range=(-500, 500),
+                  modbus=_loc(METER_UNIT, ir, 8, DataType.int32, scale=0.01),
+                  description="int32 ABCD, raw × 0.01 kvar; negative when capacitive"),
         ]
         for point in meter:
             point.machine = "mainmeter"
@@ -151,6 +154,8 @@ class Utilities:
         meter["Voltage"].set(round(400.0 + 4.0 * noise(seed, 2, t, 5.0), 1), when)
         meter["PowerFactor"].set(round(0.92 + 0.02 * noise(seed, 3, t, 30.0), 3), when)
         meter["Frequency"].set(round(50.0 + 0.03 * noise(seed, 4, t, 3.0), 2), when)
+        reactive = 60.0 * drift(seed, 6, t, 4 * 3600.0) + 5.0 * noise(seed, 7, t, 2.0)
+        meter["ReactivePower"].set(round(reactive, 2), when)
         ambient = 25.0 + 5.0 * drift(seed, 5, t, 86400.0)
         for motor, points in enumerate(self.motor_points):
             running = self._running(motor, t)

@@ -96,3 +96,23 @@ async def test_energy_meter_counts_kwh_in_cdab_fixed_point() -> None:
             client.close()
         assert 150 < after - start < 300  # ~200 kW for an hour
         assert 150 < power < 300
+
+
+def i32(registers: list[int], order: str = "ABCD") -> int:
+    value = u32(registers, order)
+    return value - (1 << 32) if value & 0x80000000 else value
+
+
+async def test_int32_values_in_abcd_and_cdab_including_negative_ones() -> None:
+    async with frozen(scenario="process,utilities") as sim:
+        client = await modbus_client(sim)
+        try:
+            for _ in range(2):
+                position = i32((await client.read_input_registers(6, count=2, device_id=11)).registers, "CDAB")
+                assert position == sim.point(f"{OVEN}.ConveyorPosition").value
+                reactive = i32((await client.read_input_registers(8, count=2, device_id=20)).registers, "ABCD")
+                assert reactive * 0.01 == pytest.approx(sim.point("Utilities.Energy.MainMeter.ReactivePower").value)
+                await sim.advance(3600)
+            assert position < 0  # the encoder wrapped past 2^31 during the first hours
+        finally:
+            client.close()
