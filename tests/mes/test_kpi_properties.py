@@ -79,6 +79,12 @@ def test_time_elements_add_up_and_kpis_are_consistent(scenario_db, segments, rat
     write(db, segments, rates, wraps)
     end = end_of(segments)
     assert derive.run_once(db, p, now=end).errors == []
+    # The KPIs (counts summed per segment) and the timeline (counts at their time) agree.
+    in_pbt = db.execute(
+        "SELECT coalesce(sum(pq), 0), coalesce(sum(gq), 0) FROM mes_timeline('line1', %s, %s) "
+        "WHERE is_count AND element IS NOT NULL AND element <> 'PDT'", (START, end)).fetchone()
+    whole = kpi.period_kpi(db, "line1", START, end)
+    assert (whole["pq"], whole["gq"]) == (pytest.approx(in_pbt[0]), pytest.approx(in_pbt[1]))
     for by in ("period", "shift", "order"):
         for k in kpi.kpis(db, "line1", START, end, by=by):
             assert k["minor_stop_loss"] == loss
