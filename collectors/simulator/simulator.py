@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,8 +47,6 @@ class Simulator:
         if options is None:
             options = SimulatorOptions(**overrides)
         elif overrides:
-            from dataclasses import replace
-
             options = replace(options, **overrides)
         options.validate()
         self.options = options
