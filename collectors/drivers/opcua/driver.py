@@ -68,6 +68,8 @@ class OpcuaDriver:
 
     ``sink`` receives subscription samples (and the bad-status samples of tags
     that could not be subscribed or lost their connection); it must not block.
+    ``max_queue`` bounds the notifications received but not yet converted; when it
+    is reached the next Publish waits (the server queues, flagging overflow).
     """
 
     def __init__(
@@ -77,7 +79,7 @@ class OpcuaDriver:
         sink: SampleSink | None = None,
         *,
         pki_dir: Path | None = None,
-        inbox_batches: int = 1000,
+        max_queue: int = 200_000,
         retry_interval: float = 10.0,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
@@ -100,7 +102,7 @@ class OpcuaDriver:
             if point.tag.mode == "subscribe"
         ]
         self._sink = sink
-        self._inbox = Inbox(self._points, sink if sink is not None else _discard, inbox_batches)
+        self._inbox = Inbox(self._points, sink if sink is not None else _discard, max_queue)
         self._retry_interval = retry_interval
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max

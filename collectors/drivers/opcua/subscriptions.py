@@ -80,10 +80,12 @@ class Monitored:
 class Inbox:
     """Bounded queue of raw notification lists between the publish loop and the sink."""
 
-    def __init__(self, points: Sequence[Point], sink: Callable[[list[Sample]], None], max_batches: int) -> None:
+    def __init__(self, points: Sequence[Point], sink: Callable[[list[Sample]], None], max_pending: int) -> None:
         self._points = points
         self._sink = sink
-        self._queue: asyncio.Queue[tuple[datetime, list[ua.MonitoredItemNotification]]] = asyncio.Queue(max_batches)
+        self.max_pending = max_pending  # notifications waiting for conversion, not publish responses
+        self._queue: asyncio.Queue[tuple[datetime, list, bool]] = asyncio.Queue()
+        self._drained = asyncio.Event()
         self.pending = 0
         self.notifications = 0
         self.last_good: datetime | None = None
@@ -96,10 +98,13 @@ class Inbox:
     async def put(self, received: datetime, items: list, fast: bool = False) -> None:
         """Queue one notification list: asyncua MonitoredItemNotifications, or the tuples of
         :class:`~collectors.drivers.opcua.fastpublish.FastDataChange` when ``fast``."""
-        self.pending += len(items)
-        if self._queue.full():
+        if self.pending >= self.max_pending:
             self.waits += 1
-        await self._queue.put((received, items, fast))
+            while self.pending >= self.max_pending:
+                self._drained.clear()
+                await self._drained.wait()
+        self.pending += len(items)
+        self._queue.put_nowait((received, items, fast))
 
     def emit(self, samples: list[Sample]) -> None:
         """Hand samples to the sink; a sink that raises is counted and logged, never fatal here."""
@@ -126,6 +131,7 @@ class Inbox:
             except IndexError:  # a handle we never gave out: keep the others
                 samples = self._known_only(items, fast, received)
             self.pending -= len(items)
+            self._drained.set()
             self.notifications += len(samples)
             for sample in reversed(samples):
                 if sample.status >> 30 == 0:

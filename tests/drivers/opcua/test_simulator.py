@@ -276,3 +276,4 @@ async def test_the_example_configs_opcua_tags_all_resolve_on_the_simulator(repo,
                     await driver.close()
                 assert health["unresolved_tags"] == 0 and health["failed_items"] == 0, (name, health)
                 assert all(s.status != BAD_NODE_ID_UNKNOWN for s in polled), name
+
