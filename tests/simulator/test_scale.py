@@ -57,3 +57,24 @@ async def test_monitored_scale_tags_notify_every_change() -> None:
             await asyncio.sleep(0.05)
         assert handler.values == [sim.scale_value(1100, cycle) for cycle in range(4)]
         await subscription.delete()
+
+
+async def test_fifty_thousand_modbus_tags_start_fast_and_change_in_bulk() -> None:
+    import time
+
+    options = SimulatorOptions(scenario="brewery", tags=50_000, scale_protocols=("modbus",), opcua_port=None,
+                               scale_interval=3600)
+    began = time.monotonic()
+    async with Simulator(options) as sim:
+        assert time.monotonic() - began < 2.0
+        client = await modbus_client(sim)
+        try:
+            last = (await client.read_holding_registers(9_875, count=125, device_id=104)).registers
+            assert last == [scale_value(i, 0, 1) for i in range(49_875, 50_000)]
+            began = time.monotonic()
+            await sim.step_scale()
+            assert time.monotonic() - began < 0.5
+            last = (await client.read_holding_registers(9_875, count=125, device_id=104)).registers
+            assert last == [scale_value(i, 1, 1) for i in range(49_875, 50_000)]
+        finally:
+            client.close()
