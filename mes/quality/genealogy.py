@@ -22,7 +22,7 @@ import psycopg
 from pydantic import Field
 
 from mes.quality.db import one, rows
-from mes.quality.errors import QualityError
+from mes.quality.errors import NotFound, QualityError
 from mes.quality.models import AwareDatetime, QualityInput
 
 Direction = Literal["forward", "backward"]
@@ -75,7 +75,17 @@ def create_lot(conn: psycopg.Connection, lot: LotIn) -> dict[str, Any]:
 
 
 def get_lot(conn: psycopg.Connection, code: str) -> dict[str, Any]:
-    return one(conn, "SELECT * FROM lots WHERE code = %s", (code,), what=f"lot {code!r}")
+    """A lot by its code, or by its supplier's lot number when that names exactly one received lot."""
+    found = rows(conn, "SELECT * FROM lots WHERE code = %s", (code,))
+    if found:
+        return found[0]
+    by_supplier = rows(conn, "SELECT * FROM lots WHERE supplier_lot = %s ORDER BY id", (code,))
+    if len(by_supplier) > 1:
+        raise QualityError(f"supplier lot {code!r} was received as {len(by_supplier)} lots "
+                           f"({', '.join(lot['code'] for lot in by_supplier)}): give one of their codes")
+    if not by_supplier:
+        raise NotFound(f"lot {code!r} not found")
+    return by_supplier[0]
 
 
 def consume(

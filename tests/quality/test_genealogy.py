@@ -49,6 +49,9 @@ def test_forward_trace_finds_every_lot_made_from_a_supplier_lot(db: psycopg.Conn
     assert codes(trace(db, "M1", "forward")) == {"M1", "I1", "I1a", "I1b", "I3", "F1", "F2"}
     assert codes(trace(db, "M3", "forward")) == {"M3", "I2", "I3", "F2"}
     assert codes(trace(db, "F2", "forward")) == {"F2"}
+    # the supplier's lot number works too: "which finished lots used supplier lot S-100?"
+    assert {lot["code"] for lot in trace(db, "S-100", "forward")["lots"] if lot["code"].startswith("F")} == {
+        "F1", "F2"}
 
 
 def test_backward_trace_finds_everything_that_went_into_a_lot(db: psycopg.Connection, plant) -> None:
