@@ -364,12 +364,19 @@ class ModbusDriver:
         await self._client.write_registers(unit, address, registers)
 
     def health(self) -> dict[str, Any]:
+        """Connection totals and, per unit id, requests, errors by kind, latency and last good read."""
         now = time.monotonic()
+        errors: dict[str, int] = {}
+        for unit in self._units.values():
+            for kind, count in unit.errors.items():
+                errors[kind] = errors.get(kind, 0) + count
         return {
             "protocol": "modbus",
             "endpoint": self._client.describe(),
             "connected": self._client.connected,
             "requests_per_cycle": self.requests_per_cycle(),
+            "requests": sum(unit.requests for unit in self._units.values()),
+            "errors": errors,
             "units": {str(u.unit_id): u.as_dict(now) for u in sorted(self._units.values(), key=lambda u: u.unit_id)},
             "refused_requests": list(self._reported.values()),
         }

@@ -142,6 +142,8 @@ async def test_awkward_gateway_values_quality_and_rates(server: AwkwardServer) -
     assert cycles >= 16, cycles
     health = worker.health()
     assert health["connects"] == 1
+    assert health["driver"]["errors"]["timeout"] >= 1 and health["driver"]["errors"]["bad_address"] >= 1
+    assert health["driver"]["requests"] >= 16 * health["driver"]["requests_per_cycle"]["default"] // 2
     units = health["driver"]["units"]
     assert units["3"]["errors"]["timeout"] <= 3
     assert units["2"]["errors"]["busy"] >= cycles - 1
