@@ -127,8 +127,10 @@ class Spool:
                 self._rotate()
             segment = self._current
             offset = self._sizes[segment]
-            os.write(self._handle, header + payload)
-            os.fsync(self._handle)
+            data = memoryview(header + payload)
+            while data:  # a regular file takes it in one write, but a signal may cut it short
+                data = data[os.write(self._handle, data) :]
+            os.fdatasync(self._handle)  # data and the new file size: what a replay needs
             self._sizes[segment] += size
             self._pending[segment] += 1
             return SpoolRecord(batch_id, rows, first_us, last_us, segment, offset + len(header), len(payload))
