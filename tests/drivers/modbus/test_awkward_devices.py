@@ -298,3 +298,19 @@ async def test_a_late_answer_puts_the_stream_out_of_step_and_the_connection_reco
         assert all(s.status >> 31 for s in samples["slow"])
     finally:
         await srv.close()
+
+
+async def test_poll_groups_keep_their_own_rates_on_one_connection(server: AwkwardServer) -> None:
+    groups = [{"name": "counters", "interval": 0.05}, {"name": "process", "interval": 0.25},
+              {"name": "nameplate", "interval": 5}]
+    conn = connection(server.port, poll_groups=groups)  # type: ignore[attr-defined]
+    tags = [tag("count", 0, group="counters"), tag("temp", 8, "int16", group="process"),
+            tag("name", 12, "string", length=3, group="nameplate")]
+    received: list[Sample] = []
+    worker = modbus_worker(conn, tags, received.extend)
+    await run_worker(worker, 1.0)
+    counts = {name: len(s) for name, s in by_tag(received).items()}
+    assert 18 <= counts["count"] <= 21
+    assert 4 <= counts["temp"] <= 5
+    assert counts["name"] == 1
+    assert worker.health()["overruns"] == 0
