@@ -277,3 +277,31 @@ async def test_the_example_configs_opcua_tags_all_resolve_on_the_simulator(repo,
                 assert health["unresolved_tags"] == 0 and health["failed_items"] == 0, (name, health)
                 assert all(s.status != BAD_NODE_ID_UNKNOWN for s in polled), name
 
+
+
+async def test_create_monitored_items_over_the_enforced_limit_is_halved_until_it_passes(collected):
+    from asyncua import Client, ua
+
+    from collectors.config.models import SubscriptionGroup
+    from collectors.drivers.opcua.limits import OperationLimits as Limits
+    from collectors.drivers.opcua.points import Point
+    from collectors.drivers.opcua.subscriptions import Inbox, Monitored, SubscriptionSet
+
+    options = SimulatorOptions(modbus_port=None, tags=600, scale_protocols=("opcua",), scale_interval=3600,
+                               limits=OperationLimits(max_monitored_items_per_call=100))
+    async with Simulator(options) as sim:
+        client = Client(sim.opcua_endpoint)
+        await client.connect()
+        try:
+            tags = scale_tags(sim, 600, mode="subscribe")
+            points = [Point.of(i, tag) for i, tag in enumerate(tags)]
+            group = SubscriptionGroup(name="default", publishing_interval=0.1, sampling_interval=0.05)
+            limits = Limits(monitored_items_per_call=1000)  # as if the server had advertised no limit
+            subscriptions = SubscriptionSet(client.uaclient, limits, Inbox(points, collected, 10_000), 0)
+            items = [Monitored(p, group, ua.NodeId(opcua_name(p.handle), sim.opcua_namespace)) for p in points]
+            failed = await subscriptions.add(items)
+        finally:
+            await client.disconnect()
+        assert sim.opcua.rejected_calls > 0
+    assert failed == [] and subscriptions.items_created == 600
+    assert limits.monitored_items_per_call <= 100
