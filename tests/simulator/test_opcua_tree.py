@@ -71,3 +71,34 @@ async def test_writable_setpoint_is_read_back_and_out_of_range_refused() -> None
             assert exc.code in (ua.StatusCodes.BadNotWritable, ua.StatusCodes.BadUserAccessDenied)
         else:
             raise AssertionError("a counter was writable")
+
+
+async def test_a_subscriber_sees_every_state_change_at_high_speed() -> None:
+    import asyncio
+
+    from collectors.simulator import STATE_CODES, Simulator, SimulatorOptions
+
+    class Collect:
+        def __init__(self) -> None:
+            self.values: list[int] = []
+
+        def datachange_notification(self, node, value, data) -> None:
+            self.values.append(value)
+
+    options = SimulatorOptions(seed=4, speed=1200, start=MONDAY_0700_UTC, modbus_port=None, tick=0.05)
+    async with Simulator(options) as sim, Client(sim.opcua_endpoint, timeout=5) as client:
+        handler = Collect()
+        subscription = await client.create_subscription(20, handler)
+        node = client.get_node(f"ns=2;s={LINE}.Capper.State")
+        await subscription.subscribe_data_change(node, queuesize=1000)
+        subscribed = sim.events[-1].elapsed if sim.events else 0.0
+        after: list[int] = []
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            after = [STATE_CODES[e.state] for e in sim.events if e.machine == "capper" and e.elapsed > subscribed]
+            if len(after) >= 4 and len(handler.values) > len(after):
+                break
+        await subscription.delete()
+    assert len(after) >= 4
+    # The first notification is the value at subscription time; then every change, in order.
+    assert handler.values[-len(after):] == after
