@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,9 @@ def simulate(
     scenario: Annotated[str, typer.Option(help="brewery, process, utilities or all (comma-separated too).")] = "all",
     speed: Annotated[float, typer.Option(help="Simulated seconds per second (60: an hour per minute).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of every random event: same seed and speed, same events.")] = 1,
+    start: Annotated[
+        str | None, typer.Option(help="Simulated start time, ISO 8601 (default: now); fixes break times too.")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     opcua_port: Annotated[int, typer.Option(help="OPC UA port (0: a free port, -1: no OPC UA server).")] = 4840,
     modbus_port: Annotated[int, typer.Option(help="Modbus TCP port (0: a free port, -1: no Modbus server).")] = 5020,
@@ -54,10 +58,12 @@ def simulate(
             raise typer.Exit(2)
         users[name] = password
     try:
+        start_time = _parse_start(start)
         options = SimulatorOptions(
             scenario=scenario,
             seed=seed,
             speed=speed,
+            start=start_time,
             host=host,
             opcua_port=None if opcua_port < 0 else opcua_port,
             modbus_port=None if modbus_port < 0 else modbus_port,
@@ -86,6 +92,17 @@ def simulate(
     except OSError as exc:
         err_console.print(f"cannot start the simulator: {exc}")
         raise typer.Exit(1) from None
+
+
+def _parse_start(text: str | None) -> datetime | None:
+    """An ISO 8601 time; without a zone it is UTC."""
+    if text is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--start {text!r}: expected an ISO 8601 time such as 2026-01-05T07:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 async def _run(simulator, duration: float | None) -> None:

@@ -44,3 +44,11 @@ def test_docs_list_the_current_register_map_and_node_tree(repo) -> None:
     missing = [line for line in register_map(sim.points) + node_tree(sim.points) if line not in docs]
     hint = "docs/simulator.md is out of date; regenerate it from linebrain simulate --describe:\n"
     assert not missing, hint + "\n".join(missing[:10])
+
+
+def test_start_time_is_parsed_and_bad_ones_refused() -> None:
+    good = CliRunner().invoke(app, ["simulate", "--start", "2026-01-05T07:00:00Z", "--describe", "--scenario",
+                                    "brewery"])
+    assert good.exit_code == 0, good.output
+    bad = CliRunner().invoke(app, ["simulate", "--start", "yesterday", "--describe"])
+    assert bad.exit_code == 2 and "ISO 8601" in bad.output
