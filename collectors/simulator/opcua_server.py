@@ -151,6 +151,9 @@ class OpcuaServer:
         server.iserver.asyncio_transports = _SilenceableTransports(self.faults)
         await server.start()
         self.server = server
+        if self.node_count > FREEZE_ABOVE_NODES:
+            freeze_long_lived()
+            self._frozen = True
         self.port = server.bserver.port
         for endpoint in server.iserver.endpoints:
             endpoint.EndpointUrl = self.endpoint
@@ -229,9 +232,6 @@ class OpcuaServer:
         """Add the folders and variables (in bulk, see :mod:`collectors.simulator.opcua_nodes`)."""
         with paused_gc():
             self._add_nodes(server)
-        if self.node_count > FREEZE_ABOVE_NODES:
-            freeze_long_lived()
-            self._frozen = True
 
     def _add_nodes(self, server: Server) -> None:
         builder = NodeBuilder(server.iserver.aspace, self.namespace)
