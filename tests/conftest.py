@@ -3,8 +3,11 @@ migrated template database, and a fresh database per test cloned from it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +28,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def server_data_dir() -> Iterator[Path]:
+    """A throw-away data dir for an embedded server, outside pytest's tmp tree: pytest resets
+    /tmp/pytest-of-<user> to 0700 whenever a session starts, which would lock out the
+    unprivileged user PostgreSQL runs as when the tests run as root."""
+    path = Path(tempfile.mkdtemp(prefix="linebrain-test-pg-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_data_dir() -> Iterator[Path]:
+    with server_data_dir() as path:
+        yield path
+
+
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def pg_server() -> Iterator[EmbeddedPostgres]:
     """The same embedded server the product runs, in a throw-away data dir."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg"), port=free_port())
-    server.start()
-    yield server
-    server.stop()
+    with server_data_dir() as data_dir:
+        server = EmbeddedPostgres(data_dir, port=free_port())
+        server.start()
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="session")

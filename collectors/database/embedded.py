@@ -236,9 +236,9 @@ def _port_free(port: int) -> bool:
 
 
 def _open_path_to(path: Path) -> None:
-    """Let the service user traverse every folder above ``path`` (it runs as another uid)."""
+    """Let the service user traverse (not list) every folder above ``path``: it runs as another uid."""
     for parent in [path, *path.parents]:
         with contextlib.suppress(OSError):
             mode = parent.stat().st_mode
             if parent.is_dir() and not mode & 0o001:
-                parent.chmod(mode | 0o005)
+                parent.chmod(mode | 0o001)

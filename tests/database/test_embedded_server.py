@@ -12,8 +12,8 @@ from collectors.database.embedded import EmbeddedPostgres
 from tests.conftest import free_port
 
 
-def test_start_restart_keeps_data_and_stop(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path / "data", port=free_port())
+def test_start_restart_keeps_data_and_stop(pg_data_dir: Path) -> None:
+    server = EmbeddedPostgres(pg_data_dir / "data", port=free_port())
     status = server.start()
     assert status.running
     try:
@@ -34,8 +34,8 @@ def test_start_restart_keeps_data_and_stop(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_second_process_joins_the_running_server(tmp_path: Path) -> None:
-    data_dir = tmp_path / "shared"
+def test_second_process_joins_the_running_server(pg_data_dir: Path) -> None:
+    data_dir = pg_data_dir / "shared"
     first = EmbeddedPostgres(data_dir, port=free_port())
     pid = first.start().pid
     try:

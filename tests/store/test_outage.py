@@ -28,8 +28,10 @@ async def _wait(condition, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once(tmp_path: Path) -> None:
-    server = EmbeddedPostgres(tmp_path / "pg", port=free_port())  # our own: we are going to stop it
+async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once(
+    tmp_path: Path, pg_data_dir: Path
+) -> None:
+    server = EmbeddedPostgres(pg_data_dir / "pg", port=free_port())  # our own: we are going to stop it
     server.start()
     url = server.url()
     migrate(url)
