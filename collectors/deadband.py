@@ -34,6 +34,10 @@ class _Rule:
     percent_span: float | None  # deadband_percent × range span, when the tag has a range
     percent: float  # deadband_percent / 100, used when there is no range
     heartbeat: float
+    simple: bool = False  # only an absolute deadband and a heartbeat: the fast path decides
+
+    def __post_init__(self) -> None:
+        self.simple = self.heartbeat > 0 and self.percent_span is None and not self.percent
 
 
 @dataclass(slots=True)
@@ -42,6 +46,7 @@ class _Last:
     status: int
     text: str | None
     time_s: float
+    rule: _Rule
 
 
 _DEFAULT_RULE = _Rule(deadband=0.0, percent_span=None, percent=0.0, heartbeat=0.0)
@@ -71,26 +76,28 @@ class ReportByException:
     def filter(self, samples: Iterable[Sample]) -> list[Sample]:
         """The samples to store, in their original order."""
         kept: list[Sample] = []
-        keep, rules, last_of = self._keep, self._rules, self._last
+        keep, last_of = self._keep, self._last
         suppressed = 0
         for sample in samples:
-            # Fast path for the usual case (a number inside the absolute deadband, same quality,
-            # heartbeat not due): polling reads every tag every cycle, so most readings end here.
+            # Fast path for the usual case — a number, same quality, an absolute deadband — which
+            # decides inline; polling hands over every tag every cycle, so this loop is hot.
             last = last_of.get(sample.tag)
-            if last is not None and sample.status == last.status and sample.text == last.text:
-                rule = rules.get(sample.tag, _DEFAULT_RULE)
-                value, previous = sample.value, last.value
-                if (
-                    rule.heartbeat and rule.percent_span is None and not rule.percent
-                    and (type(value) is float or type(value) is int) and type(previous) is float
-                ):  # fmt: skip
-                    delta = abs(value - previous)
-                    moment = sample.time
-                    if (
-                        delta <= rule.deadband and type(moment) is datetime and moment.tzinfo is not None
-                        and moment.timestamp() - last.time_s < rule.heartbeat
-                    ):  # fmt: skip
-                        suppressed += 1
+            value = sample.value
+            if (
+                last is not None and (type(value) is float or type(value) is int) and type(last.value) is float
+                and sample.status == last.status and sample.text == last.text
+            ):  # fmt: skip
+                rule = last.rule
+                moment = sample.time
+                if rule.simple and type(moment) is datetime and moment.tzinfo is not None:
+                    delta = abs(value - last.value)
+                    if delta == delta:  # NaN (or inf − inf) takes the careful path
+                        time_s = moment.timestamp()
+                        if delta > rule.deadband or time_s - last.time_s >= rule.heartbeat:
+                            last.value, last.time_s = float(value), time_s
+                            kept.append(sample)
+                        else:
+                            suppressed += 1
                         continue
             if keep(sample):
                 kept.append(sample)
@@ -112,7 +119,7 @@ class ReportByException:
         ):
             numeric = float(value) if isinstance(value, int | float) else None  # bool too
             if last is None:
-                self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s)
+                self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s, rule)
             else:  # in place: no allocation per stored reading
                 last.value, last.status, last.text, last.time_s = numeric, sample.status, sample.text, time_s
             return True

@@ -69,3 +69,9 @@ def test_tags_are_filtered_independently() -> None:
     samples = [Sample("temp", T0, 1.0), Sample("other", T0, 1.0), Sample("temp", T0, 1.0), Sample("other", T0, 2.0)]
     assert [(s.tag, s.value) for s in rbe.filter(samples)] == [("temp", 1.0), ("other", 1.0), ("other", 2.0)]
     assert rbe.suppressed == 1
+
+
+def test_nan_and_infinity_pass_once_then_count_as_unchanged() -> None:
+    nan, inf = float("nan"), float("inf")
+    kept = _kept(_tag(heartbeat=3600), _readings([1.0, nan, nan, 2.0, inf, inf, 3.0]))
+    assert [str(v) for v in kept] == ["1.0", "nan", "2.0", "inf", "3.0"]
