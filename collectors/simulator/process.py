@@ -122,7 +122,8 @@ class CuringLine:
             point.machine = "autoclave"
         for point in oven:
             point.machine = "curingoven"
-        self.p = {p.name.rsplit(".", 2)[-2] + "." + p.browse_name: p for p in autoclave + oven}
+        # "Autoclave.Temperature" → point: the model's own short names for its signals
+        self.signals = {p.name.rsplit(".", 2)[-2] + "." + p.browse_name: p for p in autoclave + oven}
         self.points = autoclave + oven
         self.machines = {"autoclave": autoclave, "curingoven": oven}
         self.events: deque[StateEvent] = deque(maxlen=100_000)
@@ -152,24 +153,24 @@ class CuringLine:
 
     def _targets(self, t: float) -> None:
         """Point every lag at what the current phase and setpoints ask for."""
-        temp_sp = float(self.p["Autoclave.TemperatureSetpoint"].value)
-        press_sp = float(self.p["Autoclave.PressureSetpoint"].value)
-        heating = bool(self.p["Autoclave.HeaterEnable"].value)
+        temp_sp = float(self.signals["Autoclave.TemperatureSetpoint"].value)
+        press_sp = float(self.signals["Autoclave.PressureSetpoint"].value)
+        heating = bool(self.signals["Autoclave.HeaterEnable"].value)
         name = PHASES[self.phase][0]
         temp_target = temp_sp if name in ("cure", "pressurize") and heating else (60.0 if name == "fill" else AMBIENT)
         self.temperature.retarget(t, temp_target)
         self.pressure.retarget(t, press_sp if name in ("pressurize", "cure") else 1.0)
         self.vacuum.retarget(t, 20.0 if name in ("evacuate", "fill") else 1013.0)
-        self.zone1.retarget(t, float(self.p["CuringOven.Zone1Setpoint"].value))
-        self.zone2.retarget(t, float(self.p["CuringOven.Zone2Setpoint"].value))
+        self.zone1.retarget(t, float(self.signals["CuringOven.Zone1Setpoint"].value))
+        self.zone2.retarget(t, float(self.signals["CuringOven.Zone2Setpoint"].value))
 
     def _setpoints(self) -> tuple:
         return (
-            self.p["Autoclave.TemperatureSetpoint"].value,
-            self.p["Autoclave.PressureSetpoint"].value,
-            self.p["CuringOven.Zone1Setpoint"].value,
-            self.p["CuringOven.Zone2Setpoint"].value,
-            self.p["Autoclave.HeaterEnable"].value,
+            self.signals["Autoclave.TemperatureSetpoint"].value,
+            self.signals["Autoclave.PressureSetpoint"].value,
+            self.signals["CuringOven.Zone1Setpoint"].value,
+            self.signals["CuringOven.Zone2Setpoint"].value,
+            self.signals["Autoclave.HeaterEnable"].value,
         )
 
     def next_event(self) -> float | None:
@@ -199,7 +200,7 @@ class CuringLine:
 
     def _publish(self, t: float) -> None:
         when = self.start + timedelta(seconds=t)
-        p, seed = self.p, self.seed
+        p, seed = self.signals, self.seed
         name = PHASES[self.phase][0]
 
         def measured(point: Point, value: float, amplitude: float, digits: int = 2) -> None:
