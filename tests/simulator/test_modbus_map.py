@@ -103,3 +103,19 @@ async def test_pipelined_requests_are_answered_in_order_and_bad_quantities_refus
             assert struct.unpack(">H", answer_two[:2])[0] == 2 and answer_two[7:] == bytes((0x83, 3))
         finally:
             writer.close()
+
+
+async def test_a_frame_that_is_not_modbus_tcp_closes_the_connection() -> None:
+    import asyncio
+
+    async with frozen() as sim:
+        reader, writer = await asyncio.open_connection("127.0.0.1", sim.modbus_port)
+        try:
+            writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                data = await asyncio.wait_for(reader.read(100), 2)
+            except ConnectionResetError:
+                data = b""
+            assert data == b""
+        finally:
+            writer.close()
