@@ -54,3 +54,23 @@ def test_a_growing_state_tail_marks_only_the_new_stretch(grafana_db: GrafanaData
         marked = conn.execute("SELECT lower(period), upper(period) FROM grafana.kpi_dirty").fetchall()
         conn.execute("UPDATE state_intervals SET period = tstzrange(lower(period), %s) WHERE id = %s", last[::-1])
     assert marked == [(last[1], last[1] + timedelta(seconds=5))]
+
+
+def test_counts_and_micro_stops_from_the_cache_add_up_to_the_live_timeline(grafana_db: GrafanaDatabase) -> None:
+    """Over two days a panel reads hourly cache buckets; its totals are the minute-level ones."""
+    long_from = grafana_db.start - timedelta(days=2, hours=1)
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("SELECT grafana.refresh_kpi_hours()")
+        args = ("line1", long_from, grafana_db.end, 60_000, "all")
+        live = conn.execute("SELECT sum(good), sum(plan) FROM grafana.line_counts_live(%s, %s, %s, %s, %s)",
+                            args).fetchone()  # fmt: skip
+        cached = conn.execute("SELECT sum(good), sum(plan), count(*) FROM grafana.line_counts(%s, %s, %s, %s, %s)",
+                              ("line1", long_from, grafana_db.end, 60_000, "all")).fetchone()  # fmt: skip
+        stops_live = conn.execute("SELECT sum(stops) FROM grafana.micro_stops_live(%s, %s, %s, %s, %s)",
+                                  args).fetchone()  # fmt: skip
+        stops_cached = conn.execute("SELECT sum(stops), count(*) FROM grafana.micro_stops(%s, %s, %s, %s, %s)",
+                                    ("line1", long_from, grafana_db.end, 60_000, "all")).fetchone()  # fmt: skip
+    assert cached[2] < 100  # hourly buckets, not minutes
+    assert cached[0] == pytest.approx(live[0])
+    assert cached[1] == pytest.approx(live[1], rel=1e-6)
+    assert stops_cached[0] == pytest.approx(stops_live[0], abs=2)  # a stop across an hour counts in both

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -34,15 +35,17 @@ def test_export_writes_every_dashboard(exported: list[dict]) -> None:
 
 
 # Panel widths in data points: 1000 gives 10 s buckets (raw samples), 30 gives 5 min
-# (minute rollups), 2 gives 1 h (hour rollups): every query path is exercised.
-@pytest.mark.parametrize("points", [1000, 30, 2])
+# (minute rollups), 2 gives 1 h (hour rollups); "days" widens the range to three
+# days, where production panels switch to the hourly KPI cache.
+@pytest.mark.parametrize("points", [1000, 30, 2, "days"])
 @pytest.mark.parametrize("uid", sorted(SHAPES))
 def test_every_panel_query_runs_as_grafana_and_returns_what_the_panel_draws(
-    uid: str, points: int, exported: list[dict], grafana_db: GrafanaDatabase
+    uid: str, points: int | str, exported: list[dict], grafana_db: GrafanaDatabase
 ) -> None:
     dashboard = next(d for d in exported if d["uid"] == uid)
+    start = grafana_db.start - timedelta(days=3) if points == "days" else grafana_db.start
     with psycopg.connect(grafana_db.reader_url, autocommit=True) as conn:
-        results = run_dashboard(conn, dashboard, grafana_db.start, grafana_db.end, points)
+        results = run_dashboard(conn, dashboard, start, grafana_db.end, 1500 if points == "days" else int(points))
     shapes = {panel.title: panel.shape for d in all_dashboards() if d.uid == uid for panel in d.panels}
     assert {r.panel for r in results} == set(shapes)
     problems = [f"{r.panel}: {p}" for r in results for p in check_shape(r, shapes[r.panel])]
