@@ -51,7 +51,7 @@ def plant(port: int, tags: int, poll_interval: float, batch_age: float) -> Plant
     units = (tags + TAGS_PER_UNIT - 1) // TAGS_PER_UNIT
     return Plant.model_validate({
         "site": {"name": "pipeline bench"},
-        "storage": {"batch_max_age_s": batch_age, "batch_max_rows": 50_000, "queue_max_samples": 2_000_000},
+        "storage": {"batch_max_age_s": batch_age},  # batch_max_rows 20,000 and the queue: config defaults
         "connections": [
             {"id": f"unit{u}", "protocol": "modbus", "host": "127.0.0.1", "port": port, "timeout": 5.0,
              "poll_groups": [{"name": "default", "interval": poll_interval}]}
