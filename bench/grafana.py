@@ -152,19 +152,33 @@ def main() -> None:
     parser.add_argument("--database-url", help="an empty database (default: embedded PostgreSQL in a temp dir)")
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, help="keep the embedded server's data here; a second run with "
+                        "the same folder reuses the data (and refreshes the KPI cache)")  # fmt: skip
     args = parser.parse_args()
     server = None
+    built = None
     if args.database_url:
         url = args.database_url
     else:
-        server = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="lb-grafana-bench-")), port=55499)
+        data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="lb-grafana-bench-"))
+        built = data_dir / "built.txt"
+        server = EmbeddedPostgres(data_dir, port=55499)
         server.start()
-        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE grafana_bench")
         url = server.url("grafana_bench")
+        if not built.exists():
+            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+                conn.execute("DROP DATABASE IF EXISTS grafana_bench")
+                conn.execute("CREATE DATABASE grafana_bench")
     try:
         migrate(url, ALL_MIGRATIONS)
-        start, end = build(url, args.days)
+        if built is not None and built.exists():
+            start, end = (datetime.fromisoformat(t) for t in built.read_text().split())
+            with psycopg.connect(url, autocommit=True) as conn:
+                print(f"reusing {built.parent}: KPI cache refreshed ({refresh_all(conn)} line-hours)")
+        else:
+            start, end = build(url, args.days)
+            if built is not None:
+                built.write_text(f"{start.isoformat()} {end.isoformat()}")
         with psycopg.connect(url, autocommit=True) as conn:
             ensure_role(conn, "linebrain_grafana_bench", "bench-password")
             timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()

@@ -74,3 +74,15 @@ def test_counts_and_micro_stops_from_the_cache_add_up_to_the_live_timeline(grafa
     assert cached[0] == pytest.approx(live[0])
     assert cached[1] == pytest.approx(live[1], rel=1e-6)
     assert stops_cached[0] == pytest.approx(stops_live[0], abs=2)  # a stop across an hour counts in both
+
+
+def test_order_kpis_over_whole_hours_equal_the_order_span(grafana_db: GrafanaDatabase) -> None:
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("SELECT grafana.refresh_kpi_hours()")
+        for order_id, first, last in conn.execute(
+            "SELECT order_id, min(lower(period)), max(coalesce(upper(period), now())) FROM order_runs GROUP BY 1"
+        ).fetchall():
+            theirs = conn.execute("SELECT gq_total, oee FROM mes_kpi('line1', %s, %s, 'order') WHERE group_key = %s",
+                                  (first, last, str(order_id))).fetchone()  # fmt: skip
+            ours = conn.execute("SELECT gq_total, oee FROM grafana.order_kpi(%s)", (order_id,)).fetchone()
+            assert ours == pytest.approx(theirs, rel=1e-4), order_id  # the running one ends at now()
