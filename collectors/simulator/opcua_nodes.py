@@ -6,7 +6,8 @@ costs ~1 ms each and grows with folder size: 50,000 scale tags would take
 minutes. Our nodes are known to be unique, so they are built here the way
 ``NodeManagementService._add_node`` stores them (same attributes, the same three
 references: parent → child, child → parent, child → type definition) without
-those scans: about 20 µs a node.
+those scans, and with one shared AttributeValue per constant attribute (data
+type, access level, value rank, ...): 50,000 variables in under 2 s.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from asyncua.server.address_space import AttributeValue, NodeData
 
 _A = ua.AttributeIds
 _V = ua.VariantType
+# Attributes every node gets its own AttributeValue for; the others are shared constants.
+_OWN = frozenset({_A.NodeId, _A.BrowseName, _A.DisplayName, _A.Value})
 
 
 def _dv(value: Any, variant_type: ua.VariantType) -> ua.DataValue:
@@ -31,6 +34,9 @@ class NodeBuilder:
         self.nodes = aspace._nodes
         self.namespace = namespace
         self._typedefs: dict[int, ua.ReferenceDescription] = {}
+        self._parents: dict[ua.NodeId, tuple[NodeData, ua.NodeId]] = {}
+        self._constants: dict[tuple[Any, Any], ua.DataValue] = {}
+        self._shared_attributes: dict[int, AttributeValue] = {}
         self._shared = {
             "write_mask": _dv(0, _V.UInt32),
             "false": _dv(False, _V.Boolean),
@@ -55,30 +61,67 @@ class NodeBuilder:
             )
         return self._typedefs[typedef]
 
+    def constant(self, value: Any, variant_type: ua.VariantType) -> ua.DataValue:
+        """One shared DataValue per constant attribute value (DataValues are never changed in place)."""
+        key = (value, variant_type)
+        if key not in self._constants:
+            self._constants[key] = _dv(value, variant_type)
+        return self._constants[key]
+
+    def _shared_attribute(self, value: ua.DataValue) -> AttributeValue:
+        """One AttributeValue for a constant attribute across all nodes (about 10 of a variable's 15).
+
+        Safe because clients cannot write anything but Value (asyncua refuses other
+        attributes to non-admin users) and the simulator never writes them either.
+        """
+        key = id(value)  # the DataValue lives in this builder's caches, so its id is stable
+        if key not in self._shared_attributes:
+            self._shared_attributes[key] = AttributeValue(value)
+        return self._shared_attributes[key]
+
+    def _description(self, text: str) -> ua.DataValue:
+        key = ("description", text)
+        if key not in self._constants:
+            self._constants[key] = _dv(ua.LocalizedText(text), _V.LocalizedText)
+        return self._constants[key]
+
+    def _parent(self, parent_id: ua.NodeId) -> tuple[NodeData, ua.NodeId]:
+        """A parent node and its type definition (looked up once: a folder may get hundreds of children)."""
+        if parent_id not in self._parents:
+            parent = self.nodes[parent_id]
+            typedef = next(
+                (r.NodeId for r in parent.references
+                 if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasTypeDefinition)),
+                ua.NodeId(),
+            )
+            self._parents[parent_id] = (parent, typedef)
+        return self._parents[parent_id]
+
     def _add(self, node_id: ua.NodeId, parent_id: ua.NodeId, reference: int, node_class: ua.NodeClass,
              browse_name: ua.QualifiedName, description: str, typedef: int, attributes: dict) -> NodeData:
-        parent = self.nodes[parent_id]
+        parent, parent_typedef = self._parent(parent_id)
         display = ua.LocalizedText(browse_name.Name)
+        display_dv = _dv(display, _V.LocalizedText)
         node = NodeData(node_id)
         shared = self._shared
         values = {
             _A.NodeId: _dv(node_id, _V.NodeId),
             _A.NodeClass: shared["class_object" if node_class == ua.NodeClass.Object else "class_variable"],
             _A.BrowseName: _dv(browse_name, _V.QualifiedName),
-            _A.DisplayName: _dv(display, _V.LocalizedText),
-            _A.Description: _dv(ua.LocalizedText(description), _V.LocalizedText),
+            _A.DisplayName: display_dv,
+            _A.Description: display_dv if description == browse_name.Name
+            else self._description(description),
             _A.WriteMask: shared["write_mask"],
             _A.UserWriteMask: shared["write_mask"],
             **attributes,
         }
-        node.attributes = {attribute: AttributeValue(value) for attribute, value in values.items()}
+        node.attributes = {
+            attribute: AttributeValue(value) if attribute in _OWN or value is display_dv
+            else self._shared_attribute(value)
+            for attribute, value in values.items()
+        }
         reference_type = ua.NodeId(reference)
         typedef_ref = self._typedef_ref(typedef)
-        parent_typedef = next(
-            (r.NodeId for r in parent.references
-             if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasTypeDefinition)),
-            ua.NodeId(),
-        )
         node.references = [
             ua.ReferenceDescription(
                 ReferenceTypeId=reference_type, IsForward=False, NodeId=parent_id,
@@ -108,11 +151,11 @@ class NodeBuilder:
                  description: str = "", writable: bool = False, typedef: int = ua.ObjectIds.BaseDataVariableType,
                  property_of: bool = False) -> NodeData:
         access = ua.AccessLevel.CurrentRead.mask | (ua.AccessLevel.CurrentWrite.mask if writable else 0)
-        access_dv = _dv(access, _V.Byte)
+        access_dv = self.constant(access, _V.Byte)
         shared = self._shared
         attributes = {
             _A.Value: ua.DataValue(value),
-            _A.DataType: _dv(ua.NodeId(data_type), _V.NodeId),
+            _A.DataType: self.constant(ua.NodeId(data_type), _V.NodeId),
             _A.ValueRank: shared["scalar"],
             _A.AccessLevel: access_dv,
             _A.UserAccessLevel: access_dv,

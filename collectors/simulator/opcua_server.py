@@ -146,14 +146,16 @@ class OpcuaServer:
             await self._load_certificate(server)
         self.namespace = await server.register_namespace(NAMESPACE_URI)
         await self._write_limits(server)
-        self._build_nodes(server)
         self._hook_sessions(server)
         server.iserver.asyncio_transports = _SilenceableTransports(self.faults)
-        await server.start()
+        with paused_gc():
+            self._build_nodes(server)
+            await server.start()
+            if self.node_count > FREEZE_ABOVE_NODES:
+                # Freeze before the collector is back on, or its first full pass walks it all.
+                freeze_long_lived()
+                self._frozen = True
         self.server = server
-        if self.node_count > FREEZE_ABOVE_NODES:
-            freeze_long_lived()
-            self._frozen = True
         self.port = server.bserver.port
         for endpoint in server.iserver.endpoints:
             endpoint.EndpointUrl = self.endpoint
@@ -230,10 +232,6 @@ class OpcuaServer:
 
     def _build_nodes(self, server: Server) -> None:
         """Add the folders and variables (in bulk, see :mod:`collectors.simulator.opcua_nodes`)."""
-        with paused_gc():
-            self._add_nodes(server)
-
-    def _add_nodes(self, server: Server) -> None:
         builder = NodeBuilder(server.iserver.aspace, self.namespace)
         folders: dict[tuple[str, ...], ua.NodeId] = {}
         objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
