@@ -137,9 +137,11 @@ async def test_awkward_gateway_values_quality_and_rates(server: AwkwardServer) -
     bad = {name for name, s in last.items() if s.status >> 31}
     assert bad == {"refused", "dead_a", "dead_b"}
 
-    # The others keep their 100 ms rate although unit 3 never answers.
+    # The others keep their 100 ms rate although unit 3 never answers: 20 slots in 2 s. Waiting
+    # for the dead unit's 150 ms timeout each cycle would overrun every other slot (<= 10 cycles);
+    # the margin above that absorbs a loaded CI machine.
     cycles = len(samples["f_abcd"])
-    assert cycles >= 16, cycles
+    assert cycles >= 13, cycles
     health = worker.health()
     assert health["connects"] == 1
     assert health["driver"]["errors"]["timeout"] >= 1 and health["driver"]["errors"]["bad_address"] >= 1
