@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from collectors.store import SampleStore, commit_batch
 from collectors.store.spool import Spool
@@ -64,3 +66,23 @@ def test_spool_left_by_a_dead_process_is_replayed_in_order_and_skips_committed(d
     with psycopg.connect(db_url) as conn:
         order = [row[0] for row in conn.execute("SELECT batch_id FROM store_batches ORDER BY committed_at")]
     assert order == ids
+
+
+def test_spool_near_full_warns_and_a_full_spool_drops_counted(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.conftest import free_port
+
+    config = plant(2, spool_max_mb=1)
+    store = SampleStore.for_plant(config, db_url, spool_dir=tmp_path / "spool")
+    store.database_url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"  # the database is gone
+    caplog.set_level(logging.WARNING, logger="linebrain.store")
+    store.start()
+    batches = [store.write(ramp(2, 1000, step_ms=k + 1)) for k in range(12)]  # ~150 kB each, 1 MB limit
+    assert store.stats.spool_near_full
+    assert "SPOOL NEAR FULL" in caplog.text
+    assert None in batches and store.stats.rows_dropped_spool_full > 0
+    assert "samples DROPPED" in caplog.text
+    assert store.spool.size_bytes() <= 1024 * 1024
+    assert not store.close(timeout=0.5)  # what was spooled stays for the next start
+    assert list((tmp_path / "spool").glob("*.spool"))
