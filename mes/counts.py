@@ -4,13 +4,17 @@ A counter of ``bits`` wraps at 2^bits. Between two usable samples the delta is t
 difference when it is not negative. A drop is either a reset (the counter restarted
 from zero: the delta is the new value) or a wrap (the counter passed its maximum:
 the delta is value + 2^bits - previous); the binding's ``reset_threshold`` (a share
-of the range) tells them apart: a drop smaller than it is a reset. So a reset is
-never a negative count and a wrap never a huge one. Bad-quality samples are
+of the range) tells them apart: a drop smaller than it is a reset. A larger drop
+is still a reset when the wrap it implies is more than the line could make in the
+time between the samples (twice its fastest ideal rate). So a reset is never a
+negative count and a wrap never a huge one. Bad-quality samples are
 skipped: what was counted during a gap appears with the next good sample.
 
 Deltas are summed per cut (see the ``count_buckets`` table) in SQL: one pass over
 the new samples, cut at whole minutes and at the shift, break and order-run
-boundaries known now, so each cut belongs to exactly one shift and order.
+boundaries known now, so each cut belongs to exactly one shift and order. A cut
+is stored at the time of its latest sample (``cut_end``), so it is attributed
+like the samples in it.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ WITH s AS (
 ),
 d AS (
     SELECT time, v,
-           coalesce(lag(v) OVER w, %(prev)s::double precision) AS prev_v
+           coalesce(lag(v) OVER w, %(prev)s::double precision) AS prev_v,
+           coalesce(lag(time) OVER w, %(prev_time)s::timestamptz) AS prev_time
     FROM s WINDOW w AS (ORDER BY time)
 ),
 delta AS (
@@ -42,6 +47,9 @@ delta AS (
                WHEN prev_v IS NULL THEN 0
                WHEN v >= prev_v THEN v - prev_v
                WHEN prev_v - v < %(threshold)s * %(range)s THEN v
+               -- A "wrap" the line could not have produced in the time is a reset.
+               WHEN %(max_rate)s::double precision IS NOT NULL
+                    AND v + %(range)s - prev_v > %(max_rate)s * extract(epoch FROM time - prev_time) + 100 THEN v
                ELSE v + %(range)s - prev_v
            END AS qty
     FROM d
@@ -53,12 +61,14 @@ bounded AS (
 cut AS (
     SELECT least(date_bin('60 seconds', time - interval '1 microsecond', 'epoch'::timestamptz) + interval '60 seconds',
                  CASE WHEN i > 0 AND (%(bounds)s::timestamptz[])[i] = time THEN time
-                      ELSE (%(bounds)s::timestamptz[])[i + 1] END) AS cut_end,
-           qty
+                      ELSE (%(bounds)s::timestamptz[])[i + 1] END) AS cut,
+           time, qty
     FROM bounded
 )
+-- A cut is stored at its latest sample time: a window ending between two minutes
+-- (e.g. "now") holds every delta seen up to it.
 INSERT INTO count_buckets (equipment_id, cut_end, {col})
-SELECT %(unit)s, cut_end, sum(qty) FROM cut GROUP BY cut_end HAVING sum(qty) <> 0
+SELECT %(unit)s, max(time), sum(qty) FROM cut GROUP BY cut HAVING sum(qty) <> 0
 ON CONFLICT (equipment_id, cut_end) DO UPDATE SET {col} = count_buckets.{col} + EXCLUDED.{col}
 """
 
@@ -76,8 +86,10 @@ SELECT DISTINCT t FROM (
 """
 
 
-def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: float) -> float:
-    """The Python twin of the SQL rule, for tests and documentation."""
+def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: float,
+                  max_units: float | None = None) -> float:
+    """The Python twin of the SQL rule, for tests and documentation. ``max_units`` is the most
+    the line can make between the two samples (when known): a larger "wrap" is a reset."""
     size = 2.0**bits
     value = value - size * (value // size)
     if prev is None:
@@ -85,6 +97,8 @@ def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: 
     if value >= prev:
         return value - prev
     if prev - value < reset_threshold * size:
+        return value
+    if max_units is not None and value + size - prev > max_units + 100:
         return value
     return value + size - prev
 
@@ -115,7 +129,8 @@ def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, 
     conn.execute(
         DERIVE_COUNTS.format(col=kind).encode(),
         {"range": size, "tag": tag_id, "after": after, "until": until, "prev": wm[1] if wm else None,
-         "threshold": reset_threshold, "bounds": bounds, "unit": unit["id"]},
+         "prev_time": wm[0] if wm else None, "threshold": reset_threshold, "bounds": bounds, "unit": unit["id"],
+         "max_rate": _max_rate(unit, kind)},
     )  # fmt: skip
     conn.execute(
         "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
@@ -123,6 +138,14 @@ def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, 
         "last_value = EXCLUDED.last_value, updated_at = now()",
         (unit["id"], stream, last[0], last[1] - size * (last[1] // size)),
     )
+
+
+def _max_rate(unit: dict, kind: str) -> float | None:
+    """Units per second the unit can make at most: twice its fastest ideal rate (a drop whose
+    wrap reading would need more is a reset). Unknown for energy or without a product."""
+    if kind == "energy" or not unit.get("default_pru"):
+        return None
+    return 2.0 / unit["default_pru"]
 
 
 def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime, quantity: float, why: str,

@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 from collectors.config.models import Equipment, Line, LineBindings, Plant, Tag
 
 ENTERPRISE_ID = "_enterprise"
+SUBSCRIBED_STALE_SECONDS = 86_400.0
 SITE_ID = "_site"
 
 
@@ -53,10 +54,14 @@ def _has_bindings(bindings: LineBindings) -> bool:
 
 
 def stale_seconds(tag: Tag | None, plant: Plant) -> float:
-    """How long a state sample stays true without a newer one: a value is re-stored at least
-    every ``heartbeat`` s, so two missed heartbeats (or three poll cycles) mean the data is gone."""
+    """How long a state sample stays true without a newer one. A polled value is re-stored at
+    least every ``heartbeat`` s, so two missed heartbeats (or three poll cycles) mean the data
+    is gone. A subscribed value only changes on news; a lost connection arrives as a
+    bad-quality sample, so silence is trusted for a day."""
     if tag is None:
         return 130.0
+    if tag.mode == "subscribe":
+        return SUBSCRIBED_STALE_SECONDS
     interval = 1.0
     try:
         conn = plant.connection(tag.connection)

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import psycopg
 
@@ -22,8 +23,11 @@ DERIVE_EVERY_S = 5.0
 BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
 
 
-def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVERY_S) -> BackgroundJob:
-    """A job that derives states, counts, events and PLC order changes until ``stop`` is set."""
+def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVERY_S,
+                   clock: Callable[[], datetime] | None = None) -> BackgroundJob:
+    """A job that derives states, counts, events and PLC order changes until ``stop`` is set.
+    ``clock`` gives the derivation horizon (default: the wall clock; the demo passes the
+    simulator's clock)."""
 
     async def job(stop: asyncio.Event) -> None:
         conn: psycopg.Connection | None = None
@@ -32,7 +36,7 @@ def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVER
                 try:
                     if conn is None or conn.closed:
                         conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
-                    report = await asyncio.to_thread(run_once, conn, plant)
+                    report = await asyncio.to_thread(run_once, conn, plant, clock() if clock else None)
                     for error in report.errors:
                         log.warning("derivation: %s", error)
                 except psycopg.Error as exc:  # the database may be away; the store spools meanwhile

@@ -1,22 +1,205 @@
-"""``linebrain demo``: LineBrain on the embedded default, nothing to configure."""
+"""``linebrain demo``: the brewery line simulator, collectors, store, MES and API in one process,
+on the embedded database. With ``--duration`` it runs that long and prints a shift summary."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+import socket
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
 import typer
 
-from mes.cli.common import DataDir, console
+from mes.cli.common import DatabaseUrl, DataDir, console
+
+log = logging.getLogger("linebrain.demo")
 
 
-def demo(data_dir: DataDir = None) -> None:
-    """Start the embedded database, apply the schema and report what is running.
+def demo(
+    duration: Annotated[float | None, typer.Option(help="Run this many wall seconds, print a summary, exit.",
+                                                   show_default=False)] = None,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per second (60: an hour per minute).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated stops: same seed, same day.")] = 1,
+    port: Annotated[int, typer.Option(help="API port on 127.0.0.1 (taken: a free one).")] = 8000,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run the brewery demo end to end: simulated line (OPC UA) → collectors → store → MES → API.
 
-    Example: linebrain demo
+    With --duration the simulated run ends at the current time (it starts duration × speed
+    earlier), so `linebrain demo --duration 120 --speed 60` makes two hours of production in two
+    minutes and prints the shift summary: OEE with its three factors, top downtime reasons and
+    counts per line and machine.
+
+    Examples: linebrain demo — linebrain demo --duration 120 --speed 60
     """
-    from mes.cli.common import migrated_database_url
-
-    url = migrated_database_url(None, data_dir)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    url = demo_database(database_url, data_dir)
     console.print(f"database ready at {url}")
-    console.print("no line is connected yet: the simulator and collectors come next")
+    asyncio.run(run_demo(url, duration, speed, seed, port, data_dir))
+
+
+async def run_demo(url: str, duration: float | None, speed: float, seed: int, port: int, data_dir) -> dict:
+    """The demo; returns the summary, the simulator's true counts and the window (for tests)."""
+    import psycopg
+    import uvicorn
+
+    from collectors.service import CollectorService, ServiceOptions
+    from collectors.simulator import Simulator, SimulatorOptions
+    from collectors.store import default_spool_dir
+    from mes.api import create_app
+    from mes.demo_plant import demo_plant
+    from mes.derive import run_once
+    from mes.jobs import derivation_job
+    from mes.sync import sync_plant
+
+    start = _start_time(url, duration, speed)
+    options = SimulatorOptions(scenario="brewery", seed=seed, speed=speed, start=start, modbus_port=None)
+    async with Simulator(options) as sim:
+        plant = demo_plant(sim.opcua_endpoint)
+        with psycopg.connect(url, autocommit=True) as conn:
+            sync_plant(conn, plant, now=start)
+            _plan_orders(conn, sim, start, duration, speed)
+        spool = (data_dir / "spool" / "demo") if data_dir else default_spool_dir() / "demo"
+        service = CollectorService(plant, url, ServiceOptions(name="demo", spool_dir=spool, metrics_port=0,
+                                                              announce=False))  # fmt: skip
+        job = derivation_job(plant, url, every_s=2.0, clock=lambda: sim.now)
+        api = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=_free(port),
+                                            log_level="warning", lifespan="on"))  # fmt: skip
+        tasks = [asyncio.create_task(service.run(jobs=[job])), asyncio.create_task(api.serve())]
+        await service.started.wait()
+        console.print(f"simulator: OPC UA {sim.opcua_endpoint} (brewery line, speed {speed:g}, seed {seed})")
+        console.print(f"API:       http://127.0.0.1:{api.config.port}/docs   (lines: /api/lines)")
+        console.print("CLI:       linebrain kpi --line line1 --from -8h    linebrain orders list")
+        console.print("Grafana:   point a PostgreSQL data source at the database above; "
+                      "SELECT * FROM mes_kpi('line1', $__timeFrom(), $__timeTo())")  # fmt: skip
+        try:
+            if duration:
+                await asyncio.sleep(duration)
+            else:
+                console.print("running; Ctrl-C to stop")
+                await tasks[0]
+        finally:
+            end = sim.now
+            truth = {m: sim.counters(m) for m in ("filler", "capper", "labeller")}
+            service.stop()
+            api.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+    with psycopg.connect(url, autocommit=True) as conn:
+        run_once(conn, plant, now=end)
+        summary = shift_summary(conn, plant, start, end)
+    print_summary(summary, start, end)
+    return {"summary": summary, "truth": truth, "start": start, "end": end}
+
+
+DEMO_DATABASE = "linebrain_demo"
+
+
+def demo_database(database_url: str | None, data_dir) -> str:
+    """A migrated database for the demo. On the embedded server: a fresh ``linebrain_demo``
+    database each run (simulated time may overlap an earlier run's); a given URL is used
+    as it is, and the run starts after its newest sample."""
+    import psycopg
+
+    from collectors.database.migrations import migrate
+    from mes import ALL_MIGRATIONS
+
+    if database_url:
+        migrate(database_url, ALL_MIGRATIONS)
+        return database_url
+    from collectors.database.embedded import EmbeddedPostgres
+
+    status = EmbeddedPostgres(data_dir).start()
+    with psycopg.connect(status.url("postgres"), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+    url = status.url(DEMO_DATABASE)
+    migrate(url, ALL_MIGRATIONS)
+    return url
+
+
+def _start_time(url: str, duration: float | None, speed: float) -> datetime:
+    """Simulated start: ``duration × speed`` ago (the run ends now), never before data already there."""
+    import psycopg
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    start = now - timedelta(seconds=duration * speed) if duration else now
+    with psycopg.connect(url) as conn:
+        newest = conn.execute("SELECT max(time) FROM samples").fetchone()[0]
+    return max(start, newest + timedelta(seconds=1)) if newest else start
+
+
+def _free(port: int) -> int:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+
+def _plan_orders(conn, sim, start: datetime, duration: float | None, speed: float) -> None:
+    """The orders the simulated PLC will run, planned in the MES (the PLC's order-number tag
+    then starts each one). Numbers already there (an earlier demo) are kept."""
+    from collectors.simulator.brewery import PRODUCTS, ideal_cycle_time
+    from mes import orders
+
+    minutes = sim.options.order_minutes
+    count = math.ceil((duration or 8 * 3600) * speed / 60 / minutes) + 1
+    prefix = f"ORD{sim.options.seed % 1000:03d}"
+    for index in range(count):
+        product = PRODUCTS[index % len(PRODUCTS)]
+        number = f"{prefix}-{index + 1:05d}"
+        if conn.execute("SELECT 1 FROM work_orders WHERE number = %s", (number,)).fetchone():
+            conn.execute("UPDATE work_orders SET number = number || '-' || id WHERE number = %s", (number,))
+        planned = round(minutes * 60 / ideal_cycle_time(product) * 0.9, -2)
+        orders.create_order(conn, number, "line1", product.id, planned, by="demo",
+                            due_at=start + timedelta(minutes=minutes * (index + 1.25)))  # fmt: skip
+
+
+def shift_summary(conn, plant, start: datetime, end: datetime) -> dict:
+    """Per line and machine: OEE and its factors, counts, top downtime reasons; per shift."""
+    from mes import kpi
+    from mes.equipment import work_units
+
+    units = {}
+    for unit in work_units(plant):
+        rows = kpi.kpis(conn, unit.id, start, end, by="shift")
+        total = kpi.period_kpi(conn, unit.id, start, end)
+        pareto = kpi.downtime_pareto(conn, unit.id, start, end)[:3]
+        units[unit.id] = {"shifts": rows, "total": total, "top_reasons": pareto}
+    return units
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def _kpi_line(row: dict) -> str:
+    return (f"OEE {_pct(row['oee'])} = availability {_pct(row['availability'])} × performance "
+            f"{_pct(row['effectiveness'])} × quality {_pct(row['quality_ratio'])}   "
+            f"good {row['gq']:.0f}  scrap {row['sq']:.0f}")
+
+
+def print_summary(summary: dict, start: datetime, end: datetime) -> None:
+    """Per line and machine: OEE with its factors and counts (per shift when the run spans
+    several), and the top downtime reasons."""
+    console.print(f"\n[bold]Shift summary[/] {start:%Y-%m-%d %H:%M} – {end:%H:%M} UTC")
+    for unit_id, data in summary.items():
+        total = data["total"]
+        console.print(f"\n[bold]{unit_id}[/]  {_kpi_line(total)}", highlight=False)
+        if len(data["shifts"]) > 1:
+            for row in data["shifts"]:
+                console.print(f"  shift {row['group_label']:<18} {_kpi_line(row)}", highlight=False)
+        reasons = "; ".join(f"{r['reason_name']} {r['seconds'] / 60:.1f} min ({r['events']}×)"
+                            for r in data["top_reasons"]) or "none"
+        console.print(f"  top downtime: {reasons}", highlight=False)
+        console.print(f"  PBT {total['pbt'] / 60:.0f} min, APT {total['apt'] / 60:.0f} min, "
+                      f"ADET {total['adet'] / 60:.1f} min, minor stops {total['minor_stops']} "
+                      f"(counted as {total['minor_stop_loss']} loss)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

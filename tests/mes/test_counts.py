@@ -46,3 +46,22 @@ def test_sql_counts_match_the_rule_through_wraps_resets_and_bad_samples(db: psyc
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
     assert k["gq"] == pytest.approx(expected)
     assert k["gq"] == pytest.approx(300 + 235 + 201 + 700 + 600 + 40 + 260 + 65_235 + 6)
+
+
+def test_a_reset_from_high_up_is_not_read_as_a_wrap() -> None:
+    # 40,000 -> 12 in one minute: a wrap would mean 25,548 units; the line makes at most 240.
+    assert counter_delta(40_000, 12, bits=16, reset_threshold=0.5, max_units=240) == 12
+    assert counter_delta(65_500, 12, bits=16, reset_threshold=0.5, max_units=240) == 48
+
+
+def test_sql_tells_a_high_reset_from_a_wrap_by_the_line_rate(db: psycopg.Connection) -> None:
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))  # fastest PRU 0.4 s: 2.5/s, at most 5/s
+    writer = SampleWriter(db)
+    for i, value in enumerate([39_900, 40_000, 12, 100, 65_500, 60]):
+        writer.add("good", T0 + timedelta(seconds=60 * i), value)
+    writer.flush()
+    derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
+    k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
+    # +100, reset (12), +88, +65,400 in one minute is impossible: ... 100 -> 65,500 is a rise of
+    # 65,400 the rule cannot judge (no drop); then 65,500 -> 60 wraps: +96.
+    assert k["gq"] == pytest.approx(100 + 12 + 88 + 65_400 + 96)
