@@ -127,6 +127,7 @@ class Pipeline:
             if batch is None:
                 return
             self.stats.batches_formed += 1
+            self.stats.in_rate.update(self.stats.samples_in)
             try:
                 self.store.write(batch)
             except Exception:  # the batcher must survive anything one batch does

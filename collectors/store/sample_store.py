@@ -229,6 +229,7 @@ class SampleStore:
         if committed:
             self.stats.batches_committed += 1
             self.stats.rows_committed += record.rows
+            self.stats.committed_rate.update(self.stats.rows_committed)
             if item.times_us is not None:
                 self.stats.latency.observe_batch(round(time.time() * 1_000_000), item.times_us)
         else:

@@ -77,17 +77,27 @@ class RateMeter:
     def __init__(self, window: float = 10.0) -> None:
         self.window = window
         self._points: deque[tuple[float, int]] = deque()
+        self._lock = threading.Lock()
 
     def update(self, total: int) -> None:
+        """Record the running total; the store and batcher call this as they work, so a
+        single scrape (``linebrain status``) already sees a rate."""
         now = time.monotonic()
-        self._points.append((now, total))
-        while len(self._points) > 2 and now - self._points[0][0] > self.window:
-            self._points.popleft()
+        with self._lock:
+            if self._points and now - self._points[-1][0] < 0.2:
+                return  # enough resolution; keeps the hot path cheap
+            self._points.append((now, total))
+            while len(self._points) > 2 and now - self._points[1][0] > self.window:
+                self._points.popleft()
 
     def rate(self, total: int) -> float:
-        self.update(total)
-        first_t, first_total = self._points[0]
-        elapsed = time.monotonic() - first_t
+        now = time.monotonic()
+        with self._lock:
+            if not self._points:
+                self._points.append((now, total))
+                return 0.0
+            first_t, first_total = self._points[0]
+        elapsed = now - first_t
         return (total - first_total) / elapsed if elapsed > 0.5 else 0.0
 
 

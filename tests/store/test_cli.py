@@ -51,7 +51,7 @@ async def test_status_command_shows_connections_rates_queue_and_spool(db_url: st
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)[0]
     assert report["connections"]["sim"]["up"] is True and report["connections"]["sim"]["samples"] > 0
-    assert report["database_up"] is True and report["samples_stored"] > 0
+    assert report["database_up"] is True and report["samples_stored"] > 0 and report["samples_per_second"] > 0
     assert report["queue_capacity"] == 500_000 and report["spool_limit_bytes"] == 1024 * 1024 * 1024
     assert report["latency_p99_seconds"] is not None
     assert "sim" in text.output and "samples/s" in text.output and "spool" in text.output
