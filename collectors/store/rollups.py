@@ -18,10 +18,15 @@ import psycopg
 log = logging.getLogger("linebrain.store")
 
 
-def refresh_rollups(database_url: str) -> int:
-    """Bring the rollups up to date now; returns the time spans recomputed."""
+def refresh_rollups(database_url: str, *, open_minute: bool = True) -> int:
+    """Bring the rollups up to date now; returns the time spans recomputed.
+
+    ``open_minute=False`` leaves the minute still in progress for a later call, so a
+    periodic refresh computes each minute about once (what the collector does);
+    an explicit call (an import, a test) includes everything stored so far."""
+    through = "infinity" if open_minute else None
     with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
-        return int(conn.execute("SELECT refresh_sample_rollups()").fetchone()[0])
+        return int(conn.execute("SELECT refresh_sample_rollups(%s::timestamptz)", (through,)).fetchone()[0])
 
 
 def apply_retention(database_url: str, days: int) -> int:
@@ -69,7 +74,7 @@ class RollupRefresher:
             if self._stop.wait(self.interval):
                 return
             try:
-                refresh_rollups(self.database_url)
+                refresh_rollups(self.database_url, open_minute=False)
                 self.refreshes += 1
             except psycopg.Error as exc:
                 log.info("rollup refresh postponed: %s", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -49,3 +50,29 @@ def test_rollups_hold_min_max_avg_last_per_tag_and_minute(db_url: str, tmp_path:
         row = conn.execute("SELECT bucket, min_value, max_value, avg_value, last_value, sample_count "
                            "FROM samples_1m").fetchall()  # fmt: skip
     assert row == [(minute, 1.0, 7.0, 3.5, 2.0, 4)]
+
+
+def test_periodic_rollup_refresh_leaves_the_open_minute_for_later(db_url: str, tmp_path: Path) -> None:
+    from collectors.store import SampleStore, refresh_rollups
+    from tests.store.helpers import ramp
+
+    store = SampleStore.for_plant(plant(1), db_url, spool_dir=tmp_path / "spool")
+    store.start()
+    if not 2 <= datetime.now(UTC).second <= 50:  # keep the "open" minute open during the test
+        time.sleep((62 - datetime.now(UTC).second) % 60)
+    now = datetime.now(UTC)
+    closed = now.replace(second=0, microsecond=0) - timedelta(minutes=2)
+    store.write(ramp(1, 10, start=closed))  # a complete minute
+    store.write(ramp(1, 5, start=now - timedelta(milliseconds=100), step_ms=1))  # the open minute
+    assert store.flush(10)
+    store.close()
+    refresh_rollups(db_url, open_minute=False)
+    with psycopg.connect(db_url) as conn:
+        counts = conn.execute("SELECT bucket, sample_count FROM samples_1m ORDER BY 1").fetchall()
+        pending = conn.execute("SELECT count(*) FROM sample_rollup_pending").fetchone()[0]
+    assert counts == [(closed, 10)] and pending == 1  # the open minute waits
+    refresh_rollups(db_url)  # an explicit refresh takes everything
+    with psycopg.connect(db_url) as conn:
+        total = conn.execute("SELECT sum(sample_count) FROM samples_1m").fetchone()[0]
+        pending = conn.execute("SELECT count(*) FROM sample_rollup_pending").fetchone()[0]
+    assert total == 15 and pending == 0
