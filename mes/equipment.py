@@ -3,7 +3,8 @@
 Every MES record points at an equipment row, so the config's hierarchy and each
 work unit's derivation settings (state code map, counter tags, micro-stop
 threshold, stale timeout) are mirrored into the database. Lines keep their
-config id; areas are ``_area.<id>``; work cells ``<line>/<equipment>``.
+config id; areas are ``_area.<id>``; work cells ``<line>.<equipment>`` (a dot, so
+the id fits in a URL path).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def area_id(area: str) -> str:
 
 
 def work_cell_id(line: str, equipment: str) -> str:
-    return f"{line}/{equipment}"
+    return f"{line}.{equipment}"
 
 
 @dataclass(frozen=True)

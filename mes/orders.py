@@ -62,6 +62,33 @@ def create_order(conn: psycopg.Connection, number: str, line_id: str, product_id
     return get_order(conn, int(row[0]))
 
 
+EDITABLE = ("planned_quantity", "due_at", "note")
+
+
+def update_order(conn: psycopg.Connection, order_id: int, by: str, changes: dict) -> dict:
+    """Change the plan of an order that has not finished (quantity, due time, note). Each
+    change is recorded in the transition log with the old and new value."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
+    if changes.get("planned_quantity") is not None and changes["planned_quantity"] <= 0:
+        raise InvalidInput("planned quantity must be positive", field="planned_quantity")
+    with conn.transaction():
+        order = get_order(conn, order_id)
+        if order["status"] in ("completed", "cancelled"):
+            raise Conflict(f"order {order['number']} is {order['status']}: its plan is final", field="status")
+        for name, value in changes.items():
+            if value == order[name]:
+                continue
+            conn.execute(f"UPDATE work_orders SET {name} = %s WHERE id = %s", (value, order_id))
+            conn.execute(
+                "INSERT INTO work_order_transitions (order_id, from_status, to_status, at, by_user, note) "
+                "VALUES (%s, %s, %s, now(), %s, %s)",
+                (order_id, order["status"], order["status"], by, f"{name}: {order[name]} -> {value}"),
+            )
+    return get_order(conn, order_id)
+
+
 def get_order(conn: psycopg.Connection, order_id: int) -> dict:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE o.id = %s", (order_id,))

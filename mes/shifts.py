@@ -156,7 +156,12 @@ def add_extra_shift(conn: psycopg.Connection, line_id: str, name: str, start: da
     """A per-line override: an extra shift (e.g. a Saturday). It may not overlap another shift."""
     if end <= start:
         raise InvalidInput("end must be after start", field="end")
-    local_day = start.astimezone(ZoneInfo(timezone)).date()
+    if end - start > timedelta(hours=24):
+        raise InvalidInput("a shift lasts at most 24 hours", field="end")
+    try:
+        local_day = start.astimezone(ZoneInfo(timezone)).date()
+    except OverflowError:
+        raise InvalidInput("start is out of range", field="start") from None
     try:
         with conn.transaction():
             row = conn.execute(

@@ -45,6 +45,19 @@ def create(body: OrderIn, conn: Conn, user: CurrentUser) -> dict:
                 user.name, body.due_at, body.note)  # fmt: skip
 
 
+class OrderChange(BaseModel):
+    planned_quantity: float | None = Field(default=None, gt=0, le=1e12)
+    due_at: AwareDatetime | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+
+@router.patch("/{order_id}")
+def change(order_id: OrderId, body: OrderChange, conn: Conn, user: CurrentUser) -> dict:
+    """Change the plan (quantity, due time, note) of an unfinished order; each change is logged."""
+    return call(orders.update_order, conn, order_id, user.name, body.model_dump(exclude_unset=True,
+                                                                                exclude_none=True))
+
+
 @router.get("/{order_id}")
 def read(order_id: OrderId, conn: Conn) -> dict:
     """An order with its progress (produced, good, scrap, projected finish) and its transitions."""

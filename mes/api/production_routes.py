@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -22,7 +22,13 @@ From = Annotated[AwareDatetime, Query(alias="from", description="start, ISO 8601
 To = Annotated[AwareDatetime, Query(alias="to", description="end, ISO 8601 with offset")]
 
 
+EARLIEST, LATEST = datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _window(start: datetime, end: datetime) -> None:
+    for name, value in (("from", start), ("to", end)):
+        if not EARLIEST <= value <= LATEST:
+            raise field_error(422, f"'{name}' must lie between 1970 and 2200", name, "query")
     if end <= start:
         raise field_error(422, "'to' must be after 'from'", "to", "query")
     if end - start > MAX_WINDOW:
@@ -94,6 +100,36 @@ def planned_downtime(line_id: UnitId, body: PlannedDowntimeIn, conn: Conn, user:
     new_id = call(shifts.add_planned_downtime, conn, unit["line_id"] or unit["id"], body.start, body.end, body.kind,
                   body.note, user.name)  # fmt: skip
     return {"id": new_id}
+
+
+class ExtraShiftIn(BaseModel):
+    name: str = Field(min_length=1, max_length=60)
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+@router.post("/lines/{line_id}/extra-shifts", status_code=201)
+def extra_shift(line_id: UnitId, body: ExtraShiftIn, conn: Conn, user: CurrentUser) -> dict:
+    """A per-line calendar override: an extra shift (it may not overlap another)."""
+    unit = call(get_unit, conn, line_id)
+    new_id = call(shifts.add_extra_shift, conn, unit["line_id"] or unit["id"], body.name, body.start, body.end,
+                  unit["timezone"])  # fmt: skip
+    return {"id": new_id, "by": user.name}
+
+
+class HolidayIn(BaseModel):
+    day: date
+    name: str = Field(default="", max_length=200)
+    line_id: str | None = Field(default=None, max_length=200, description="one line; all lines when omitted")
+
+
+@router.post("/holidays", status_code=201)
+def holiday(body: HolidayIn, conn: Conn, user: CurrentUser) -> dict:
+    """No shifts on that (plant-local) day, for one line or all; its pattern shifts are removed."""
+    if body.line_id is not None:
+        call(get_unit, conn, body.line_id)
+    call(shifts.add_holiday, conn, body.day, body.name, user.name, body.line_id)
+    return {"day": body.day, "line_id": body.line_id}
 
 
 # --------------------------------------------------------------------------- downtime

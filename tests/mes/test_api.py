@@ -100,3 +100,20 @@ def test_openapi_schema_holds_without_server_errors(client: TestClient) -> None:
         no_server_error()
         checked.append(f"{operation.method.upper()} {operation.path}")
     assert len(checked) >= 15, checked
+
+
+def test_plans_and_calendar_changes_are_recorded(client: TestClient) -> None:
+    body = {"number": "W-5", "line_id": "line1", "product_id": "lager", "planned_quantity": 500}
+    order = client.post("/api/orders", json=body, headers=USER).json()
+    changed = client.patch(f"/api/orders/{order['id']}", json={"planned_quantity": 800}, headers=USER)
+    assert changed.status_code == 200 and changed.json()["planned_quantity"] == 800
+    log = client.get(f"/api/orders/{order['id']}").json()["transitions"]
+    assert log[-1]["note"] == "planned_quantity: 500.0 -> 800.0" and log[-1]["by_user"] == "ann"
+    extra = client.post("/api/lines/line1/extra-shifts", headers=USER, json={
+        "name": "overtime", "start": local("2026-03-07", "22:00").isoformat(),
+        "end": local("2026-03-07", "23:30").isoformat()})
+    assert extra.status_code == 201, extra.text
+    shifts = client.get("/api/lines/line1/shifts", params={"from": local("2026-03-07", "00:00").isoformat(),
+                                                            "to": local("2026-03-08", "00:00").isoformat()}).json()
+    assert [s["name"] for s in shifts] == ["early", "late", "overtime"]
+    assert client.post("/api/holidays", json={"day": "2026-03-09", "name": "Plant holiday"}).status_code == 201

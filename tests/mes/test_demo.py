@@ -24,7 +24,7 @@ def test_demo_counts_what_the_simulated_line_made(db_url: str, tmp_path: Path) -
             first = {kind: conn.execute(
                 "SELECT s.value FROM samples s JOIN tags t ON t.id = s.tag_id WHERE t.name = %s ORDER BY s.time "
                 "LIMIT 1", (f"{machine}_{kind}",)).fetchone()[0] for kind in ("good", "reject")}
-            cell = result["summary"][f"line1/{machine}"]["total"]
+            cell = result["summary"][f"line1.{machine}"]["total"]
             truth = result["truth"][machine]
             assert cell["gq_total"] == pytest.approx(truth.good - first["good"], rel=0.03), machine
             assert cell["pq_total"] - cell["gq_total"] == pytest.approx(truth.reject - first["reject"], rel=0.1,
