@@ -129,8 +129,8 @@ def main() -> None:
             migrate(url)
             wait_for_port(modbus_port)
             config = plant(modbus_port, args.tags, args.poll_interval, args.batch_age)
-            options = ServiceOptions(spool_dir=Path(tmp) / "spool", metrics_port=0, announce=False,
-                                     rollup_interval=3600)  # fmt: skip
+            # Everything a collector does, rollup refresh (every 30 s) and metrics endpoint included.
+            options = ServiceOptions(spool_dir=Path(tmp) / "spool", metrics_port=0, announce=False)
             result = asyncio.run(measure(CollectorService(config, url, options), args.warmup, args.seconds))
         finally:
             simulator.send_signal(signal.SIGINT)
