@@ -88,15 +88,18 @@ def order_at(conn: psycopg.Connection, at: datetime) -> int | None:
     return row[0] if row else None
 
 
-def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> None:
+def record_quality(conn: psycopg.Connection, start: datetime, end: datetime, *, product: str = "lager05",
+                   process_tag: str | None = "oven_temp") -> None:
     """Specs, inspections every 10 min, SPC charts frozen after the first half, process checks
-    on the oven temperature (which overshoots), and a nonconformance with a scrap disposition."""
-    fill = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="fill volume",
+    on ``process_tag`` (the test plant's oven overshoots), and a nonconformance with a scrap
+    disposition. Without a process tag the I-MR chart plots the inspections instead."""
+    fill = create_spec(conn, SpecIn(product_id=product, line_id="line1", characteristic="fill volume",
                                     unit="ml", target=500, lsl=495, usl=505))
-    labels = create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="label defects",
+    labels = create_spec(conn, SpecIn(product_id=product, line_id="line1", characteristic="label defects",
                                       kind="attribute"))
-    create_spec(conn, SpecIn(product_id="lager05", line_id="line1", characteristic="oven temperature",
-                             unit="degC", tag="oven_temp", process_low=176, process_high=184.5, min_duration_s=30))
+    if process_tag:
+        create_spec(conn, SpecIn(product_id=product, line_id="line1", characteristic="oven temperature",
+                                 unit="degC", tag=process_tag, process_low=176, process_high=184.5, min_duration_s=30))
     minutes = int((end - start).total_seconds() // 600)
     for i in range(1, minutes):
         at = start + timedelta(minutes=10 * i)
@@ -113,7 +116,8 @@ def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> 
     charts = [
         ChartIn(name="Fill volume X̄-R", chart_type="xbar_r", spec_id=fill["id"], subgroup_size=5),
         ChartIn(name="Label defects p", chart_type="p", spec_id=labels["id"]),
-        ChartIn(name="Oven temperature I-MR", chart_type="imr", source="tag", tag="oven_temp", subgroup_seconds=60),
+        ChartIn(name="Oven temperature I-MR", chart_type="imr", source="tag", tag=process_tag, subgroup_seconds=60)
+        if process_tag else ChartIn(name="Fill volume I-MR", chart_type="imr", spec_id=fill["id"]),
     ]
     for chart_in in charts:
         chart = create_chart(conn, chart_in)
@@ -122,7 +126,7 @@ def record_quality(conn: psycopg.Connection, start: datetime, end: datetime) -> 
         evaluate(conn, chart["id"], until=end)
     run_process_checks(conn, end)
     nc = create_nonconformance(conn, NonconformanceIn(
-        description="Crate of bottles with broken necks", quantity=24, line_id="line1", product_id="lager05",
+        description="Crate of bottles with broken necks", quantity=24, line_id="line1", product_id=product,
         work_order_id=order_at(conn, end - timedelta(minutes=30)), defect_code="broken neck", found_at="packer",
         time=end - timedelta(minutes=30), reported_by="operator"))
     disposition(conn, nc["id"], DispositionIn(disposition="scrap", quantity=24, approved_by="qa lead"))
