@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 
 from mes.api import order_routes, production_routes
@@ -33,12 +35,19 @@ def create_app(database_url: str | None, pool_size: int = 4) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_exception_handler(psycopg.DataError, _unstorable)
     app.state.pool = pool
     app.state.database_url = database_url
     app.include_router(production_routes.router)
     app.include_router(order_routes.router)
     _include_quality(app)
     return app
+
+
+async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
+    """Input the database cannot hold (a NUL byte in text, a number out of range) is bad input."""
+    return JSONResponse(status_code=422, content={"detail": [{"loc": ["body"], "msg": f"value not storable: {exc}",
+                                                               "type": "value_error"}]})
 
 
 def _include_quality(app: FastAPI) -> None:

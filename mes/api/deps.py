@@ -45,3 +45,5 @@ def call(fn: Callable[..., T], *args: Any, where: str = "body", **kwargs: Any) -
         raise field_error(422, f"a referenced record does not exist: {exc.diag.message_detail}", None, where) from exc
     except psycopg.errors.CheckViolation as exc:
         raise field_error(422, f"value not allowed: {exc.diag.constraint_name}", None, where) from exc
+    except psycopg.DataError as exc:  # e.g. a NUL byte in text, a number out of range
+        raise field_error(422, f"value not storable: {exc}", None, where) from exc

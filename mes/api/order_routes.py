@@ -35,7 +35,7 @@ class TransitionIn(BaseModel):
 def list_orders(conn: Conn, line_id: str | None = None, status: Status | None = None,
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list:  # fmt: skip
     """Orders, newest first."""
-    return orders.list_orders(conn, line_id, status, limit)
+    return call(orders.list_orders, conn, line_id, status, limit, where="query")
 
 
 @router.post("", status_code=201)
@@ -62,7 +62,7 @@ def change(order_id: OrderId, body: OrderChange, conn: Conn, user: CurrentUser) 
 def read(order_id: OrderId, conn: Conn) -> dict:
     """An order with its progress (produced, good, scrap, projected finish) and its transitions."""
     order = call(orders.get_order, conn, order_id)
-    return {**order, "progress": orders.order_progress(conn, order_id),
+    return {**order, "progress": call(orders.order_progress, conn, order_id),
             "transitions": orders.transitions(conn, order_id)}  # fmt: skip
 
 

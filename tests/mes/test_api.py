@@ -3,6 +3,7 @@ the field, and the OpenAPI schema holds up under schemathesis without server err
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from tests.mes.scenario import FAULT, RUNNING, SampleWriter, local, plant, state
 
 T0 = local("2026-03-04", "07:00")
 USER = {"X-LineBrain-User": "ann"}
+EXAMPLES = int(os.environ.get("LINEBRAIN_SCHEMA_EXAMPLES", "10"))  # more for a deeper local run
 
 
 @pytest.fixture
@@ -91,7 +93,7 @@ def test_openapi_schema_holds_without_server_errors(client: TestClient) -> None:
             continue
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=10, deadline=None, database=None,
+        @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def no_server_error(case: schemathesis.Case) -> None:
             response = case.call()
