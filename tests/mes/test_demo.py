@@ -29,3 +29,24 @@ def test_demo_counts_what_the_simulated_line_made(db_url: str, tmp_path: Path) -
             assert cell["gq_total"] == pytest.approx(truth.good - first["good"], rel=0.03), machine
             assert cell["pq_total"] - cell["gq_total"] == pytest.approx(truth.reject - first["reject"], rel=0.1,
                                                                           abs=20), machine
+
+
+def test_the_run_hook_derives_until_stopped(db_url: str) -> None:
+    """`linebrain run` starts mes.jobs next to the collectors; the job syncs and derives, then stops."""
+    from mes.cli.collect import MES_JOB_MODULES
+    from mes.jobs import jobs
+    from tests.mes.scenario import plant
+
+    assert "mes.jobs" in MES_JOB_MODULES
+    (job,) = jobs(plant(), db_url)
+
+    async def run_briefly() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(job(stop))
+        await asyncio.sleep(1.0)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+    asyncio.run(run_briefly())
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM shift_instances WHERE line_id = 'line1'").fetchone()[0] > 0
