@@ -71,7 +71,6 @@ def import_csv(
     result = ImportResult()
     with tempfile.TemporaryDirectory(prefix="linebrain-import-") as spool_dir:
         store = SampleStore.for_plant(plant, database_url, spool_dir=spool_dir, source=f"import:{path.name}")
-        store.encoder.max_future_s = 10 * 365 * 86_400.0  # planned values may lie ahead; still a sane window
         store.start()
         try:
             for index, batch in enumerate(_batches(path, plant, batch_rows, result, progress)):
