@@ -12,6 +12,7 @@ the ledger says it is in. After a restart the spool's leftovers are sent first.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import threading
 import time
@@ -24,6 +25,7 @@ import psycopg
 
 from collectors.config.models import Plant
 from collectors.database.tags import sync_tags
+from collectors.errors import StoreError
 from collectors.samples import Sample
 from collectors.store.ledger import PartitionCache, commit_batch
 from collectors.store.rows import EncodedBatch, RowEncoder, catalog, from_unix_us
@@ -75,10 +77,13 @@ class SampleStore:
         max_future_s: float = 86_400.0,
     ) -> SampleStore:
         """A store for a plant config: syncs the tag registry, sizes the spool from
-        ``storage`` (``spool_dir`` overrides the config's folder)."""
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            ids = sync_tags(conn, plant)
+        ``storage`` (``spool_dir`` overrides the config's folder).
+
+        The tag ids are also kept in the spool folder, so a collector restarted while
+        the database is down can still spool (its rows carry tag ids) and catch up later.
+        """
         folder = Path(spool_dir or plant.storage.spool_dir or default_spool_dir())
+        ids = _tag_ids(plant, database_url, folder)
         encoder = RowEncoder(
             catalog(plant, ids), max_age_s=(plant.storage.retention_days + 1) * 86_400.0, max_future_s=max_future_s
         )
@@ -266,6 +271,28 @@ class SampleStore:
         self.stats.batches_quarantined += 1
         log.error("batch %s (%d rows) quarantined in %s after %d refusals: %s", item.record.batch_id,
                   item.record.rows, folder, item.attempts, self.stats.last_error)  # fmt: skip
+
+
+def _tag_ids(plant: Plant, database_url: str, folder: Path) -> dict[str, int]:
+    """Sync the registry and remember the ids; without a database, the remembered ones."""
+    cache = folder / "tag_ids.json"
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            ids = sync_tags(conn, plant)
+    except psycopg.OperationalError as exc:
+        try:
+            ids = json.loads(cache.read_text())
+        except (OSError, ValueError):
+            raise StoreError(f"database unreachable and no tag ids remembered in {folder}: {exc}") from exc
+        missing = [tag.name for tag in plant.tags if tag.name not in ids]
+        log.warning("database unreachable (%s); spooling with the tag ids remembered in %s%s", exc, cache,
+                    f"; {len(missing)} new tags are rejected until it is back" if missing else "")  # fmt: skip
+        return ids
+    folder.mkdir(parents=True, exist_ok=True)
+    temporary = cache.with_suffix(".tmp")
+    temporary.write_text(json.dumps(ids))
+    temporary.replace(cache)
+    return ids
 
 
 def default_spool_dir() -> Path:

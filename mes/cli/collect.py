@@ -48,7 +48,6 @@ def _service(config: Path, connections: str | None, metrics_port: int, spool_dir
              database_url: str | None, data_dir: Path | None, role: str):  # fmt: skip
     from collectors.service import CollectorService, ServiceOptions
     from collectors.store import default_spool_dir
-    from mes.cli.common import migrated_database_url
 
     plant = load_config_or_exit(config)
     chosen = [c.strip() for c in connections.split(",") if c.strip()] if connections else None
@@ -57,12 +56,28 @@ def _service(config: Path, connections: str | None, metrics_port: int, spool_dir
         spool_dir = data_dir / "spool" / name
     options = ServiceOptions(connections=chosen, spool_dir=spool_dir or default_spool_dir() / name,
                              name=f"{role}-{name}", metrics_port=metrics_port)  # fmt: skip
-    url = migrated_database_url(database_url, data_dir)
+    url = _collector_database_url(database_url, data_dir)
     try:
         return plant, url, CollectorService(plant, url, options)
     except ValueError as exc:
         err_console.print(str(exc))
         raise typer.Exit(2) from None
+
+
+def _collector_database_url(database_url: str | None, data_dir: Path | None) -> str:
+    """The migrated database URL; when a given database is unreachable, the URL anyway: the
+    collector then spools with the tag ids it remembers and catches up when it is back."""
+    import psycopg
+
+    from mes.cli.common import database_url as resolve
+    from mes.cli.common import migrated_database_url
+
+    try:
+        return migrated_database_url(database_url, data_dir)
+    except psycopg.OperationalError as exc:
+        url = resolve(database_url, data_dir)
+        err_console.print(f"database unreachable, collecting into the spool until it is back: {exc}")
+        return url
 
 
 def collect(

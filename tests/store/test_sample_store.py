@@ -86,3 +86,29 @@ def test_spool_near_full_warns_and_a_full_spool_drops_counted(
     assert store.spool.size_bytes() <= 1024 * 1024
     assert not store.close(timeout=0.5)  # what was spooled stays for the next start
     assert list((tmp_path / "spool").glob("*.spool"))
+
+
+def test_a_store_started_while_the_database_is_down_spools_with_remembered_tag_ids(
+    db_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import free_port
+
+    folder = tmp_path / "spool"
+    SampleStore.for_plant(plant(2), db_url, spool_dir=folder)  # an earlier run remembered the ids
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    store = SampleStore.for_plant(plant(2), down, spool_dir=folder)
+    store.start()
+    store.write(ramp(2, 100))
+    assert not store.flush(0.5) and store.pending_batches() == 1
+    store.database_url = db_url  # the database is back
+    assert store.flush(20)
+    store.close()
+    assert counts_per_tag(db_url) == {"t0": 100, "t1": 100}
+
+
+def test_without_database_and_without_remembered_ids_the_store_refuses_to_start(tmp_path: Path) -> None:
+    from collectors.errors import StoreError
+    from tests.conftest import free_port
+
+    with pytest.raises(StoreError, match="no tag ids remembered"):
+        SampleStore.for_plant(plant(1), f"postgresql://postgres@127.0.0.1:{free_port()}/x", spool_dir=tmp_path)
