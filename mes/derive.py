@@ -103,3 +103,53 @@ def forget_sync(plant: Plant | None = None) -> None:
         _synced.clear()
     else:
         _synced.pop(id(plant), None)
+
+
+def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: datetime,
+             now: datetime | None = None) -> None:
+    """Derive one unit again from ``since`` on: for samples that arrived late (older than
+    the watermarks) or after a code-map change. Derived rows after ``since`` are replaced;
+    people's records (orders, reason assignments, corrections) are kept."""
+    now = now or datetime.now(UTC)
+    tags = tag_ids(conn)
+    with conn.transaction():
+        unit = conn.execute("SELECT state_tag FROM equipment WHERE id = %s", (unit_id,)).fetchone()
+        if unit is None:
+            raise ValueError(f"no unit {unit_id!r}")
+        if unit[0] in tags:
+            _rewind(conn, unit_id, "state", tags[unit[0]], since, modulo=None)
+        for kind, tag, bits in conn.execute(
+            "SELECT kind, tag, bits FROM counter_bindings WHERE equipment_id = %s", (unit_id,)
+        ).fetchall():
+            if tag in tags:
+                wm_time = _rewind(conn, unit_id, f"count:{kind}", tags[tag], since, modulo=2.0**bits)
+                conn.execute(f"UPDATE count_buckets SET {kind} = 0 WHERE equipment_id = %s AND cut_end > %s",
+                             (unit_id, wm_time))
+        conn.execute(
+            "DELETE FROM count_buckets WHERE equipment_id = %s AND good = 0 AND reject = 0 AND total = 0 "
+            "AND energy = 0", (unit_id,))  # fmt: skip
+        derive_unit(conn, unit_id, tags, now)
+
+
+def _rewind(conn: psycopg.Connection, unit_id: str, stream: str, tag_id: int, since: datetime,
+            modulo: float | None) -> datetime:
+    """Put a stream's watermark on its last usable sample at or before ``since``."""
+    row = conn.execute(
+        "SELECT time, value, status < 2147483648 FROM samples WHERE tag_id = %s AND time <= %s "
+        + ("AND status < 2147483648 AND value IS NOT NULL " if modulo else "")
+        + "ORDER BY time DESC LIMIT 1",
+        (tag_id, since),
+    ).fetchone()
+    if row is None:
+        conn.execute("DELETE FROM derive_watermarks WHERE equipment_id = %s AND stream = %s", (unit_id, stream))
+        if stream == "state":
+            conn.execute("DELETE FROM state_intervals WHERE equipment_id = %s", (unit_id,))
+        return datetime.min.replace(tzinfo=UTC)
+    value = row[1] - modulo * (row[1] // modulo) if modulo and row[1] is not None else row[1]
+    conn.execute(
+        "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value, last_usable) "
+        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
+        "last_value = EXCLUDED.last_value, last_usable = EXCLUDED.last_usable, updated_at = now()",
+        (unit_id, stream, row[0], value, row[2]),
+    )
+    return row[0]

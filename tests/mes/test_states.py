@@ -55,3 +55,28 @@ def test_silence_beyond_the_stale_timeout_is_unknown_until_news(db: psycopg.Conn
                              (at(700), at(720), "running", 1)]
     events = db.execute("SELECT kind, lower(period), upper(period) FROM downtime_events").fetchall()
     assert events == [("no_data", at(stale), at(700))]
+
+
+def test_late_samples_are_taken_in_by_rederive(db: psycopg.Connection) -> None:
+    from mes import kpi
+
+    p = plant()
+    derive.run_once(db, p, now=at(-3600))
+    writer = SampleWriter(db)
+    for i in (0, 1, 2, 3, 6, 7, 8, 9, 10):
+        writer.add("state", at(60 * i), 1)
+        writer.add("good", at(60 * i), 10 * i)
+    writer.flush()
+    derive.run_once(db, p, now=at(600))
+    assert ("unknown" in [row[2] for row in intervals(db)]), "minutes 4 and 5 are missing so far"
+    # A spool replay delivers minutes 4 and 5 (a stop) after the fact.
+    for i in (4, 5):
+        writer.add("state", at(60 * i), 3)
+        writer.add("good", at(60 * i), 10 * i)
+    writer.flush()
+    derive.rederive(db, p, "line1", since=at(200), now=at(600))
+    assert intervals(db) == [(at(0), at(240), "running", 1), (at(240), at(360), "fault", 3),
+                             (at(360), at(600), "running", 1)]
+    assert kpi.period_kpi(db, "line1", at(0), at(600))["gq"] == 100  # counted once, not twice
+    events = db.execute("SELECT kind, lower(period), upper(period) FROM downtime_events").fetchall()
+    assert events == [("stop", at(240), at(360))], "the provisional no-data event is gone"
