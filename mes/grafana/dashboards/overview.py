@@ -10,7 +10,7 @@ _STATUS = f"grafana.line_status(ARRAY[$line]::text[], {WINDOW})"
 
 def _line_tile() -> Panel:
     tile = stat(
-        "Line $line",
+        "${line:text}",
         f"SELECT state, oee, order_progress FROM {_STATUS}",
         description="State now, OEE over the range (or the chosen shift), progress of the running order.",
         width=8, height=5, repeat="line",
