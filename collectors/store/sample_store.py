@@ -37,6 +37,7 @@ log = logging.getLogger("linebrain.store")
 NEAR_FULL_RATIO = 0.8
 _RETRY_MIN_S, _RETRY_MAX_S = 0.2, 5.0
 _QUARANTINE_AFTER = 3  # attempts of a batch the database refuses for its content
+_CACHED_BATCHES = 8  # pending batches whose bytes stay in memory
 
 
 @dataclass
@@ -141,7 +142,11 @@ class SampleStore:
         self.stats.rows_spooled += batch.rows
         self._check_near_full()
         with self._cond:
-            self._outgoing.append(_Outgoing(record, batch.payload, batch.times_us, time.monotonic()))
+            # Only a short backlog keeps its bytes in memory; behind an outage the spool file is
+            # the copy (the sender reads it back), so memory stays flat however long it lasts.
+            cached = len(self._outgoing) < _CACHED_BATCHES
+            self._outgoing.append(_Outgoing(record, batch.payload if cached else None,
+                                            batch.times_us if cached else None, time.monotonic()))  # fmt: skip
             self._cond.notify_all()
         return batch_id
 
@@ -192,9 +197,9 @@ class SampleStore:
                 self._check_near_full()
                 continue
             with self._cond:  # wait before retrying, but wake for a stop
-                deadline = min(time.monotonic() + backoff, self._deadline)
-                while time.monotonic() < deadline:
-                    self._cond.wait(deadline - time.monotonic())
+                retry_at = time.monotonic() + backoff
+                while time.monotonic() < min(retry_at, self._deadline):
+                    self._cond.wait(min(retry_at, self._deadline) - time.monotonic())
             backoff = min(backoff * 2, _RETRY_MAX_S)
 
     def _send(self, item: _Outgoing) -> bool:
