@@ -2,9 +2,10 @@
 
 Why not hand-edited JSON: panels share one datasource, one layout rule and one
 set of variables, and every panel query must be runnable by the tests. Why not
-``grafana-foundation-sdk``: it installs, but its versions track Grafana builds
-and it mirrors the whole schema; the few panel types used here are simpler as
-dicts, and ``schema/dashboard.schema.json`` checks the result instead.
+build with ``grafana-foundation-sdk``: it installs, but its versions track
+Grafana builds and it mirrors the whole schema; the few panel types used here
+are simpler as dicts. ``schema/dashboard.schema.json`` checks the result on
+every export, and the tests round-trip it through the SDK's Dashboard model.
 """
 
 from __future__ import annotations

@@ -46,9 +46,11 @@ def build() -> Dashboard:
             f"SELECT \"time\", good, reject, plan FROM grafana.line_counts({_LINE}, {BUCKETED_WINDOW})",
             description="Good and rejected units per interval; plan is what the planned busy time allows at "
             "the ideal cycle time (PBT / PRU).",
-            unit="short",
+            unit="short", stack=True,
             overrides=[{"matcher": {"id": "byName", "options": "plan"},
                         "properties": [{"id": "custom.drawStyle", "value": "line"},
+                                       {"id": "custom.stacking", "value": {"mode": "none", "group": "A"}},
+                                       {"id": "custom.fillOpacity", "value": 0},
                                        {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}}]}],
         ),
         timeseries(
