@@ -86,3 +86,19 @@ def test_order_kpis_over_whole_hours_equal_the_order_span(grafana_db: GrafanaDat
                                   (first, last, str(order_id))).fetchone()  # fmt: skip
             ours = conn.execute("SELECT gq_total, oee FROM grafana.order_kpi(%s)", (order_id,)).fetchone()
             assert ours == pytest.approx(theirs, rel=1e-4), order_id  # the running one ends at now()
+
+
+async def test_the_run_job_fills_the_cache(grafana_db: GrafanaDatabase) -> None:
+    import asyncio
+
+    from mes.grafana.cache import kpi_cache_job
+
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("DELETE FROM grafana.kpi_hours_done")
+    stop = asyncio.Event()
+    task = asyncio.create_task(kpi_cache_job(grafana_db.url, every_s=0.05)(stop))
+    await asyncio.sleep(1.0)
+    stop.set()
+    await asyncio.wait_for(task, 30)
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0] >= 2
