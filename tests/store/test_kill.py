@@ -83,25 +83,35 @@ async def test_sigkill_mid_write_then_restart_loses_and_doubles_nothing(db_url: 
     options = SimulatorOptions(scenario="brewery", seed=SEED, tags=TAGS, scale_protocols=("modbus",),
                                opcua_port=None, scale_interval=0.5)  # fmt: skip
     spool = tmp_path / "spool"
-    async with Simulator(options) as sim:
-        plant = scale_plant(sim.modbus_port, TAGS, poll_interval=0.1)
-        config = tmp_path / "plant.yaml"
-        config.write_text(yaml.safe_dump(plant.model_dump(mode="json", exclude_defaults=True)))
-        first = _start(config, spool, db_url, tmp_path)
-        await _until(lambda: _ledger(db_url)[0] >= 3, 60)
-        caught = await asyncio.to_thread(_kill_during_copy, first, db_url)
-        killed_at = sim.scale_cycle
+    started: list[subprocess.Popen] = []
+    try:
+        async with Simulator(options) as sim:
+            plant = scale_plant(sim.modbus_port, TAGS, poll_interval=0.1)
+            config = tmp_path / "plant.yaml"
+            config.write_text(yaml.safe_dump(plant.model_dump(mode="json", exclude_defaults=True)))
+            first = _start(config, spool, db_url, tmp_path)
+            started.append(first)
+            await _until(lambda: _ledger(db_url)[0] >= 3, 60)
+            caught = await asyncio.to_thread(_kill_during_copy, first, db_url)
+            killed_at = sim.scale_cycle
 
-        held = Spool(spool, 1 << 30)  # what the dead process had spooled: its promise
-        promised = {record.batch_id: record.rows for record in held.open()}
-        held.close()
+            held = Spool(spool, 1 << 30)  # what the dead process had spooled: its promise
+            promised = {record.batch_id: record.rows for record in held.open()}
+            held.close()
 
-        committed_at_kill = _ledger(db_url)[0]
-        second = _start(config, spool, db_url, tmp_path)
-        await _until(lambda: _recorded(db_url) >= set(promised) and _ledger(db_url)[0] >= committed_at_kill + 3, 60)
-        restarted_at = sim.scale_cycle
-        second.send_signal(signal.SIGTERM)
-        assert await asyncio.to_thread(second.wait, 60) == 0
+            committed_at_kill = _ledger(db_url)[0]
+            second = _start(config, spool, db_url, tmp_path)
+            started.append(second)
+            await _until(lambda: _recorded(db_url) >= set(promised) and _ledger(db_url)[0] >= committed_at_kill + 3,
+                         60)  # fmt: skip
+            restarted_at = sim.scale_cycle
+            second.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(second.wait, 60) == 0
+    finally:
+        for process in started:  # a failing test must not leave a collector behind
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
 
     assert caught, "the kill did not land during a COPY"
     batches, ledger_rows, rows = _ledger(db_url)
