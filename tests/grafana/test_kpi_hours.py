@@ -102,3 +102,25 @@ async def test_the_run_job_fills_the_cache(grafana_db: GrafanaDatabase) -> None:
     await asyncio.wait_for(task, 30)
     with psycopg.connect(grafana_db.url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0] >= 2
+
+
+def test_a_config_sync_keeps_the_cache_and_a_changed_cycle_time_recomputes_the_line(
+    grafana_db: GrafanaDatabase,
+) -> None:
+    from mes.sync import sync_plant
+    from tests.grafana.plant_data import PLANT, load_plant
+
+    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+        conn.execute("SELECT grafana.refresh_kpi_hours()")
+        done = conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0]
+        sync_plant(conn, load_plant(PLANT))  # rewrites equipment rows and cycle times, same values
+        assert conn.execute("SELECT grafana._kpi_cache_trusted('line1')").fetchone()[0]
+        conn.execute("UPDATE product_cycle_times SET ideal_cycle_time = 0.09 WHERE line_id = 'line1'")
+        try:
+            assert not conn.execute("SELECT grafana._kpi_cache_trusted('line1')").fetchone()[0]
+            assert_same_as_mes_kpi(conn, grafana_db, "period")  # all live meanwhile
+            assert conn.execute("SELECT grafana.refresh_kpi_hours()").fetchone()[0] >= done
+            assert_same_as_mes_kpi(conn, grafana_db, "period")
+        finally:
+            conn.execute("UPDATE product_cycle_times SET ideal_cycle_time = 0.1 WHERE line_id = 'line1'")
+            conn.execute("SELECT grafana.refresh_kpi_hours()")
