@@ -99,6 +99,12 @@ async def test_a_subscriber_sees_every_state_change_at_high_speed() -> None:
             if len(after) >= 4 and len(handler.values) > len(after):
                 break
         await subscription.delete()
+        history = [STATE_CODES[e.state] for e in sim.events if e.machine == "capper"]
     assert len(after) >= 4
-    # The first notification is the value at subscription time; then every change, in order.
-    assert handler.values[-len(after):] == after
+    # The first notification is the value at subscription time; then every change, in order: what
+    # the subscriber saw is one unbroken run of the capper's state history (compared as a run, not
+    # against a list taken at another instant, since notifications are still in flight then).
+    seen = handler.values
+    assert len(seen) >= 5, seen
+    runs = [i for i in range(1, len(history) - len(seen) + 2) if history[i - 1:i - 1 + len(seen)] == seen]
+    assert runs, (seen, history)
