@@ -25,6 +25,12 @@ class SimClock:
         """Simulated seconds since start."""
         return (time.monotonic() - self._wall0) * self.speed + self._jumped
 
+    def pause(self) -> None:
+        """Freeze simulated time where it is (a run that ends, so what was served can be compared)."""
+        self._jumped = self.elapsed()
+        self._wall0 = time.monotonic()
+        self.speed = 0.0
+
     def advance(self, seconds: float) -> None:
         """Jump simulated time forward (tests, ``speed=0``)."""
         if seconds < 0:

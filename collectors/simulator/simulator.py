@@ -164,6 +164,12 @@ class Simulator:
         """Simulated time (UTC); the source timestamp of values published now."""
         return self.clock.at(self.clock.elapsed())
 
+    async def pause(self) -> None:
+        """Stop the simulated clock and publish the values of that instant: from then on the
+        ground truth (counters, points) stays what the servers serve."""
+        self.clock.pause()
+        await self.step()
+
     async def advance(self, seconds: float) -> None:
         """Jump simulated time forward by ``seconds`` and publish at once (deterministic tests use speed=0)."""
         self.clock.advance(seconds)

@@ -82,6 +82,11 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
                 console.print("running; Ctrl-C to stop")
                 await tasks[0]
         finally:
+            if duration:
+                # Freeze the line and let the last served values reach the database, so the summary
+                # and the simulator's true counts describe the same instant.
+                await sim.pause()
+                await _settle(url, sim, plant)
             end = sim.now
             truth = {m: sim.counters(m) for m in ("filler", "capper", "labeller")}
             service.stop()
@@ -92,6 +97,33 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
         summary = shift_summary(conn, plant, start, end)
     print_summary(summary, start, end)
     return {"summary": summary, "truth": truth, "start": start, "end": end}
+
+
+async def _settle(url: str, sim, plant, timeout: float = 15.0) -> None:
+    """Wait until every subscribed counter's newest stored value is the one the simulator serves."""
+    import psycopg
+
+    counters = {
+        binding.tag: sim.point(_node_name(plant, binding.tag)).value
+        for line in plant.lines() for equipment in line.equipment
+        for binding in (equipment.bindings.good_count, equipment.bindings.reject_count) if binding
+    }  # fmt: skip
+    deadline = asyncio.get_running_loop().time() + timeout
+    with psycopg.connect(url, autocommit=True) as conn:
+        while asyncio.get_running_loop().time() < deadline:
+            stored = dict(conn.execute(
+                "SELECT DISTINCT ON (t.name) t.name, s.value FROM samples s JOIN tags t ON t.id = s.tag_id "
+                "WHERE t.name = ANY(%s) ORDER BY t.name, s.time DESC", (list(counters),)).fetchall())  # fmt: skip
+            if all(stored.get(name) == value for name, value in counters.items()):
+                return
+            await asyncio.sleep(0.2)
+    console.print("warning: the last counter values did not all reach the database in time")
+
+
+def _node_name(plant, tag_name: str) -> str:
+    """The simulator point behind a demo tag (its node id ends in ``s=<dotted point name>``)."""
+    node_id = next(tag.node_id for tag in plant.tags if tag.name == tag_name)
+    return node_id.split(";s=", 1)[1]
 
 
 DEMO_DATABASE = "linebrain_demo"

@@ -44,3 +44,16 @@ async def test_protocols_can_be_left_out() -> None:
         assert sim.opcua_endpoint is None and sim.modbus_port
     async with Simulator(SimulatorOptions(scenario="utilities", modbus_port=None)) as sim:
         assert sim.modbus_port is None and sim.opcua_endpoint
+
+
+async def test_pause_freezes_simulated_time_and_the_ground_truth() -> None:
+    options = SimulatorOptions(seed=2, speed=600, modbus_port=None, opcua_port=None, tick=0.02)
+    async with Simulator(options) as sim:
+        await asyncio.sleep(0.3)
+        await sim.pause()
+        elapsed, good = sim.elapsed, sim.counters("filler").good
+        assert elapsed > 60  # it ran at 600x before the pause
+        await asyncio.sleep(0.3)
+        assert sim.elapsed == elapsed
+        assert sim.counters("filler").good == good
+        assert sim.point("Packaging.Line1.Filler.GoodCount").value == good % 65536
