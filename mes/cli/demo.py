@@ -72,9 +72,10 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
         await service.started.wait()
         console.print(f"simulator: OPC UA {sim.opcua_endpoint} (brewery line, speed {speed:g}, seed {seed})")
         console.print(f"API:       http://127.0.0.1:{api.config.port}/docs   (lines: /api/lines)")
-        console.print("CLI:       linebrain kpi --line line1 --from -8h    linebrain orders list")
-        console.print("Grafana:   point a PostgreSQL data source at the database above; "
-                      "SELECT * FROM mes_kpi('line1', $__timeFrom(), $__timeTo())")  # fmt: skip
+        console.print(f"CLI:       linebrain kpi --line line1 --from -8h --database-url {url}", soft_wrap=True)
+        console.print(f"           linebrain orders list --database-url {url}", soft_wrap=True)
+        console.print(f"Grafana:   linebrain grafana export ./provisioning --database-url {url} "
+                      "(then docs/grafana.md)", soft_wrap=True)  # fmt: skip
         try:
             if duration:
                 await asyncio.sleep(duration)
