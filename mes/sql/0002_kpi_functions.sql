@@ -28,7 +28,10 @@ SELECT DISTINCT ON (equipment_id) equipment_id, state, raw_code, fault_code, low
 FROM state_intervals
 ORDER BY equipment_id, lower(period) DESC;
 
-CREATE FUNCTION mes_timeline(p_unit text, p_from timestamptz, p_to timestamptz)
+-- mes_timeline_core() is planned for months of data (see bench/kpi.py): sources
+-- are filtered by the unit's id directly (plain index scans), and the function
+-- runs without nested-loop joins.
+CREATE FUNCTION mes_timeline_core(p_unit text, p_from timestamptz, p_to timestamptz, p_group_counts boolean)
 RETURNS TABLE (
     seg_start      timestamptz,
     seg_end        timestamptz,
@@ -49,7 +52,11 @@ RETURNS TABLE (
     rq             double precision,
     energy         double precision,
     pru            double precision
-) LANGUAGE sql STABLE AS $$
+) LANGUAGE sql STABLE
+-- Joins here are by id over thousands of rows: hash joins, never a nested loop on a
+-- misestimated row count (that made 30 days take seconds instead of milliseconds).
+SET enable_nestloop = off
+AS $$
 WITH unit AS (
     SELECT e.id, coalesce(e.line_id, e.id) AS line_id, e.micro_stop_seconds, e.minor_stop_loss, e.default_pru,
            EXISTS (SELECT 1 FROM counter_bindings b WHERE b.equipment_id = e.id AND b.kind = 'total') AS has_total,
@@ -60,69 +67,97 @@ win AS (SELECT tstzrange(p_from, p_to) AS r),
 -- kind: 0 window, 1 shift, 2 planned downtime, 3 state, 4 order run, 5 event, 6 counts.
 -- cls orders marks at one instant: counts first (they belong to the period ending
 -- there), then ends, then starts.
-marks AS (
+period_marks AS (
     SELECT p_from AS t, 0 AS kind, 2 AS cls, 0::bigint AS val,
            NULL::double precision AS good, NULL::double precision AS reject, NULL::double precision AS total,
            NULL::double precision AS rework, NULL::double precision AS energy
     UNION ALL SELECT p_to, 0, 1, 0, NULL, NULL, NULL, NULL, NULL
     UNION ALL
     SELECT v.t, 1, v.cls, CASE WHEN v.cls = 2 THEN s.id ELSE 0 END, NULL, NULL, NULL, NULL, NULL
-    FROM unit, win, shift_instances s,
+    FROM win, shift_instances s,
          LATERAL (VALUES (greatest(lower(s.period), p_from), 2),
                          (least(coalesce(upper(s.period), 'infinity'), p_to), 1)) v (t, cls)
-    WHERE s.line_id = unit.line_id AND s.period && win.r
+    WHERE s.line_id = (SELECT line_id FROM unit) AND s.period && win.r
     UNION ALL
     SELECT v.t, 2, v.cls, CASE WHEN v.cls = 2 THEN d.id ELSE 0 END, NULL, NULL, NULL, NULL, NULL
-    FROM unit, win, planned_downtime d,
+    FROM win, planned_downtime d,
          LATERAL (VALUES (greatest(lower(d.period), p_from), 2),
                          (least(coalesce(upper(d.period), 'infinity'), p_to), 1)) v (t, cls)
-    WHERE d.line_id = unit.line_id AND d.period && win.r
+    WHERE d.line_id = (SELECT line_id FROM unit) AND d.period && win.r
     UNION ALL
+    -- State intervals tile time: an end mark only where no interval follows at once.
     SELECT v.t, 3, v.cls, CASE WHEN v.cls = 2 THEN si.id ELSE 0 END, NULL, NULL, NULL, NULL, NULL
-    FROM unit, win, state_intervals si,
+    FROM (SELECT s2.id, s2.period, lead(lower(s2.period)) OVER (ORDER BY lower(s2.period)) AS next_start
+          FROM win, state_intervals s2
+          WHERE s2.equipment_id = p_unit AND s2.period && win.r) si,
          LATERAL (VALUES (greatest(lower(si.period), p_from), 2),
                          (least(coalesce(upper(si.period), 'infinity'), p_to), 1)) v (t, cls)
-    WHERE si.equipment_id = unit.id AND si.period && win.r
+    WHERE v.cls = 2 OR si.next_start IS DISTINCT FROM upper(si.period)
     UNION ALL
     SELECT v.t, 4, v.cls, CASE WHEN v.cls = 2 THEN o.id ELSE 0 END, NULL, NULL, NULL, NULL, NULL
-    FROM unit, win, order_runs o,
+    FROM win, order_runs o,
          LATERAL (VALUES (greatest(lower(o.period), p_from), 2),
                          (least(coalesce(upper(o.period), 'infinity'), p_to), 1)) v (t, cls)
-    WHERE o.line_id = unit.line_id AND o.period && win.r
+    WHERE o.line_id = (SELECT line_id FROM unit) AND o.period && win.r
     UNION ALL
     SELECT v.t, 5, v.cls, CASE WHEN v.cls = 2 THEN ev.id ELSE 0 END, NULL, NULL, NULL, NULL, NULL
-    FROM unit, win, downtime_events ev,
+    FROM win, downtime_events ev,
          LATERAL (VALUES (greatest(lower(ev.period), p_from), 2),
                          (least(coalesce(upper(ev.period), 'infinity'), p_to), 1)) v (t, cls)
-    WHERE ev.equipment_id = unit.id AND ev.superseded_by IS NULL AND ev.period && win.r
+    WHERE ev.equipment_id = p_unit AND ev.superseded_by IS NULL AND ev.period && win.r
+),
+-- Count rows: per bucket (a chart wants them at their time), or, for KPIs, summed per
+-- segment and placed at the segment's end, where they are attributed all the same
+-- (a count at t belongs to the segment (start, end] containing t). Months of minute
+-- buckets then cost a binary search each instead of a place in the sort.
+bnd AS (SELECT array_agg(DISTINCT m.t ORDER BY m.t) AS b FROM period_marks m),
+raw_counts AS (
+    SELECT c.cut_end AS t, c.good, c.reject, c.total, 0::double precision AS rework, c.energy
+    FROM count_buckets c
+    WHERE c.equipment_id = p_unit AND c.cut_end > p_from AND c.cut_end <= p_to
     UNION ALL
-    SELECT c.cut_end, 6, 0, 0, c.good, c.reject, c.total, 0, c.energy
-    FROM unit, count_buckets c
-    WHERE c.equipment_id = unit.id AND c.cut_end > p_from AND c.cut_end <= p_to
-    UNION ALL
-    SELECT a.at, 6, 0, 0,
+    SELECT a.at,
            CASE WHEN a.kind = 'good' THEN a.quantity ELSE 0 END,
            CASE WHEN a.kind = 'reject' THEN a.quantity ELSE 0 END,
            CASE WHEN a.kind = 'total' THEN a.quantity ELSE 0 END,
            CASE WHEN a.kind = 'rework' THEN a.quantity ELSE 0 END, 0
-    FROM unit, count_adjustments a
-    WHERE a.equipment_id = unit.id AND a.at > p_from AND a.at <= p_to
+    FROM count_adjustments a
+    WHERE a.equipment_id = p_unit AND a.at > p_from AND a.at <= p_to
 ),
+count_marks AS (
+    SELECT CASE WHEN NOT p_group_counts THEN rc.t
+                WHEN bnd.b[wb.i] = rc.t THEN rc.t
+                ELSE bnd.b[wb.i + 1] END AS t,
+           6 AS kind, 0 AS cls, 0::bigint AS val,
+           sum(rc.good) AS good, sum(rc.reject) AS reject, sum(rc.total) AS total, sum(rc.rework) AS rework,
+           sum(rc.energy) AS energy
+    FROM raw_counts rc, bnd, LATERAL (SELECT width_bucket(rc.t, bnd.b) AS i) wb
+    GROUP BY 1
+),
+marks AS (
+    SELECT * FROM period_marks
+    UNION ALL
+    SELECT * FROM count_marks
+),
+-- Carry the id of the latest start of each kind forward (an end carries 0), in one
+-- sort: each mark's position (time in microseconds, then cls, then kind) is unique and
+-- ordered, so the max of position * 2^32 + id over the rows so far is the latest mark
+-- of that kind, and its low 32 bits are the id.
 ordered AS (
-    SELECT m.*, row_number() OVER (ORDER BY m.t, m.cls, m.kind) AS n FROM marks m
+    SELECT m.*,
+           ((floor(extract(epoch FROM m.t) * 1000000)::numeric * 4 + m.cls) * 8 + m.kind) * 4294967296 AS pos
+    FROM marks m
 ),
--- Carry the id of the latest start of each kind forward (an end carries 0): the
--- max of n * 2^32 + id over the rows so far is the latest mark, its low bits the id.
 carried AS (
     SELECT o.t, o.kind, o.good, o.reject, o.total, o.rework, o.energy,
            lead(o.t) OVER w AS t_next,
-           nullif(max(CASE WHEN o.kind = 1 THEN o.n * 4294967296 + o.val END) OVER w % 4294967296, 0) AS shift_id,
+           nullif((max(CASE WHEN o.kind = 1 THEN o.pos + o.val END) OVER w % 4294967296)::bigint, 0) AS shift_id,
            sum(CASE WHEN o.kind = 2 THEN CASE WHEN o.cls = 2 THEN 1 ELSE -1 END ELSE 0 END) OVER w AS pdt_depth,
-           nullif(max(CASE WHEN o.kind = 3 THEN o.n * 4294967296 + o.val END) OVER w % 4294967296, 0) AS state_id,
-           nullif(max(CASE WHEN o.kind = 4 THEN o.n * 4294967296 + o.val END) OVER w % 4294967296, 0) AS run_id,
-           nullif(max(CASE WHEN o.kind = 5 THEN o.n * 4294967296 + o.val END) OVER w % 4294967296, 0) AS event_id
+           nullif((max(CASE WHEN o.kind = 3 THEN o.pos + o.val END) OVER w % 4294967296)::bigint, 0) AS state_id,
+           nullif((max(CASE WHEN o.kind = 4 THEN o.pos + o.val END) OVER w % 4294967296)::bigint, 0) AS run_id,
+           nullif((max(CASE WHEN o.kind = 5 THEN o.pos + o.val END) OVER w % 4294967296)::bigint, 0) AS event_id
     FROM ordered o
-    WINDOW w AS (ORDER BY o.n)
+    WINDOW w AS (ORDER BY o.t, o.cls, o.kind ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ),
 pieces AS (
     -- A count row is also the start of a segment (with unchanged values) when no other
@@ -138,7 +173,7 @@ events AS (
             AND coalesce(dc.time_element, 'ADET') = 'ADET'
             AND dc.state NOT IN ('changeover', 'planned_stop')) AS minor
     FROM unit, win, mes_downtime_current dc
-    WHERE dc.equipment_id = unit.id AND dc.period && win.r
+    WHERE dc.equipment_id = p_unit AND dc.period && win.r
 ),
 joined AS (
     SELECT p.*, si.state, wo.id AS order_id, wo.product_id, ev.kind AS event_kind, ev.reason_code,
@@ -147,8 +182,8 @@ joined AS (
            unit.minor_stop_loss, unit.has_total, unit.has_good
     FROM pieces p
     CROSS JOIN unit
-    LEFT JOIN state_intervals si ON si.id = p.state_id
-    LEFT JOIN order_runs r ON r.id = p.run_id
+    LEFT JOIN state_intervals si ON si.id = p.state_id AND si.equipment_id = p_unit
+    LEFT JOIN order_runs r ON r.id = p.run_id AND r.line_id = unit.line_id
     LEFT JOIN work_orders wo ON wo.id = r.order_id
     LEFT JOIN product_cycle_times ct ON ct.product_id = wo.product_id AND ct.line_id = unit.line_id
     LEFT JOIN events ev ON ev.event_id = p.event_id
@@ -185,6 +220,33 @@ SELECT j.t,
 FROM joined j
 $$;
 
+-- The timeline: count rows at their own time.
+CREATE FUNCTION mes_timeline(p_unit text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (
+    seg_start      timestamptz,
+    seg_end        timestamptz,
+    seconds        double precision,
+    is_count       boolean,
+    shift_id       bigint,
+    in_pdt         boolean,
+    state          text,
+    order_id       bigint,
+    product_id     text,
+    event_id       bigint,
+    event_kind     text,
+    reason_code    text,
+    minor_stop     boolean,
+    element        text,
+    pq             double precision,
+    gq             double precision,
+    rq             double precision,
+    energy         double precision,
+    pru            double precision
+) LANGUAGE sql STABLE AS $$
+    SELECT * FROM mes_timeline_core(p_unit, p_from, p_to, false)
+$$;
+
+-- KPIs and the Pareto read the timeline with counts summed per segment.
 CREATE FUNCTION mes_kpi(p_unit text, p_from timestamptz, p_to timestamptz, p_by text DEFAULT 'period')
 RETURNS TABLE (
     equipment_id           text,
@@ -245,7 +307,7 @@ WITH tl AS (
                ELSE 'all'
            END AS gkey,
            t.element IS NOT NULL AND t.element <> 'PDT' AS in_pbt
-    FROM mes_timeline(p_unit, p_from, p_to) t
+    FROM mes_timeline_core(p_unit, p_from, p_to, true) t
 ),
 agg AS (
     SELECT gkey,
@@ -347,7 +409,7 @@ WITH lost AS (
                ELSE 'unassigned:' || t.state
            END AS code,
            t.reason_code IS NOT NULL AND NOT t.minor_stop AS assigned
-    FROM mes_timeline(p_unit, p_from, p_to) t
+    FROM mes_timeline_core(p_unit, p_from, p_to, true) t
     WHERE t.seconds > 0
       AND (t.element IN ('ADET', 'AUST', 'ADOT') OR (t.element = 'APT' AND t.minor_stop))
 ),
