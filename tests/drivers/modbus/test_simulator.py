@@ -7,11 +7,11 @@ import re
 
 import pytest
 
+import collectors.simulator as simulator
 from collectors.config.models import DataType, ModbusConnection, Tag
 from collectors.drivers.modbus import ModbusDriver, modbus_worker
 from collectors.samples import GOOD, Sample, is_bad
 
-simulator = pytest.importorskip("collectors.simulator")
 Simulator = simulator.Simulator
 SimulatorOptions = simulator.SimulatorOptions
 
