@@ -45,7 +45,10 @@ class CollectorMetrics(Collector):
             name = str(health.get("connection", "?"))
             groups = health.get("groups", {}).values()
             up.add_metric([name], 1.0 if health.get("connected") else 0.0)
-            samples.add_metric([name], float(sum(g.get("samples", 0) for g in groups)))
+            # Polled samples are counted per group by the worker; subscribed ones are pushed by the
+            # driver itself (OPC UA notifications), so they are added from its health.
+            pushed = health.get("driver", {}).get("notifications", 0)
+            samples.add_metric([name], float(sum(g.get("samples", 0) for g in groups) + pushed))
             bad.add_metric([name], float(sum(g.get("bad_samples", 0) for g in groups)))
             overruns.add_metric([name], float(health.get("overruns", 0)))
         yield from (up, samples, bad, overruns)

@@ -55,3 +55,32 @@ async def test_status_command_shows_connections_rates_queue_and_spool(db_url: st
     assert report["queue_capacity"] == 500_000 and report["spool_limit_bytes"] == 1024 * 1024 * 1024
     assert report["latency_p99_seconds"] is not None
     assert "sim" in text.output and "samples/s" in text.output and "spool" in text.output
+
+
+async def test_status_counts_samples_pushed_by_opcua_subscriptions(db_url: str, tmp_path: Path) -> None:
+    from collectors.config import parse_plant
+
+    options = SimulatorOptions(scenario="brewery", speed=60, modbus_port=None)
+    async with Simulator(options) as sim:
+        config = {
+            "site": {"name": "sub"},
+            "connections": [{"id": "scada", "protocol": "opcua", "endpoint": sim.opcua_endpoint,
+                             "subscriptions": [{"name": "default", "publishing_interval": 0.1}]}],
+            "tags": [{"name": "filler_good", "connection": "scada", "mode": "subscribe",
+                      "node_id": "ns=2;s=Packaging.Line1.Filler.GoodCount"}],
+        }  # fmt: skip
+        service = CollectorService(parse_plant(yaml.safe_dump(config)), db_url,
+                                   ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=0, announce=False))
+        running = asyncio.create_task(service.run())
+        await asyncio.wait_for(service.started.wait(), 30)
+        deadline = time.monotonic() + 20
+        while service.pipeline.store.stats.rows_committed < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+        result = await asyncio.to_thread(CliRunner().invoke, app, ["status", "--url", url, "--json"])
+        service.stop()
+        await asyncio.wait_for(running, 30)
+    assert result.exit_code == 0, result.output
+    connection = json.loads(result.output)[0]["connections"]["scada"]
+    # Subscribed samples bypass the poll groups: they must still show as this connection's samples.
+    assert connection["samples"] >= 5
