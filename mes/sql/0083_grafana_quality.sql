@@ -3,6 +3,9 @@
 -- yield as mes.quality.summary defines it ((PQ − SQ − RQ) / PQ); SPC points are
 -- plotted against the limits stored on the chart (frozen in Phase II) exactly as
 -- mes.quality.charts.plot() plots them.
+--
+-- line_quality and line_quality_trend read the hourly KPI cache: they are
+-- defined with it (0085, 0086).
 
 CREATE VIEW grafana.spc_charts AS
 SELECT c.id AS chart_id, c.name, c.chart_type, c.source, coalesce(c.tag, s.tag) AS tag, s.characteristic,
@@ -20,43 +23,6 @@ RETURNS TABLE (__value text, __text text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT chart_id::text, name || ' (' || replace(chart_type, '_', '-') || ')'
     FROM grafana.spc_charts WHERE line_id IS NULL OR line_id = p_line ORDER BY name
-$$;
-
--- Yield, scrap and first pass yield of a line over the window.
-CREATE FUNCTION grafana.line_quality(p_line text, p_from timestamptz, p_to timestamptz, p_shift text DEFAULT 'all')
-RETURNS TABLE (produced double precision, good double precision, scrap double precision, rework double precision,
-               yield double precision, scrap_ratio double precision, rework_ratio double precision,
-               first_pass_yield double precision, open_nonconformances bigint)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT k.pq, k.gq, k.sq, k.rq, k.quality_ratio, k.scrap_ratio, k.rework_ratio,
-           (k.pq - k.sq - k.rq) / nullif(k.pq, 0),
-           (SELECT count(*) FROM public.nonconformances n WHERE n.line_id = p_line AND n.status <> 'closed')
-    FROM grafana.time_window(p_from, p_to, p_shift) w,
-         public.mes_kpi(p_line, w.w_from, least(w.w_to, now()), 'period') k
-$$;
-
--- The same per bucket (at least an hour, at most 200 buckets), one mes_kpi() each.
-CREATE FUNCTION grafana.line_quality_trend(p_line text, p_from timestamptz, p_to timestamptz, p_bucket_ms bigint,
-                                           p_shift text DEFAULT 'all')
-RETURNS TABLE ("time" timestamptz, yield double precision, scrap_ratio double precision,
-               first_pass_yield double precision)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH w AS (SELECT w_from, least(w_to, now()) AS w_to FROM grafana.time_window(p_from, p_to, p_shift)),
-    step AS (
-        SELECT make_interval(secs => greatest(p_bucket_ms / 1000.0, 3600,
-                                              extract(epoch FROM w.w_to - w.w_from) / 200)) AS s
-        FROM w
-    ),
-    buckets AS (
-        SELECT b, least(b + step.s, w.w_to) AS e
-        FROM w, step, generate_series(date_bin(step.s, w.w_from, timestamptz '2000-01-01'), w.w_to, step.s) b
-        WHERE b < w.w_to
-    )
-    SELECT greatest(bk.b, w.w_from), k.quality_ratio, k.scrap_ratio, (k.pq - k.sq - k.rq) / nullif(k.pq, 0)
-    FROM buckets bk CROSS JOIN w
-    CROSS JOIN LATERAL public.mes_kpi(p_line, greatest(bk.b, w.w_from), bk.e, 'period') k
-    WHERE k.pq > 0
-    ORDER BY 1
 $$;
 
 CREATE FUNCTION grafana._spc_limits(p_limits jsonb)

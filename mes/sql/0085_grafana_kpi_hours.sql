@@ -67,8 +67,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, public AS $$
         WHEN 'work_orders' THEN
             (SELECT tstzrange(min(lower(r.period)), max(coalesce(upper(r.period), 'infinity')))
              FROM public.order_runs r WHERE r.order_id = (p_row ->> 'id')::bigint)
-        WHEN 'product_cycle_times' THEN tstzrange(NULL, NULL)
-        WHEN 'equipment' THEN tstzrange(NULL, NULL)
         ELSE (p_row ->> 'period')::tstzrange
     END
 $$;
@@ -120,10 +118,6 @@ CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.plan
     FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
 CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.shift_instances
     FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
-CREATE TRIGGER grafana_kpi_dirty AFTER INSERT OR UPDATE OR DELETE ON public.product_cycle_times
-    FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
-CREATE TRIGGER grafana_kpi_dirty AFTER UPDATE OF micro_stop_seconds, minor_stop_loss, default_pru, line_id
-    ON public.equipment FOR EACH ROW EXECUTE FUNCTION grafana.note_changed_period();
 
 -- mes_kpi() of one window as cache-shaped rows.
 CREATE FUNCTION grafana._kpi_live(p_line text, p_from timestamptz, p_to timestamptz, p_group text)
@@ -140,21 +134,50 @@ LANGUAGE sql STABLE AS $$
     WHERE p_from < p_to
 $$;
 
+-- A line's settings (micro-stop threshold and loss, default PRU) and its cycle
+-- times change every hour's KPIs, but the config sync rewrites them on every
+-- start (cycle times are deleted and inserted again), so row triggers would
+-- throw the whole cache away each time. Instead the cache remembers the settings
+-- it was computed with: while they differ from the current ones every hour of
+-- that line is computed live, and the next refresh recomputes the line.
+CREATE TABLE grafana.kpi_settings_seen (
+    line_id  text  PRIMARY KEY,
+    settings jsonb NOT NULL
+);
+
+CREATE FUNCTION grafana._kpi_settings(p_line text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'unit', (SELECT jsonb_build_object('micro_stop_seconds', e.micro_stop_seconds,
+                                           'minor_stop_loss', e.minor_stop_loss, 'default_pru', e.default_pru)
+                 FROM public.equipment e WHERE e.id = p_line),
+        'cycle_times', (SELECT coalesce(jsonb_object_agg(c.product_id, c.ideal_cycle_time), '{}'::jsonb)
+                        FROM public.product_cycle_times c WHERE c.line_id = p_line))
+$$;
+
+-- True when the line's cached hours were computed with its current settings.
+CREATE FUNCTION grafana._kpi_cache_trusted(p_line text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT s.settings = grafana._kpi_settings(p_line)
+                     FROM grafana.kpi_settings_seen s WHERE s.line_id = p_line), false)
+$$;
+
 -- The pieces of [p_from, p_to): whole cached hours, and the uncached stretches between them.
 CREATE FUNCTION grafana._kpi_pieces(p_line text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (piece_from timestamptz, piece_to timestamptz, cached boolean)
 LANGUAGE sql STABLE AS $$
-    WITH slots AS (
+    WITH trusted AS (SELECT grafana._kpi_cache_trusted(p_line) AS ok),
+    slots AS (
         SELECT greatest(h, p_from) AS s, least(h + interval '1 hour', p_to) AS e,
-               h >= p_from AND h + interval '1 hour' <= p_to
+               trusted.ok AND h >= p_from AND h + interval '1 hour' <= p_to
                AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
                AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
                                WHERE x.period && tstzrange(h, h + interval '1 hour')) AS cached
-        FROM generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
+        FROM trusted,
+             generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
         WHERE p_from < p_to
     ), islands AS (
-        SELECT s, e, cached,
-               sum(changed) OVER (ORDER BY s) AS island
+        SELECT s, e, cached, sum(changed) OVER (ORDER BY s) AS island
         FROM (SELECT *, CASE WHEN cached IS DISTINCT FROM lag(cached) OVER (ORDER BY s) THEN 1 ELSE 0 END AS changed
               FROM slots) marked
     )
@@ -216,10 +239,20 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     horizon timestamptz := date_trunc('hour', now() - interval '5 minutes');
     noted bigint;
+    line record;
     todo record;
     computed integer := 0;
 BEGIN
     PERFORM pg_advisory_xact_lock(7310442080);
+    -- A line whose settings changed is recomputed from scratch.
+    FOR line IN SELECT e.id, grafana._kpi_settings(e.id) AS settings
+                FROM public.equipment e WHERE e.level = 'line' LOOP
+        IF NOT grafana._kpi_cache_trusted(line.id) THEN
+            DELETE FROM grafana.kpi_hours_done WHERE line_id = line.id;
+            INSERT INTO grafana.kpi_settings_seen (line_id, settings) VALUES (line.id, line.settings)
+            ON CONFLICT (line_id) DO UPDATE SET settings = EXCLUDED.settings;
+        END IF;
+    END LOOP;
     SELECT max(id) INTO noted FROM grafana.kpi_dirty;
     -- Forget cached hours that changed (only what was noted before this refresh began).
     DELETE FROM grafana.kpi_hours_done d
@@ -248,62 +281,9 @@ BEGIN
     END LOOP;
     RETURN computed;
 END $$;
-
 -- ------------------------------------------------------------------ panels on grafana.kpi()
 
-CREATE OR REPLACE FUNCTION grafana.line_status(p_lines text[], p_from timestamptz, p_to timestamptz,
-                                               p_shift text DEFAULT 'all')
-RETURNS TABLE (
-    line_id text, line_name text, state text, state_since timestamptz, oee double precision,
-    availability double precision, effectiveness double precision, quality_ratio double precision,
-    good double precision, scrap double precision, order_number text, product text, order_progress double precision
-)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    SELECT l.line_id, l.line_name, coalesce(cs.state, 'unknown'), cs.since,
-           k.oee, k.availability, k.effectiveness, k.quality_ratio, k.gq_total, k.pq_total - k.gq_total,
-           o.number, o.product_id, o.good / o.planned_quantity
-    FROM grafana.lines l
-    CROSS JOIN grafana.time_window(p_from, p_to, p_shift) w
-    LEFT JOIN LATERAL (
-        SELECT si.state, lower(si.period) AS since FROM public.state_intervals si
-        WHERE si.equipment_id = l.line_id ORDER BY lower(si.period) DESC LIMIT 1
-    ) cs ON true
-    LEFT JOIN LATERAL grafana.kpi(l.line_id, w.w_from, least(w.w_to, now()), 'period') k ON true
-    LEFT JOIN LATERAL (
-        SELECT wo.number, wo.product_id, wo.planned_quantity,
-               (SELECT ok.gq_total FROM grafana.kpi(wo.line_id, r.first_start, now(), 'order') ok
-                WHERE ok.group_key = wo.id::text) AS good
-        FROM public.work_orders wo
-        CROSS JOIN LATERAL (SELECT min(lower(period)) AS first_start FROM public.order_runs WHERE order_id = wo.id) r
-        WHERE wo.line_id = l.line_id AND wo.status = 'running'
-    ) o ON true
-    WHERE l.line_id = ANY (p_lines)
-    ORDER BY l.line_name
-$$;
-
-CREATE OR REPLACE FUNCTION grafana.line_kpi_trend(p_line text, p_from timestamptz, p_to timestamptz,
-                                                  p_bucket_ms bigint, p_shift text DEFAULT 'all')
-RETURNS TABLE ("time" timestamptz, oee double precision, availability double precision,
-               effectiveness double precision, quality_ratio double precision)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH w AS (SELECT w_from, least(w_to, now()) AS w_to FROM grafana.time_window(p_from, p_to, p_shift)),
-    step AS (
-        SELECT make_interval(secs => greatest(p_bucket_ms / 1000.0, 3600,
-                                              extract(epoch FROM w.w_to - w.w_from) / 200)) AS s
-        FROM w
-    ),
-    buckets AS (
-        SELECT greatest(b, w.w_from) AS b, least(b + step.s, w.w_to) AS e
-        FROM w, step, generate_series(date_bin(step.s, w.w_from, timestamptz '2000-01-01'), w.w_to, step.s) b
-        WHERE b < w.w_to
-    )
-    SELECT bk.b, k.oee, k.availability, k.effectiveness, k.quality_ratio
-    FROM buckets bk CROSS JOIN LATERAL grafana.kpi(p_line, bk.b, bk.e, 'period') k
-    WHERE k.pbt > 0
-    ORDER BY 1
-$$;
-
-DROP FUNCTION grafana.line_kpi_by_shift(text, timestamptz, timestamptz);
+-- KPIs per shift, with each shift's bounds in epoch ms for the "show this shift" link.
 CREATE FUNCTION grafana.line_kpi_by_shift(p_line text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (shift text, start_time timestamptz, from_ms bigint, to_ms bigint, oee double precision,
                availability double precision, effectiveness double precision, quality_ratio double precision,
@@ -319,8 +299,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     ORDER BY s.start_time DESC
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.line_kpi_by_product(p_line text, p_products text[], p_from timestamptz,
-                                                       p_to timestamptz, p_shift text DEFAULT 'all')
+-- KPIs per product made on the line in the window.
+CREATE FUNCTION grafana.line_kpi_by_product(p_line text, p_products text[], p_from timestamptz,
+                                            p_to timestamptz, p_shift text DEFAULT 'all')
 RETURNS TABLE (product text, oee double precision, availability double precision, effectiveness double precision,
                quality_ratio double precision, produced double precision, good double precision,
                pru double precision)
@@ -335,8 +316,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 $$;
 
 -- The waterfall mes_oee_waterfall() draws, from the same elements.
-CREATE OR REPLACE FUNCTION grafana.loss_waterfall(p_line text, p_from timestamptz, p_to timestamptz,
-                                                  p_shift text DEFAULT 'all')
+CREATE FUNCTION grafana.loss_waterfall(p_line text, p_from timestamptz, p_to timestamptz,
+                                       p_shift text DEFAULT 'all')
 RETURNS TABLE (step text, base double precision, time_hours double precision, loss_hours double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     WITH k AS (
@@ -362,51 +343,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     FROM f ORDER BY f.step
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.orders(p_lines text[], p_products text[], p_from timestamptz, p_to timestamptz)
-RETURNS TABLE (order_number text, line text, product text, status text, planned double precision,
-               produced double precision, good double precision, scrap double precision, progress double precision,
-               good_per_hour double precision, started timestamptz, projected_finish timestamptz,
-               due_at timestamptz, late boolean, oee double precision, availability double precision,
-               effectiveness double precision, quality_ratio double precision)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH chosen AS (
-        SELECT wo.*, r.first_start, r.last_end
-        FROM public.work_orders wo
-        LEFT JOIN LATERAL (
-            SELECT min(lower(period)) AS first_start, max(coalesce(upper(period), now())) AS last_end
-            FROM public.order_runs WHERE order_id = wo.id
-        ) r ON true
-        WHERE wo.line_id = ANY (p_lines) AND wo.product_id = ANY (p_products) AND wo.status <> 'cancelled'
-          AND (wo.status IN ('planned', 'released', 'running', 'paused')
-               OR (r.first_start < p_to AND r.last_end > p_from))
-    ),
-    measured AS (
-        SELECT c.*, k.pq_total, k.gq_total, k.aoet, k.oee, k.availability, k.effectiveness, k.quality_ratio
-        FROM chosen c
-        LEFT JOIN LATERAL grafana.kpi(c.line_id, c.first_start, c.last_end, 'order') k
-            ON c.first_start IS NOT NULL AND k.group_key = c.id::text
-    ),
-    paced AS (
-        SELECT m.*, coalesce(m.gq_total, 0) AS good_q,
-               greatest(m.planned_quantity - coalesce(m.gq_total, 0), 0) AS remaining,
-               coalesce(m.gq_total, 0) / nullif(m.aoet, 0) AS rate
-        FROM measured m
-    )
-    SELECT p.number, p.line_id, p.product_id, p.status, p.planned_quantity, coalesce(p.pq_total, 0), p.good_q,
-           coalesce(p.pq_total, 0) - p.good_q, p.good_q / p.planned_quantity, p.rate * 3600, p.first_start,
-           CASE WHEN p.remaining = 0 THEN p.last_end
-                WHEN p.rate > 0 AND p.status <> 'completed' THEN now() + make_interval(secs => p.remaining / p.rate)
-           END AS projected,
-           p.due_at,
-           coalesce(p.remaining > 0 AND p.rate > 0 AND p.status <> 'completed'
-                    AND now() + make_interval(secs => p.remaining / p.rate) > p.due_at, false),
-           p.oee, p.availability, p.effectiveness, p.quality_ratio
-    FROM paced p
-    ORDER BY p.status = 'running' DESC, p.first_start DESC NULLS LAST, p.number
-$$;
-
-CREATE OR REPLACE FUNCTION grafana.line_quality(p_line text, p_from timestamptz, p_to timestamptz,
-                                                p_shift text DEFAULT 'all')
+-- Yield, scrap and first pass yield of a line over the window.
+CREATE FUNCTION grafana.line_quality(p_line text, p_from timestamptz, p_to timestamptz,
+                                     p_shift text DEFAULT 'all')
 RETURNS TABLE (produced double precision, good double precision, scrap double precision, rework double precision,
                yield double precision, scrap_ratio double precision, rework_ratio double precision,
                first_pass_yield double precision, open_nonconformances bigint)
@@ -415,28 +354,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
            (SELECT count(*) FROM public.nonconformances n WHERE n.line_id = p_line AND n.status <> 'closed')
     FROM grafana.time_window(p_from, p_to, p_shift) w
     CROSS JOIN LATERAL grafana.kpi(p_line, w.w_from, least(w.w_to, now()), 'period') k
-$$;
-
-CREATE OR REPLACE FUNCTION grafana.line_quality_trend(p_line text, p_from timestamptz, p_to timestamptz,
-                                                      p_bucket_ms bigint, p_shift text DEFAULT 'all')
-RETURNS TABLE ("time" timestamptz, yield double precision, scrap_ratio double precision,
-               first_pass_yield double precision)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH w AS (SELECT w_from, least(w_to, now()) AS w_to FROM grafana.time_window(p_from, p_to, p_shift)),
-    step AS (
-        SELECT make_interval(secs => greatest(p_bucket_ms / 1000.0, 3600,
-                                              extract(epoch FROM w.w_to - w.w_from) / 200)) AS s
-        FROM w
-    ),
-    buckets AS (
-        SELECT greatest(b, w.w_from) AS b, least(b + step.s, w.w_to) AS e
-        FROM w, step, generate_series(date_bin(step.s, w.w_from, timestamptz '2000-01-01'), w.w_to, step.s) b
-        WHERE b < w.w_to
-    )
-    SELECT bk.b, k.quality_ratio, k.scrap_ratio, k.first_pass_yield
-    FROM buckets bk CROSS JOIN LATERAL grafana.kpi(p_line, bk.b, bk.e, 'period') k
-    WHERE k.pq > 0
-    ORDER BY 1
 $$;
 
 -- Only LineBrain's own jobs fill the cache; Grafana's role reads.

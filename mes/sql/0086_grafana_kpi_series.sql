@@ -37,13 +37,15 @@ RETURNS TABLE ("time" timestamptz, group_key text, pbt double precision, apt dou
                oee double precision, scrap_ratio double precision, rework_ratio double precision,
                first_pass_yield double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH slots AS (
+    WITH trusted AS (SELECT grafana._kpi_cache_trusted(p_line) AS ok),
+    slots AS (
         SELECT greatest(h, p_from) AS s, least(h + interval '1 hour', p_to) AS e, h,
-               h >= p_from AND h + interval '1 hour' <= p_to
+               trusted.ok AND h >= p_from AND h + interval '1 hour' <= p_to
                AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
                AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
                                WHERE x.period && tstzrange(h, h + interval '1 hour')) AS cached
-        FROM generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
+        FROM trusted,
+             generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
         WHERE p_from < p_to
     ),
     parts AS (
@@ -70,8 +72,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     ORDER BY 1, 2
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.line_kpi_trend(p_line text, p_from timestamptz, p_to timestamptz,
-                                                  p_bucket_ms bigint, p_shift text DEFAULT 'all')
+-- OEE and its three factors per bucket of whole hours, from the hourly cache.
+CREATE FUNCTION grafana.line_kpi_trend(p_line text, p_from timestamptz, p_to timestamptz,
+                                       p_bucket_ms bigint, p_shift text DEFAULT 'all')
 RETURNS TABLE ("time" timestamptz, oee double precision, availability double precision,
                effectiveness double precision, quality_ratio double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -83,8 +86,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     ORDER BY 1
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.line_quality_trend(p_line text, p_from timestamptz, p_to timestamptz,
-                                                      p_bucket_ms bigint, p_shift text DEFAULT 'all')
+-- Yield, scrap and first pass yield per bucket of whole hours, from the hourly cache.
+CREATE FUNCTION grafana.line_quality_trend(p_line text, p_from timestamptz, p_to timestamptz,
+                                           p_bucket_ms bigint, p_shift text DEFAULT 'all')
 RETURNS TABLE ("time" timestamptz, yield double precision, scrap_ratio double precision,
                first_pass_yield double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
@@ -99,9 +103,7 @@ $$;
 -- Counts against plan: over two days, hourly buckets from the cache, the plan
 -- being each product's planned busy time over its ideal cycle time (and the
 -- line's default PRU for time without an order), as mes_timeline() paces it;
--- up to two days, the minute-level version of 0082.
-ALTER FUNCTION grafana.line_counts(text, timestamptz, timestamptz, bigint, text) RENAME TO line_counts_live;
-
+-- up to two days, grafana.line_counts_live (0082) by the minute.
 CREATE FUNCTION grafana.line_counts(p_line text, p_from timestamptz, p_to timestamptz, p_bucket_ms bigint,
                                     p_shift text DEFAULT 'all')
 RETURNS TABLE ("time" timestamptz, good double precision, reject double precision, plan double precision,
@@ -137,8 +139,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     ORDER BY 1
 $$;
 
-ALTER FUNCTION grafana.micro_stops(text, timestamptz, timestamptz, bigint, text) RENAME TO micro_stops_live;
-
+-- Minor stops per bucket: up to two days grafana.micro_stops_live (0082), beyond
+-- that from the hourly cache.
 CREATE FUNCTION grafana.micro_stops(p_line text, p_from timestamptz, p_to timestamptz, p_bucket_ms bigint,
                                     p_shift text DEFAULT 'all')
 RETURNS TABLE ("time" timestamptz, stops bigint, lost_seconds double precision)

@@ -17,8 +17,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     WHERE wo.id = p_order AND r.first_hour IS NOT NULL AND k.group_key = wo.id::text
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.line_status(p_lines text[], p_from timestamptz, p_to timestamptz,
-                                               p_shift text DEFAULT 'all')
+-- KPIs of one line over the window, with its state now and its running order.
+CREATE FUNCTION grafana.line_status(p_lines text[], p_from timestamptz, p_to timestamptz,
+                                    p_shift text DEFAULT 'all')
 RETURNS TABLE (
     line_id text, line_name text, state text, state_since timestamptz, oee double precision,
     availability double precision, effectiveness double precision, quality_ratio double precision,
@@ -44,7 +45,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     ORDER BY l.line_name
 $$;
 
-CREATE OR REPLACE FUNCTION grafana.orders(p_lines text[], p_products text[], p_from timestamptz, p_to timestamptz)
+-- Orders that ran in the window or are still open, with progress, projected finish
+-- (good rate over the order's run time, as mes.orders.order_progress) and KPIs.
+CREATE FUNCTION grafana.orders(p_lines text[], p_products text[], p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (order_number text, line text, product text, status text, planned double precision,
                produced double precision, good double precision, scrap double precision, progress double precision,
                good_per_hour double precision, started timestamptz, projected_finish timestamptz,
