@@ -1,7 +1,8 @@
 """MES background jobs for ``linebrain run`` (the hook in :mod:`mes.cli.collect`).
 
 One job: derivation (:func:`mes.derive.run_once`) every few seconds, in a worker
-thread so the collectors' event loop never waits on SQL.
+thread so the collectors' event loop never waits on SQL. :func:`periodic_job` is
+the loop such a job runs (the quality checks use it too).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Protocol, TypeVar
 
 import psycopg
 
@@ -23,11 +25,18 @@ DERIVE_EVERY_S = 5.0
 BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
 
 
-def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVERY_S,
-                   clock: Callable[[], datetime] | None = None) -> BackgroundJob:
-    """A job that derives states, counts, events and PLC order changes until ``stop`` is set.
-    ``clock`` gives the derivation horizon (default: the wall clock; the demo passes the
-    simulator's clock)."""
+class _Report(Protocol):
+    errors: list[str]
+
+
+T = TypeVar("T")
+
+
+def periodic_job(database_url: str, every_s: float, what: str, logger: logging.Logger,
+                 when: Callable[[], T], step: Callable[[psycopg.Connection, T], _Report]) -> BackgroundJob:
+    """A job that runs ``step(conn, when())`` every ``every_s`` seconds until ``stop`` is set, in a worker
+    thread so the collectors' event loop never waits on SQL. ``conn`` (autocommit) is kept between rounds;
+    the report's errors are logged, and a database error closes it and waits for the next round."""
 
     async def job(stop: asyncio.Event) -> None:
         conn: psycopg.Connection | None = None
@@ -36,11 +45,11 @@ def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVER
                 try:
                     if conn is None or conn.closed:
                         conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
-                    report = await asyncio.to_thread(run_once, conn, plant, clock() if clock else None)
+                    report = await asyncio.to_thread(step, conn, when())
                     for error in report.errors:
-                        log.warning("derivation: %s", error)
-                except psycopg.Error as exc:  # the database may be away; the store spools meanwhile
-                    log.warning("derivation paused: %s", exc)
+                        logger.warning("%s: %s", what, error)
+                except psycopg.Error as exc:  # the database may be away; try again next round
+                    logger.warning("%s paused: %s", what, exc)
                     if conn is not None:
                         conn.close()
                     conn = None
@@ -51,6 +60,16 @@ def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVER
                 conn.close()
 
     return job
+
+
+def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVERY_S,
+                   clock: Callable[[], datetime] | None = None) -> BackgroundJob:
+    """A job that derives states, counts, events and PLC order changes until ``stop`` is set.
+    ``clock`` gives the derivation horizon (default: the wall clock; the demo passes the
+    simulator's clock). Meanwhile the database is away, the store spools."""
+    return periodic_job(database_url, every_s, "derivation", log,
+                        when=lambda: clock() if clock else None,
+                        step=lambda conn, now: run_once(conn, plant, now))
 
 
 def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:

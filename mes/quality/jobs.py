@@ -7,16 +7,14 @@ overdue ones flagged, then frozen SPC charts judge their new points.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import psycopg
 
 from collectors.config.models import Plant
+from mes.jobs import BackgroundJob, periodic_job
 from mes.quality import inspections, process_checks, spc
 
 log = logging.getLogger("linebrain.quality")
@@ -52,35 +50,14 @@ def run_quality_checks(conn: psycopg.Connection, now: datetime) -> CheckReport:
 
 
 QUALITY_EVERY_S = 30.0
-BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
 
 
 def quality_job(database_url: str, every_s: float = QUALITY_EVERY_S) -> BackgroundJob:
     """A job for ``linebrain run`` that runs :func:`run_quality_checks` every ``every_s`` seconds, in a worker
     thread so the collectors' event loop never waits on SQL, until ``stop`` is set."""
-
-    async def job(stop: asyncio.Event) -> None:
-        conn: psycopg.Connection | None = None
-        try:
-            while not stop.is_set():
-                try:
-                    if conn is None or conn.closed:
-                        conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
-                    report = await asyncio.to_thread(run_quality_checks, conn, datetime.now(UTC))
-                    for error in report.errors:
-                        log.warning("quality checks: %s", error)
-                except psycopg.Error as exc:  # the database may be away; try again next round
-                    log.warning("quality checks paused: %s", exc)
-                    if conn is not None:
-                        conn.close()
-                    conn = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), every_s)
-        finally:
-            if conn is not None:
-                conn.close()
-
-    return job
+    return periodic_job(database_url, every_s, "quality checks", log,
+                        when=lambda: datetime.now(UTC),
+                        step=lambda conn, now: run_quality_checks(conn, now))
 
 
 def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
