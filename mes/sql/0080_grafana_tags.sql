@@ -28,10 +28,25 @@ LEFT JOIN LATERAL (
     FROM public.samples WHERE tag_id = t.id ORDER BY time DESC LIMIT 1
 ) s ON true;
 
--- Which sample table answers a bucket of p_bucket_ms: raw samples for fine
--- buckets; rollup tables, when present, for coarse ones (see 0081).
+-- Long time ranges read the rollups (samples_1m / samples_1h, collectors 0003),
+-- so a 30-day panel reads ~43k minute rows per tag instead of 2.6M samples.
+--
+-- The rollups hold good numeric samples only. Uncertain and bad samples are
+-- counted from samples through a partial index: non-good samples are rare, so
+-- the index is small and cheap to keep at full ingest rate, and a month of
+-- quality counts costs a few index pages, not a scan.
+CREATE INDEX samples_not_good ON public.samples (tag_id, time) WHERE status >= 1073741824;
+
+-- A rollup answers a bucket only when its width divides the bucket (1 h buckets
+-- of 1 h rollups, 5 min buckets of 1 min rollups); anything finer reads samples.
 CREATE FUNCTION grafana.sample_source(p_bucket_ms bigint) RETURNS text
-LANGUAGE sql STABLE AS $$ SELECT 'samples' $$;
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_bucket_ms >= 3600000 AND p_bucket_ms % 3600000 = 0 THEN 'samples_1h'
+        WHEN p_bucket_ms >= 60000 AND p_bucket_ms % 60000 = 0 THEN 'samples_1m'
+        ELSE 'samples'
+    END
+$$;
 
 -- Values of the chosen tags per bucket, with how many samples were good, uncertain or bad.
 CREATE FUNCTION grafana.tag_values(p_tags text[], p_from timestamptz, p_to timestamptz, p_bucket_ms bigint)
@@ -42,24 +57,57 @@ RETURNS TABLE (
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     bucket interval := make_interval(secs => greatest(p_bucket_ms, 1000) / 1000.0);
+    source text := grafana.sample_source(greatest(p_bucket_ms, 1000));
+    ids integer[] := ARRAY(SELECT id FROM public.tags WHERE name = ANY (p_tags));
 BEGIN
-    RETURN QUERY
-    SELECT date_bin(bucket, s.time, timestamptz '2000-01-01') AS "time", t.name,
-           avg(s.value) FILTER (WHERE s.status >> 30 = 0),
-           min(s.value) FILTER (WHERE s.status >> 30 = 0),
-           max(s.value) FILTER (WHERE s.status >> 30 = 0),
-           (array_agg(s.value ORDER BY s.time DESC))[1],
-           count(*) FILTER (WHERE (s.status >> 30) & 3 = 0),
-           count(*) FILTER (WHERE (s.status >> 30) & 3 = 1),
-           count(*) FILTER (WHERE (s.status >> 30) & 3 >= 2)
-    FROM public.samples s JOIN public.tags t ON t.id = s.tag_id
-    WHERE t.name = ANY (p_tags) AND s.time >= p_from AND s.time < p_to
-    GROUP BY 1, 2
-    ORDER BY 1, 2;
+    IF source = 'samples' THEN
+        RETURN QUERY
+        SELECT date_bin(bucket, s.time, timestamptz '2000-01-01') AS "time", t.name,
+               avg(s.value) FILTER (WHERE s.status < 1073741824),
+               min(s.value) FILTER (WHERE s.status < 1073741824),
+               max(s.value) FILTER (WHERE s.status < 1073741824),
+               (array_agg(s.value ORDER BY s.time DESC))[1],
+               count(*) FILTER (WHERE s.status < 1073741824),
+               count(*) FILTER (WHERE s.status >= 1073741824 AND s.status < 2147483648),
+               count(*) FILTER (WHERE s.status >= 2147483648)
+        FROM public.samples s JOIN public.tags t ON t.id = s.tag_id
+        WHERE s.tag_id = ANY (ids) AND s.time >= p_from AND s.time < p_to
+        GROUP BY 1, 2
+        ORDER BY 1, 2;
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format($q$
+        WITH rolled AS (
+            SELECT date_bin($1, r.bucket, timestamptz '2000-01-01') AS b, r.tag_id,
+                   min(r.min_value) AS mn, max(r.max_value) AS mx,
+                   sum(r.avg_value * r.sample_count) / nullif(sum(r.sample_count), 0) AS av,
+                   (array_agg(r.last_value ORDER BY r.last_time DESC))[1] AS lv,
+                   sum(r.sample_count)::bigint AS good
+            FROM public.%I r
+            WHERE r.tag_id = ANY ($2) AND r.bucket >= date_bin($1, $3, timestamptz '2000-01-01') AND r.bucket < $4
+            GROUP BY 1, 2
+        ), flagged AS (
+            SELECT date_bin($1, s.time, timestamptz '2000-01-01') AS b, s.tag_id,
+                   count(*) FILTER (WHERE s.status < 2147483648) AS uncertain,
+                   count(*) FILTER (WHERE s.status >= 2147483648) AS bad
+            FROM public.samples s
+            WHERE s.tag_id = ANY ($2) AND s.status >= 1073741824 AND s.time >= $3 AND s.time < $4
+            GROUP BY 1, 2
+        )
+        SELECT coalesce(r.b, f.b), t.name, r.av, r.mn, r.mx, r.lv,
+               coalesce(r.good, 0), coalesce(f.uncertain, 0), coalesce(f.bad, 0)
+        FROM rolled r FULL JOIN flagged f ON f.b = r.b AND f.tag_id = r.tag_id
+        JOIN public.tags t ON t.id = coalesce(r.tag_id, f.tag_id)
+        ORDER BY 1, 2
+    $q$, source) USING bucket, ids, p_from, p_to;
 END $$;
 
--- Raw samples with their quality, newest first, capped (a table panel, not a chart).
-CREATE FUNCTION grafana.tag_samples(p_tags text[], p_from timestamptz, p_to timestamptz, p_limit integer DEFAULT 500)
+-- Raw samples with their quality, newest first, capped (a table panel, not a
+-- chart): read per tag through the (tag_id, time) index and merged, so a month of
+-- 1 s samples answers from a few index pages instead of a sort of every sample of
+-- the chosen tags in the range.
+CREATE FUNCTION grafana.tag_samples(p_tags text[], p_from timestamptz, p_to timestamptz,
+                                    p_limit integer DEFAULT 500)
 RETURNS TABLE (
     "time" timestamptz, tag text, value double precision, text_value text, quality text, status text,
     server_time timestamptz, received_time timestamptz
@@ -67,9 +115,16 @@ RETURNS TABLE (
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
     SELECT s.time, t.name, s.value, s.text_value, grafana.quality(s.status),
            '0x' || lpad(to_hex(s.status), 8, '0'), s.server_time, s.received_time
-    FROM public.samples s JOIN public.tags t ON t.id = s.tag_id
-    WHERE t.name = ANY (p_tags) AND s.time >= p_from AND s.time < p_to
-    ORDER BY s.time DESC
+    FROM public.tags t
+    CROSS JOIN LATERAL (
+        SELECT x.time, x.value, x.text_value, x.status, x.server_time, x.received_time
+        FROM public.samples x
+        WHERE x.tag_id = t.id AND x.time >= p_from AND x.time < p_to
+        ORDER BY x.time DESC
+        LIMIT p_limit
+    ) s
+    WHERE t.name = ANY (p_tags)
+    ORDER BY s.time DESC, t.name
     LIMIT p_limit
 $$;
 
