@@ -162,20 +162,29 @@ LANGUAGE sql STABLE AS $$
                      FROM grafana.kpi_settings_seen s WHERE s.line_id = p_line), false)
 $$;
 
+-- The hours of [p_from, p_to), cut by the window, each with whether it is read
+-- from the cache: a whole hour, cached with the line's current settings and not
+-- changed since.
+CREATE FUNCTION grafana._kpi_slots(p_line text, p_from timestamptz, p_to timestamptz)
+RETURNS TABLE (slot_from timestamptz, slot_to timestamptz, hour timestamptz, cached boolean)
+LANGUAGE sql STABLE AS $$
+    WITH trusted AS (SELECT grafana._kpi_cache_trusted(p_line) AS ok)
+    SELECT greatest(h, p_from), least(h + interval '1 hour', p_to), h,
+           trusted.ok AND h >= p_from AND h + interval '1 hour' <= p_to
+           AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
+           AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
+                           WHERE x.period && tstzrange(h, h + interval '1 hour'))
+    FROM trusted,
+         generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
+    WHERE p_from < p_to
+$$;
+
 -- The pieces of [p_from, p_to): whole cached hours, and the uncached stretches between them.
 CREATE FUNCTION grafana._kpi_pieces(p_line text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (piece_from timestamptz, piece_to timestamptz, cached boolean)
 LANGUAGE sql STABLE AS $$
-    WITH trusted AS (SELECT grafana._kpi_cache_trusted(p_line) AS ok),
-    slots AS (
-        SELECT greatest(h, p_from) AS s, least(h + interval '1 hour', p_to) AS e,
-               trusted.ok AND h >= p_from AND h + interval '1 hour' <= p_to
-               AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
-               AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
-                               WHERE x.period && tstzrange(h, h + interval '1 hour')) AS cached
-        FROM trusted,
-             generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
-        WHERE p_from < p_to
+    WITH slots AS (
+        SELECT k.slot_from AS s, k.slot_to AS e, k.cached FROM grafana._kpi_slots(p_line, p_from, p_to) k
     ), islands AS (
         SELECT s, e, cached, sum(changed) OVER (ORDER BY s) AS island
         FROM (SELECT *, CASE WHEN cached IS DISTINCT FROM lag(cached) OVER (ORDER BY s) THEN 1 ELSE 0 END AS changed

@@ -37,16 +37,8 @@ RETURNS TABLE ("time" timestamptz, group_key text, pbt double precision, apt dou
                oee double precision, scrap_ratio double precision, rework_ratio double precision,
                first_pass_yield double precision)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
-    WITH trusted AS (SELECT grafana._kpi_cache_trusted(p_line) AS ok),
-    slots AS (
-        SELECT greatest(h, p_from) AS s, least(h + interval '1 hour', p_to) AS e, h,
-               trusted.ok AND h >= p_from AND h + interval '1 hour' <= p_to
-               AND EXISTS (SELECT 1 FROM grafana.kpi_hours_done d WHERE d.line_id = p_line AND d.hour = h)
-               AND NOT EXISTS (SELECT 1 FROM grafana.kpi_dirty x
-                               WHERE x.period && tstzrange(h, h + interval '1 hour')) AS cached
-        FROM trusted,
-             generate_series(date_trunc('hour', p_from), p_to - interval '1 microsecond', interval '1 hour') h
-        WHERE p_from < p_to
+    WITH slots AS (
+        SELECT k.slot_from AS s, k.slot_to AS e, k.hour AS h, k.cached FROM grafana._kpi_slots(p_line, p_from, p_to) k
     ),
     parts AS (
         SELECT sl.h, k.group_key, k.pbt, k.apt, k.minor_stops, k.minor_stop_time, k.pq, k.gq, k.sq, k.rq,
