@@ -39,12 +39,17 @@ CREATE TRIGGER store_batches_rollup AFTER INSERT ON store_batches
 FOR EACH ROW WHEN (NEW.first_time IS NOT NULL AND NEW.rows > 0)
 EXECUTE FUNCTION store_batches_to_rollup_pending();
 
--- Recompute the rollups of every minute touched since the last refresh.
+-- Recompute the rollups of every minute touched since the last refresh, but only
+-- complete minutes (before ``through``, default the start of the current minute), so a
+-- collector refreshing every 30 s computes each minute about once instead of rescanning
+-- the open minute every time. Imports and tests pass 'infinity' to include everything now.
 -- Returns the number of merged time ranges processed. Serialised by a lock.
-CREATE FUNCTION refresh_sample_rollups() RETURNS integer LANGUAGE plpgsql AS $$
+CREATE FUNCTION refresh_sample_rollups(through timestamptz DEFAULT NULL) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     span record;
     spans integer := 0;
+    cutoff timestamptz := coalesce(through, date_trunc('minute', now()));
+    upper_end timestamptz;
 BEGIN
     PERFORM pg_advisory_xact_lock(7310442003);
     FOR span IN
@@ -63,6 +68,16 @@ BEGIN
         )
         SELECT min(lo) AS lo, max(hi) AS hi FROM grouped GROUP BY island ORDER BY 1
     LOOP
+        upper_end := span.hi;
+        IF span.hi > cutoff THEN
+            -- The minute still open is left for a later refresh (once, when it is complete),
+            -- like a continuous aggregate's end offset: it is not recomputed on every call.
+            INSERT INTO sample_rollup_pending (first_time, last_time)
+            VALUES (greatest(span.lo, cutoff), span.hi - interval '1 microsecond');
+            upper_end := cutoff;
+        END IF;
+        CONTINUE WHEN span.lo >= upper_end;
+        span.hi := upper_end;
         DELETE FROM samples_1m WHERE bucket >= span.lo AND bucket < span.hi;
         INSERT INTO samples_1m
         SELECT date_trunc('minute', time), tag_id, min(value), max(value), avg(value),

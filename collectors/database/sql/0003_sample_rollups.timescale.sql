@@ -40,4 +40,5 @@ SELECT add_continuous_aggregate_policy('samples_1h',
 
 -- TimescaleDB refreshes through its policies (and a refresh cannot run inside a
 -- function's transaction); kept so the store's code is the same on both.
-CREATE FUNCTION refresh_sample_rollups() RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
+CREATE FUNCTION refresh_sample_rollups(through timestamptz DEFAULT NULL)
+RETURNS integer LANGUAGE sql AS $$ SELECT 0 $$;
