@@ -17,9 +17,9 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.config.models import Plant
+from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput, NotFound
 
 SYSTEM_USER = "system"
@@ -46,15 +46,14 @@ def sync_reasons(conn: psycopg.Connection, plant: Plant) -> None:
 
 def reason_tree(conn: psycopg.Connection, line_id: str) -> list[dict]:
     """Categories with their active reasons: ``[{category, reasons: [...]}, ...]``."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT code, name, category, time_element, loss, fault_codes FROM downtime_reasons "
-            "WHERE line_id = %s AND active ORDER BY category, code",
-            (line_id,),
-        )
-        rows = cur.fetchall()
+    found = rows(
+        conn,
+        "SELECT code, name, category, time_element, loss, fault_codes FROM downtime_reasons "
+        "WHERE line_id = %s AND active ORDER BY category, code",
+        (line_id,),
+    )
     tree: dict[str, list[dict]] = {}
-    for row in rows:
+    for row in found:
         tree.setdefault(row["category"], []).append(row)
     return [{"category": category, "reasons": reasons} for category, reasons in tree.items()]
 
@@ -137,19 +136,16 @@ EVENT_COLUMNS = (
 def list_events(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
                 kind: str | None = None) -> list[dict]:
     """Active events of a unit overlapping [start, end), with their current reason."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            f"SELECT {EVENT_COLUMNS} FROM mes_downtime_current WHERE equipment_id = %s AND period && tstzrange(%s, %s) "
-            "AND (%s::text IS NULL OR kind = %s) ORDER BY lower(period)",
-            (unit_id, start, end, kind, kind),
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        f"SELECT {EVENT_COLUMNS} FROM mes_downtime_current WHERE equipment_id = %s AND period && tstzrange(%s, %s) "
+        "AND (%s::text IS NULL OR kind = %s) ORDER BY lower(period)",
+        (unit_id, start, end, kind, kind),
+    )
 
 
 def get_event(conn: psycopg.Connection, event_id: int) -> dict:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {EVENT_COLUMNS} FROM mes_downtime_current WHERE event_id = %s", (event_id,))
-        row = cur.fetchone()
+    row = first(conn, f"SELECT {EVENT_COLUMNS} FROM mes_downtime_current WHERE event_id = %s", (event_id,))
     if row is None:
         raise NotFound(f"no active downtime event {event_id}", field="event_id")
     return row
@@ -157,13 +153,12 @@ def get_event(conn: psycopg.Connection, event_id: int) -> dict:
 
 def event_history(conn: psycopg.Connection, event_id: int) -> list[dict]:
     """Every reason assignment of an event, oldest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT id, reason_code, automatic, by_user, at, why FROM downtime_assignments WHERE event_id = %s "
-            "ORDER BY id",
-            (event_id,),
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        "SELECT id, reason_code, automatic, by_user, at, why FROM downtime_assignments WHERE event_id = %s "
+        "ORDER BY id",
+        (event_id,),
+    )
 
 
 # --------------------------------------------------------------------------- corrections

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.config.models import Equipment, Line, LineBindings, Plant, Tag
+from mes.db import first, rows
 
 ENTERPRISE_ID = "_enterprise"
 SUBSCRIBED_STALE_SECONDS = 86_400.0
@@ -181,23 +181,20 @@ def sync_equipment(conn: psycopg.Connection, plant: Plant) -> None:
 
 def list_equipment(conn: psycopg.Connection, level: str | None = None) -> list[dict]:
     """Active equipment rows (optionally one level), parents first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT id, parent_id, level, name, line_id, timezone, shift_pattern, micro_stop_seconds, "
-            "minor_stop_loss FROM equipment WHERE active AND (%(level)s::text IS NULL OR level = %(level)s) "
-            "ORDER BY array_position(ARRAY['enterprise','site','area','line','work_cell'], level), id",
-            {"level": level},
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        "SELECT id, parent_id, level, name, line_id, timezone, shift_pattern, micro_stop_seconds, "
+        "minor_stop_loss FROM equipment WHERE active AND (%(level)s::text IS NULL OR level = %(level)s) "
+        "ORDER BY array_position(ARRAY['enterprise','site','area','line','work_cell'], level), id",
+        {"level": level},
+    )
 
 
 def get_unit(conn: psycopg.Connection, unit_id: str) -> dict:
     """One line or work cell, or :class:`~mes.errors.NotFound`."""
     from mes.errors import NotFound
 
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM equipment WHERE id = %s AND level IN ('line', 'work_cell')", (unit_id,))
-        row = cur.fetchone()
+    row = first(conn, "SELECT * FROM equipment WHERE id = %s AND level IN ('line', 'work_cell')", (unit_id,))
     if row is None:
         raise NotFound(f"no line or work cell {unit_id!r}", field="line")
     return row

@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import dict_row
 
+from mes.db import rows
 from mes.equipment import get_unit
 from mes.errors import InvalidInput
 
@@ -40,9 +40,7 @@ def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
     if by not in GROUPINGS:
         raise InvalidInput(f"group by one of {', '.join(GROUPINGS)}", field="by")
     _check(conn, unit_id, start, end)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM mes_kpi(%s, %s, %s, %s)", (unit_id, start, end, by))
-        return cur.fetchall()
+    return rows(conn, "SELECT * FROM mes_kpi(%s, %s, %s, %s)", (unit_id, start, end, by))
 
 
 def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict:
@@ -54,14 +52,10 @@ def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: dat
 def downtime_pareto(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict]:
     """Lost time by reason, largest first, with each reason's share."""
     _check(conn, unit_id, start, end)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM mes_downtime_pareto(%s, %s, %s)", (unit_id, start, end))
-        return cur.fetchall()
+    return rows(conn, "SELECT * FROM mes_downtime_pareto(%s, %s, %s)", (unit_id, start, end))
 
 
 def oee_waterfall(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict]:
     """PBT -> availability loss -> APT -> performance loss -> net -> quality loss -> fully productive."""
     _check(conn, unit_id, start, end)
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM mes_oee_waterfall(%s, %s, %s)", (unit_id, start, end))
-        return cur.fetchall()
+    return rows(conn, "SELECT * FROM mes_oee_waterfall(%s, %s, %s)", (unit_id, start, end))

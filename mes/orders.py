@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import psycopg
-from psycopg.rows import dict_row
 
+from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput, NotFound
 
 STATUSES = ("planned", "released", "running", "paused", "completed", "cancelled")
@@ -90,9 +90,7 @@ def update_order(conn: psycopg.Connection, order_id: int, by: str, changes: dict
 
 
 def get_order(conn: psycopg.Connection, order_id: int) -> dict:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE o.id = %s", (order_id,))
-        row = cur.fetchone()
+    row = first(conn, f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE o.id = %s", (order_id,))
     if row is None:
         raise NotFound(f"no order {order_id}", field="order_id")
     return row
@@ -107,23 +105,21 @@ def find_order(conn: psycopg.Connection, number: str) -> dict:
 
 def list_orders(conn: psycopg.Connection, line_id: str | None = None, status: str | None = None,
                 limit: int = 100) -> list[dict]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE (%(line)s::text IS NULL OR o.line_id = %(line)s) "
-            "AND (%(status)s::text IS NULL OR o.status = %(status)s) ORDER BY o.id DESC LIMIT %(limit)s",
-            {"line": line_id, "status": status, "limit": limit},
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        f"SELECT {ORDER_COLUMNS} FROM work_orders o WHERE (%(line)s::text IS NULL OR o.line_id = %(line)s) "
+        "AND (%(status)s::text IS NULL OR o.status = %(status)s) ORDER BY o.id DESC LIMIT %(limit)s",
+        {"line": line_id, "status": status, "limit": limit},
+    )
 
 
 def transitions(conn: psycopg.Connection, order_id: int) -> list[dict]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT from_status, to_status, at, by_user, note, recorded_at FROM work_order_transitions "
-            "WHERE order_id = %s ORDER BY id",
-            (order_id,),
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        "SELECT from_status, to_status, at, by_user, note, recorded_at FROM work_order_transitions "
+        "WHERE order_id = %s ORDER BY id",
+        (order_id,),
+    )
 
 
 def transition(conn: psycopg.Connection, order_id: int, to_status: str, by: str, at: datetime | None = None,
@@ -206,12 +202,11 @@ def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None
     ).fetchone()
     produced = good = run_seconds = 0.0
     if span[0] is not None:
-        with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(
-                "SELECT pq_total, gq_total, aoet FROM mes_kpi(%s, %s, %s, 'order') WHERE group_key = %s",
-                (order["line_id"], span[0], span[1], str(order_id)),
-            )
-            row = cur.fetchone()
+        row = first(
+            conn,
+            "SELECT pq_total, gq_total, aoet FROM mes_kpi(%s, %s, %s, 'order') WHERE group_key = %s",
+            (order["line_id"], span[0], span[1], str(order_id)),
+        )
         if row:
             produced, good, run_seconds = row["pq_total"], row["gq_total"], row["aoet"]
     remaining = max(order["planned_quantity"] - good, 0.0)
@@ -245,23 +240,23 @@ def follow_order_tag(conn: psycopg.Connection, unit: dict, tag_id: int, now: dat
     ).fetchone()
     after = wm[0] if wm else datetime.min.replace(tzinfo=UTC)
     previous = wm[1] if wm else None
-    rows = conn.execute(
+    readings = conn.execute(
         "SELECT time, coalesce(text_value, CASE WHEN value IS NULL OR value = 0 THEN '' "
         "ELSE trim(to_char(value, 'FM999999999999999999')) END) FROM samples WHERE tag_id = %s AND time > %s "
         "AND time <= %s AND status < 2147483648 ORDER BY time",
         (tag_id, after, now),
     ).fetchall()
-    for time, number in rows:
+    for time, number in readings:
         number = (number or "").strip()
         if number != previous:
             _apply_order_number(conn, unit["line_id"], number, time)
             previous = number
-    if rows:
+    if readings:
         conn.execute(
             "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_text) VALUES (%s, 'order_number', "
             "%s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
             "last_text = EXCLUDED.last_text, updated_at = now()",
-            (unit["id"], rows[-1][0], previous),
+            (unit["id"], readings[-1][0], previous),
         )
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.config.models import Plant
+from mes.db import rows
 
 
 def sync_products(conn: psycopg.Connection, plant: Plant) -> None:
@@ -29,11 +29,10 @@ def sync_products(conn: psycopg.Connection, plant: Plant) -> None:
 
 def list_products(conn: psycopg.Connection) -> list[dict]:
     """Products with their cycle times as ``{line: seconds}``."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT p.id, p.name, p.unit, p.active, "
-            "coalesce(jsonb_object_agg(c.line_id, c.ideal_cycle_time) FILTER (WHERE c.line_id IS NOT NULL), "
-            "'{}'::jsonb) AS ideal_cycle_time "
-            "FROM products p LEFT JOIN product_cycle_times c ON c.product_id = p.id GROUP BY p.id ORDER BY p.id"
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        "SELECT p.id, p.name, p.unit, p.active, "
+        "coalesce(jsonb_object_agg(c.line_id, c.ideal_cycle_time) FILTER (WHERE c.line_id IS NOT NULL), "
+        "'{}'::jsonb) AS ideal_cycle_time "
+        "FROM products p LEFT JOIN product_cycle_times c ON c.product_id = p.id GROUP BY p.id ORDER BY p.id"
+    )

@@ -15,9 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.config.models import ALL_DAYS, Plant, ShiftDefinition, ShiftPattern
+from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput
 
 ROUND_THE_CLOCK = ShiftPattern.model_validate(
@@ -176,27 +176,25 @@ def add_extra_shift(conn: psycopg.Connection, line_id: str, name: str, start: da
 
 def list_shifts(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime) -> list[dict]:
     """Shift instances overlapping [start, end) with their planned downtime in seconds."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT s.id, s.line_id, s.name, s.local_date, lower(s.period) AS start, upper(s.period) AS end, "
-            "s.source, coalesce((SELECT sum(extract(epoch FROM upper(d.period * s.period) - "
-            "lower(d.period * s.period))) FROM planned_downtime d WHERE d.line_id = s.line_id "
-            "AND d.period && s.period), 0)::float AS planned_downtime_seconds "
-            "FROM shift_instances s WHERE s.line_id = %s AND s.period && tstzrange(%s, %s) ORDER BY lower(s.period)",
-            (line_id, start, end),
-        )
-        return cur.fetchall()
+    return rows(
+        conn,
+        "SELECT s.id, s.line_id, s.name, s.local_date, lower(s.period) AS start, upper(s.period) AS end, "
+        "s.source, coalesce((SELECT sum(extract(epoch FROM upper(d.period * s.period) - "
+        "lower(d.period * s.period))) FROM planned_downtime d WHERE d.line_id = s.line_id "
+        "AND d.period && s.period), 0)::float AS planned_downtime_seconds "
+        "FROM shift_instances s WHERE s.line_id = %s AND s.period && tstzrange(%s, %s) ORDER BY lower(s.period)",
+        (line_id, start, end),
+    )
 
 
 def shift_at(conn: psycopg.Connection, line_id: str, at: datetime) -> dict | None:
     """The shift instance running at ``at``, if any."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            "SELECT id, name, local_date, lower(period) AS start, upper(period) AS end FROM shift_instances "
-            "WHERE line_id = %s AND period @> %s::timestamptz",
-            (line_id, at),
-        )
-        return cur.fetchone()
+    return first(
+        conn,
+        "SELECT id, name, local_date, lower(period) AS start, upper(period) AS end FROM shift_instances "
+        "WHERE line_id = %s AND period @> %s::timestamptz",
+        (line_id, at),
+    )
 
 
 __all__ = [

@@ -1,19 +1,15 @@
-"""Small query helpers shared by the quality modules (rows as dicts, one-row lookups)."""
+"""Query helpers of the quality modules: the shared ones, plus a lookup that names what is missing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
+from mes.db import rows
 from mes.quality.errors import NotFound
 
-
-def rows(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else []
+__all__ = ["one", "rows"]
 
 
 def one(conn: psycopg.Connection, sql: str, params: Any = None, *, what: str = "record") -> dict[str, Any]:
