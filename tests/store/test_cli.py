@@ -5,16 +5,40 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import yaml
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from collectors.service import CollectorService, ServiceOptions
 from collectors.simulator import Simulator, SimulatorOptions
 from mes.cli import app
 from tests.store.helpers import counts_per_tag, plant, scale_plant
+
+
+def service_options(tmp_path: Path) -> ServiceOptions:
+    return ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=0, announce=False)
+
+
+async def status_while_collecting(
+    service: CollectorService, ready: Callable[[Any], bool], *status_args: list[str]
+) -> list[Result]:
+    """Run ``service`` until ``ready(store stats)`` (20 s at most), then ``linebrain status --url``
+    once per argument list, then stop it."""
+    running = asyncio.create_task(service.run())
+    await asyncio.wait_for(service.started.wait(), 30)
+    deadline = time.monotonic() + 20
+    while not ready(service.pipeline.store.stats) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+    results = [await asyncio.to_thread(CliRunner().invoke, app, ["status", "--url", url, *args])
+               for args in status_args]
+    service.stop()
+    await asyncio.wait_for(running, 30)
+    return results
 
 
 def test_import_command_loads_a_csv_and_reports_rejected_lines(db_url: str, tmp_path: Path) -> None:
@@ -36,18 +60,10 @@ async def test_status_command_shows_connections_rates_queue_and_spool(db_url: st
     options = SimulatorOptions(scenario="brewery", tags=20, scale_protocols=("modbus",), opcua_port=None,
                                scale_interval=0.2)  # fmt: skip
     async with Simulator(options) as sim:
-        service = CollectorService(scale_plant(sim.modbus_port, 20, 0.05), db_url,
-                                   ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=0, announce=False))
-        running = asyncio.create_task(service.run())
-        await asyncio.wait_for(service.started.wait(), 30)
-        deadline = time.monotonic() + 20
-        while service.pipeline.store.stats.batches_committed < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        url = f"http://127.0.0.1:{service.metrics_port}/metrics"
-        result = await asyncio.to_thread(CliRunner().invoke, app, ["status", "--url", url, "--json"])
-        text = await asyncio.to_thread(CliRunner().invoke, app, ["status", "--url", url])
-        service.stop()
-        await asyncio.wait_for(running, 30)
+        result, text = await status_while_collecting(
+            CollectorService(scale_plant(sim.modbus_port, 20, 0.05), db_url, service_options(tmp_path)),
+            lambda stats: stats.batches_committed >= 3, ["--json"], [],
+        )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)[0]
     assert report["connections"]["sim"]["up"] is True and report["connections"]["sim"]["samples"] > 0
@@ -69,17 +85,10 @@ async def test_status_counts_samples_pushed_by_opcua_subscriptions(db_url: str, 
             "tags": [{"name": "filler_good", "connection": "scada", "mode": "subscribe",
                       "node_id": "ns=2;s=Packaging.Line1.Filler.GoodCount"}],
         }  # fmt: skip
-        service = CollectorService(parse_plant(yaml.safe_dump(config)), db_url,
-                                   ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=0, announce=False))
-        running = asyncio.create_task(service.run())
-        await asyncio.wait_for(service.started.wait(), 30)
-        deadline = time.monotonic() + 20
-        while service.pipeline.store.stats.rows_committed < 5 and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        url = f"http://127.0.0.1:{service.metrics_port}/metrics"
-        result = await asyncio.to_thread(CliRunner().invoke, app, ["status", "--url", url, "--json"])
-        service.stop()
-        await asyncio.wait_for(running, 30)
+        (result,) = await status_while_collecting(
+            CollectorService(parse_plant(yaml.safe_dump(config)), db_url, service_options(tmp_path)),
+            lambda stats: stats.rows_committed >= 5, ["--json"],
+        )
     assert result.exit_code == 0, result.output
     connection = json.loads(result.output)[0]["connections"]["scada"]
     # Subscribed samples bypass the poll groups: they must still show as this connection's samples.
