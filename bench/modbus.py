@@ -40,8 +40,8 @@ def _serve(tags: int, pipe) -> None:
     """Child process: the simulator with ``tags`` scale registers, Modbus only, values frozen."""
 
     async def main() -> None:
-        from collectors.simulator.options import SimulatorOptions
-        from collectors.simulator.simulator import Simulator
+        from simulator.options import SimulatorOptions
+        from simulator.simulator import Simulator
 
         options = SimulatorOptions(opcua_port=None, tags=tags, scale_protocols=("modbus",), scale_interval=3600)
         async with Simulator(options) as sim:

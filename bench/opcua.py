@@ -37,8 +37,8 @@ def _serve(tags: int, interval: float, pipe) -> None:
     """Child process: the simulator with ``tags`` scale tags on OPC UA only."""
 
     async def main() -> None:
-        from collectors.simulator.options import SimulatorOptions
-        from collectors.simulator.simulator import Simulator
+        from simulator.options import SimulatorOptions
+        from simulator.simulator import Simulator
 
         options = SimulatorOptions(modbus_port=None, tags=tags, scale_protocols=("opcua",), scale_interval=interval)
         async with Simulator(options) as sim:
@@ -78,7 +78,7 @@ async def bench_linebrain(endpoint: str, namespace: int, tags: int, seconds: flo
                           fast_publish: bool = True) -> tuple:
     from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
     from collectors.drivers.opcua import OpcuaDriver
-    from collectors.simulator.scale import opcua_name
+    from simulator.scale import opcua_name
 
     group = SubscriptionGroup(name="default", publishing_interval=publishing, sampling_interval=publishing / 2,
                               queue_size=1)
@@ -104,7 +104,7 @@ async def bench_linebrain(endpoint: str, namespace: int, tags: int, seconds: flo
 async def bench_asyncua(endpoint: str, namespace: int, tags: int, seconds: float, publishing: float) -> tuple:
     from asyncua import Client, ua
 
-    from collectors.simulator.scale import opcua_name
+    from simulator.scale import opcua_name
 
     counter = Counter()
     client = Client(endpoint, timeout=30, watchdog_intervall=30)

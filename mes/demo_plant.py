@@ -30,8 +30,8 @@ FAULT_REASONS = [
 
 def demo_plant(endpoint: str) -> Plant:
     """The brewery line at ``endpoint`` (the simulator's OPC UA server)."""
-    from collectors.simulator import STATE_CODES
-    from collectors.simulator.brewery import BREAKS, MACHINES, PRODUCTS, TIMEZONE, ideal_cycle_time
+    from simulator import STATE_CODES
+    from simulator.brewery import BREAKS, MACHINES, PRODUCTS, TIMEZONE, ideal_cycle_time
 
     tags = []
 

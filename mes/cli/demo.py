@@ -47,13 +47,13 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     import uvicorn
 
     from collectors.service import CollectorService, ServiceOptions
-    from collectors.simulator import Simulator, SimulatorOptions
     from collectors.store import default_spool_dir
     from mes.api import create_app
     from mes.demo_plant import demo_plant
     from mes.derive import run_once
     from mes.jobs import derivation_job
     from mes.sync import sync_plant
+    from simulator import Simulator, SimulatorOptions
 
     start = _start_time(url, duration, speed)
     options = SimulatorOptions(scenario="brewery", seed=seed, speed=speed, start=start, modbus_port=None)
@@ -177,8 +177,8 @@ def _free(port: int) -> int:
 def _plan_orders(conn, sim, start: datetime, duration: float | None, speed: float) -> None:
     """The orders the simulated PLC will run, planned in the MES (the PLC's order-number tag
     then starts each one). Numbers already there (an earlier demo) are kept."""
-    from collectors.simulator.brewery import PRODUCTS, ideal_cycle_time
     from mes import orders
+    from simulator.brewery import PRODUCTS, ideal_cycle_time
 
     minutes = sim.options.order_minutes
     count = math.ceil((duration or 8 * 3600) * speed / 60 / minutes) + 1

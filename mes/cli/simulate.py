@@ -48,7 +48,7 @@ def simulate(
     Examples: linebrain simulate --scenario brewery --speed 60 --seed 7;
     linebrain simulate --describe; linebrain simulate --tags 20000 --max-nodes-per-read 1000
     """
-    from collectors.simulator import OperationLimits, Simulator, SimulatorOptions
+    from simulator import OperationLimits, Simulator, SimulatorOptions
 
     users: dict[str, str] = {}
     for entry in user or []:

@@ -20,7 +20,6 @@ import pytest
 
 from collectors.config.models import Plant
 from collectors.service import CollectorService, ServiceOptions
-from collectors.simulator import Simulator, SimulatorOptions
 from mes.derive import run_once
 from mes.orders import create_order, transition
 from mes.quality.genealogy import LotIn, create_lot
@@ -28,6 +27,7 @@ from mes.quality.nonconformances import DispositionIn, disposition, get_nonconfo
 from mes.quality.process_checks import list_excursions, run_process_checks
 from mes.quality.specs import SpecIn, create_spec
 from mes.quality.summary import order_quality
+from simulator import Simulator, SimulatorOptions
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
 OVEN = "Impregnation.CuringLine.CuringOven"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from pymodbus.client import AsyncModbusTcpClient
 
-from collectors.simulator import Simulator, SimulatorOptions
+from simulator import Simulator, SimulatorOptions
 
 # A Monday in winter, 08:00 Berlin: two hours before the 10:00 break.
 MONDAY_0700_UTC = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collectors.simulator import STATE_CODES, Simulator, SimulatorOptions
-from collectors.simulator.brewery import MAJOR_FAULTS, MINOR_FAULTS
+from simulator import STATE_CODES, Simulator, SimulatorOptions
+from simulator.brewery import MAJOR_FAULTS, MINOR_FAULTS
 from tests.simulator.helpers import MONDAY_0700_UTC, frozen, modbus_client, u32
 
 LINE = "Packaging.Line1"

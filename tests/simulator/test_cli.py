@@ -36,8 +36,8 @@ def test_a_short_run_reports_its_ports() -> None:
 
 
 def test_docs_list_the_current_register_map_and_node_tree(repo) -> None:
-    from collectors.simulator import Simulator, SimulatorOptions
-    from collectors.simulator.describe import node_tree, register_map
+    from simulator import Simulator, SimulatorOptions
+    from simulator.describe import node_tree, register_map
 
     docs = (repo / "docs" / "simulator.md").read_text()
     sim = Simulator(SimulatorOptions(scenario="all"))

@@ -8,7 +8,7 @@ import pytest
 
 from collectors.config import load_plant
 from collectors.config.models import DataType, ModbusConnection
-from collectors.simulator import Simulator, SimulatorOptions
+from simulator import Simulator, SimulatorOptions
 
 EXAMPLES = ("brewery", "process", "utilities")
 

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 
-from collectors.simulator import Simulator, SimulatorOptions
+from simulator import Simulator, SimulatorOptions
 
 
 def port_is_closed(port: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collectors.simulator import STATE_CODES
+from simulator import STATE_CODES
 from tests.simulator.helpers import f32, frozen, i16, modbus_client, text, u32
 
 FILLER, CAPPER, LABELLER, PACKER = 1, 2, 3, 4

@@ -9,7 +9,7 @@ import pytest
 from asyncua import Client, ua
 from asyncua.crypto.security_policies import SecurityPolicyBasic256Sha256
 
-from collectors.simulator import OperationLimits, Simulator, SimulatorOptions
+from simulator import OperationLimits, Simulator, SimulatorOptions
 from tests.simulator.helpers import MONDAY_0700_UTC
 
 LIMITS = ua.ObjectIds

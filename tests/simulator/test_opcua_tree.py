@@ -76,7 +76,7 @@ async def test_writable_setpoint_is_read_back_and_out_of_range_refused() -> None
 async def test_a_subscriber_sees_every_state_change_at_high_speed() -> None:
     import asyncio
 
-    from collectors.simulator import STATE_CODES, Simulator, SimulatorOptions
+    from simulator import STATE_CODES, Simulator, SimulatorOptions
 
     class Collect:
         def __init__(self) -> None:

@@ -7,7 +7,7 @@ import struct
 import pytest
 from asyncua import Client, ua
 
-from collectors.simulator.utilities import FAST_WEAR_MOTOR, FIRST_MOTOR_UNIT
+from simulator.utilities import FAST_WEAR_MOTOR, FIRST_MOTOR_UNIT
 from tests.simulator.helpers import f32, frozen, i16, modbus_client, u32
 
 AUTOCLAVE, OVEN = "Impregnation.CuringLine.Autoclave", "Impregnation.CuringLine.CuringOven"

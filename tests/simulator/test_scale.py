@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from asyncua import Client
 
-from collectors.simulator import Simulator, SimulatorOptions
-from collectors.simulator.scale import scale_value
+from simulator import Simulator, SimulatorOptions
+from simulator.scale import scale_value
 from tests.simulator.helpers import modbus_client
 
 

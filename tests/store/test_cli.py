@@ -14,8 +14,8 @@ import yaml
 from typer.testing import CliRunner, Result
 
 from collectors.service import CollectorService, ServiceOptions
-from collectors.simulator import Simulator, SimulatorOptions
 from mes.cli import app
+from simulator import Simulator, SimulatorOptions
 from tests.store.helpers import counts_per_tag, plant, scale_plant
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 import psycopg
 import yaml
 
-from collectors.simulator import Simulator, SimulatorOptions
 from collectors.store.spool import Spool
+from simulator import Simulator, SimulatorOptions
 from tests.store.helpers import scale_plant, stored_cycles
 
 TAGS = 1000

@@ -11,8 +11,8 @@ import psycopg
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
 from collectors.service import CollectorService, ServiceOptions
-from collectors.simulator import Simulator, SimulatorOptions
 from mes.cli.collect import read_status
+from simulator import Simulator, SimulatorOptions
 from tests.conftest import free_port
 from tests.store.helpers import scale_plant, stored_cycles
 

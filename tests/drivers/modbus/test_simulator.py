@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-import collectors.simulator as simulator
+import simulator as simulator
 from collectors.config.models import DataType, ModbusConnection, Tag
 from collectors.drivers.modbus import ModbusDriver, modbus_worker
 from collectors.samples import GOOD, Sample, is_bad

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from asyncua import Server, ua
 
-from collectors.simulator.opcua_space import use_cached_standard_space
+from simulator.opcua_space import use_cached_standard_space
 
 NAMESPACE = "urn:linebrain:test"
 

@@ -8,8 +8,8 @@ import sys
 from collectors.config import load_plant
 from collectors.drivers.opcua import OpcuaDriver, browse
 from collectors.samples import is_good
-from collectors.simulator.options import OperationLimits, SimulatorOptions
-from collectors.simulator.simulator import Simulator
+from simulator.options import OperationLimits, SimulatorOptions
+from simulator.simulator import Simulator
 
 
 async def linebrain(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:

@@ -9,8 +9,8 @@ from asyncua.common.utils import Buffer
 from asyncua.ua.ua_binary import struct_from_binary
 
 from collectors.drivers.opcua.fastpublish import FastDataChange, _decode, decode_publish_response
-from collectors.simulator.options import SimulatorOptions
-from collectors.simulator.simulator import Simulator
+from simulator.options import SimulatorOptions
+from simulator.simulator import Simulator
 
 
 class _Quiet:

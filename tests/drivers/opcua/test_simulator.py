@@ -12,9 +12,9 @@ from collectors.config.models import OpcuaConnection, OpcuaSecurity, Subscriptio
 from collectors.drivers.opcua import OpcuaDriver, UntrustedServerCertificate, fetch_server_certificate
 from collectors.drivers.opcua.reading import ChunkedReader
 from collectors.samples import BAD_NO_COMMUNICATION, BAD_NODE_ID_UNKNOWN, is_bad, is_good
-from collectors.simulator.options import OperationLimits, SimulatorOptions
-from collectors.simulator.scale import opcua_name
-from collectors.simulator.simulator import Simulator
+from simulator.options import OperationLimits, SimulatorOptions
+from simulator.scale import opcua_name
+from simulator.simulator import Simulator
 from tests.drivers.opcua.test_plain_server import eventually
 
 FILLER = "Packaging.Line1.Filler"

@@ -8,10 +8,10 @@ import asyncio
 from collectors.config.models import OpcuaConnection, PollGroup, SubscriptionGroup, Tag
 from collectors.drivers.opcua import OpcuaDriver
 from collectors.samples import BAD_NO_COMMUNICATION, is_good
-from collectors.simulator.options import SimulatorOptions
-from collectors.simulator.scale import opcua_name
-from collectors.simulator.simulator import Simulator
 from collectors.worker import Backoff, ConnectionWorker
+from simulator.options import SimulatorOptions
+from simulator.scale import opcua_name
+from simulator.simulator import Simulator
 from tests.drivers.opcua.test_plain_server import eventually
 
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collectors.config.models import DataType
-from collectors.simulator.points import Point
-from collectors.simulator.scale import FIRST_UNIT, TAGS_PER_FOLDER, TAGS_PER_UNIT
-
-if TYPE_CHECKING:
-    from collectors.simulator.simulator import Simulator
+from simulator.options import SimulatorOptions
+from simulator.points import Point
+from simulator.scale import FIRST_UNIT, TAGS_PER_FOLDER, TAGS_PER_UNIT
 
 _TABLE_ORDER = {"coil": 0, "discrete_input": 1, "holding_register": 2, "input_register": 3}
 
@@ -67,29 +63,34 @@ def node_tree(points: list[Point], namespace: int = 2) -> list[str]:
     return lines
 
 
-def describe(sim: Simulator) -> str:
-    options = sim.options
+def describe(
+    options: SimulatorOptions, points: list[Point], modbus_port: int | None, opcua_port: int | None, namespace: int
+) -> str:
+    """The register map and node tree of a simulator built from ``options``; ports are the bound ones, if any.
+
+    Takes plain values rather than the simulator, so this module does not import it.
+    """
     out = [f"LineBrain simulator: scenario {options.scenario}, seed {options.seed}, speed {options.speed:g}"]
-    if sim.modbus_port is not None or sim.options.modbus_port is not None:
-        out.append(f"Modbus TCP {sim.options.host}:{sim.modbus_port or sim.options.modbus_port}")
-    if sim.opcua_endpoint is not None or sim.options.opcua_port is not None:
-        port = sim.opcua_port or sim.options.opcua_port
-        out.append(f"OPC UA opc.tcp://{sim.options.host}:{port}  security {', '.join(sim.options.security)}")
-    limits = sim.options.limits
+    if modbus_port is not None or options.modbus_port is not None:
+        out.append(f"Modbus TCP {options.host}:{modbus_port or options.modbus_port}")
+    if opcua_port is not None or options.opcua_port is not None:
+        port = opcua_port or options.opcua_port
+        out.append(f"OPC UA opc.tcp://{options.host}:{port}  security {', '.join(options.security)}")
+    limits = options.limits
     out.append(f"OperationLimits: MaxNodesPerRead {limits.max_nodes_per_read or 'none'}, "
                f"MaxMonitoredItemsPerCall {limits.max_monitored_items_per_call or 'none'}")
     out.append("")
     out.append("Modbus register map (zero-based addresses; engineering = raw × scale)")
-    out.extend(register_map(sim.points))
-    if sim.options.tags and "modbus" in sim.options.scale_protocols:
-        units = -(-sim.options.tags // TAGS_PER_UNIT)
-        out.append(f"scale: {sim.options.tags} uint16 holding registers, units {FIRST_UNIT}..{FIRST_UNIT + units - 1}, "
+    out.extend(register_map(points))
+    if options.tags and "modbus" in options.scale_protocols:
+        units = -(-options.tags // TAGS_PER_UNIT)
+        out.append(f"scale: {options.tags} uint16 holding registers, units {FIRST_UNIT}..{FIRST_UNIT + units - 1}, "
                    f"{TAGS_PER_UNIT} per unit from address 0; tag i = unit {FIRST_UNIT} + i // {TAGS_PER_UNIT}, "
                    f"address i % {TAGS_PER_UNIT}")
     out.append("")
     out.append("OPC UA node tree (string node ids in namespace http://linebrain.dev/simulator)")
-    out.extend(node_tree(sim.points, sim.opcua_namespace))
-    if sim.options.tags and "opcua" in sim.options.scale_protocols:
-        out.append(f"    Scale/G000..: {sim.options.tags} UInt16 variables, {TAGS_PER_FOLDER} per folder, "
+    out.extend(node_tree(points, namespace))
+    if options.tags and "opcua" in options.scale_protocols:
+        out.append(f"    Scale/G000..: {options.tags} UInt16 variables, {TAGS_PER_FOLDER} per folder, "
                    f"ns=2;s=Scale.G<i//{TAGS_PER_FOLDER}:03d>.T<i:05d>")
     return "\n".join(out)

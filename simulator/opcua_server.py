@@ -28,13 +28,13 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeValue
 
-from collectors.simulator.faults import OpcuaFaults
-from collectors.simulator.memory import FREEZE_ABOVE_NODES, freeze_long_lived, paused_gc, unfreeze_long_lived
-from collectors.simulator.opcua_nodes import NodeBuilder
-from collectors.simulator.opcua_space import use_cached_standard_space
-from collectors.simulator.options import SimulatorOptions
-from collectors.simulator.points import Point, Value
-from collectors.simulator.units import eu_information
+from simulator.faults import OpcuaFaults
+from simulator.memory import FREEZE_ABOVE_NODES, freeze_long_lived, paused_gc, unfreeze_long_lived
+from simulator.opcua_nodes import NodeBuilder
+from simulator.opcua_space import use_cached_standard_space
+from simulator.options import SimulatorOptions
+from simulator.points import Point, Value
+from simulator.units import eu_information
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ class OpcuaServer:
         return ua.NodeId(name, self.namespace)
 
     def _build_nodes(self, server: Server) -> None:
-        """Add the folders and variables (in bulk, see :mod:`collectors.simulator.opcua_nodes`)."""
+        """Add the folders and variables (in bulk, see :mod:`simulator.opcua_nodes`)."""
         builder = NodeBuilder(server.iserver.aspace, self.namespace)
         folders: dict[tuple[str, ...], ua.NodeId] = {}
         objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)

@@ -19,9 +19,9 @@ import struct
 from collections.abc import Callable
 
 from collectors.config.models import ModbusTable
-from collectors.simulator.faults import ModbusFaults
-from collectors.simulator.points import Point
-from collectors.simulator.registers import UnitBank
+from simulator.faults import ModbusFaults
+from simulator.points import Point
+from simulator.registers import UnitBank
 
 log = logging.getLogger(__name__)
 

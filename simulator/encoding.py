@@ -13,7 +13,7 @@ import math
 import struct
 
 from collectors.config.models import ByteOrder, DataType
-from collectors.simulator.points import ModbusLocation, Value
+from simulator.points import ModbusLocation, Value
 
 _STRUCT = {
     DataType.int16: ">h",

@@ -16,7 +16,7 @@ from typing import Any
 from asyncua import Server
 from asyncua.server.address_space import AttributeValue, NodeData
 
-from collectors.simulator.memory import paused_gc
+from simulator.memory import paused_gc
 
 _template: dict[Any, NodeData] | None = None
 

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from collectors.config.models import ByteOrder, DataType, ModbusTable
-from collectors.simulator.model import STATE_CODES, CounterTruth, StateEvent
-from collectors.simulator.noise import key_of, noise
-from collectors.simulator.points import ModbusLocation, Point
-from collectors.simulator.schedule import BreakSchedule
+from simulator.model import STATE_CODES, CounterTruth, StateEvent
+from simulator.noise import key_of, noise
+from simulator.points import ModbusLocation, Point
+from simulator.schedule import BreakSchedule
 
 LINE = "Packaging.Line1"
 LINE_ID = "line1"

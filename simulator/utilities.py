@@ -15,9 +15,9 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from collectors.config.models import ByteOrder, DataType, ModbusTable
-from collectors.simulator.model import StateEvent
-from collectors.simulator.noise import drift, hash_unit, key_of, noise
-from collectors.simulator.points import ModbusLocation, Point
+from simulator.model import StateEvent
+from simulator.noise import drift, hash_unit, key_of, noise
+from simulator.points import ModbusLocation, Point
 
 AREA = "Utilities"
 METER_UNIT = 20

@@ -17,18 +17,19 @@ from typing import Any
 
 from asyncua import ua
 
-from collectors.simulator.clock import SimClock
-from collectors.simulator.control import ControlServer
-from collectors.simulator.faults import ModbusFaults, OpcuaFaults
-from collectors.simulator.memory import paused_gc
-from collectors.simulator.modbus_server import ModbusTcpServer
-from collectors.simulator.model import CounterTruth, Model, StateEvent
-from collectors.simulator.opcua_server import OpcuaServer
-from collectors.simulator.options import SimulatorOptions
-from collectors.simulator.points import Point, Value
-from collectors.simulator.registers import UnitBank, build_banks
-from collectors.simulator.scale import ScaleTags, scale_value
-from collectors.simulator.scenarios import build_models
+from simulator.clock import SimClock
+from simulator.control import ControlServer
+from simulator.describe import describe
+from simulator.faults import ModbusFaults, OpcuaFaults
+from simulator.memory import paused_gc
+from simulator.modbus_server import ModbusTcpServer
+from simulator.model import CounterTruth, Model, StateEvent
+from simulator.opcua_server import OpcuaServer
+from simulator.options import SimulatorOptions
+from simulator.points import Point, Value
+from simulator.registers import UnitBank, build_banks
+from simulator.scale import ScaleTags, scale_value
+from simulator.scenarios import build_models
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ class Simulator:
     """Simulated plant lines behind real Modbus TCP and OPC UA servers.
 
     Use as ``async with Simulator(SimulatorOptions(...)) as sim:``; see
-    ``collectors/simulator/README.md`` for the API and the ground truth it offers.
+    ``simulator/README.md`` for the API and the ground truth it offers.
     """
 
     def __init__(self, options: SimulatorOptions | None = None, **overrides: Any) -> None:
@@ -372,6 +373,4 @@ class Simulator:
 
     def describe(self) -> str:
         """The Modbus register map and the OPC UA node tree, as text."""
-        from collectors.simulator.describe import describe
-
-        return describe(self)
+        return describe(self.options, self.points, self.modbus_port, self.opcua_port, self.opcua_namespace)

@@ -2,18 +2,18 @@
 
 Public API::
 
-    from collectors.simulator import Simulator, SimulatorOptions, OperationLimits
+    from simulator import Simulator, SimulatorOptions, OperationLimits
 
     async with Simulator(SimulatorOptions(scenario="brewery", seed=1, speed=60)) as sim:
         sim.modbus_port, sim.opcua_endpoint, sim.describe(), sim.counters("filler")
 
-See ``collectors/simulator/README.md`` and ``docs/simulator.md``.
+See ``simulator/README.md`` and ``docs/simulator.md``.
 """
 
-from collectors.simulator.model import STATE_CODES, CounterTruth, StateEvent
-from collectors.simulator.options import SCENARIOS, OperationLimits, SimulatorOptions
-from collectors.simulator.points import ModbusLocation, Point
-from collectors.simulator.simulator import Simulator
+from simulator.model import STATE_CODES, CounterTruth, StateEvent
+from simulator.options import SCENARIOS, OperationLimits, SimulatorOptions
+from simulator.points import ModbusLocation, Point
+from simulator.simulator import Simulator
 
 __all__ = [
     "SCENARIOS",

@@ -16,8 +16,8 @@ from __future__ import annotations
 from array import array
 
 from collectors.config.models import DataType, ModbusTable
-from collectors.simulator.points import ModbusLocation, Point
-from collectors.simulator.registers import UnitBank
+from simulator.points import ModbusLocation, Point
+from simulator.registers import UnitBank
 
 FIRST_UNIT = 100
 TAGS_PER_UNIT = 10_000

@@ -13,8 +13,8 @@ from array import array
 from dataclasses import dataclass, field
 
 from collectors.config.models import DataType, ModbusTable
-from collectors.simulator.encoding import decode, encode
-from collectors.simulator.points import Point, Value
+from simulator.encoding import decode, encode
+from simulator.points import Point, Value
 
 _LITTLE = sys.byteorder == "little"
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from collectors.simulator.points import Point
+from simulator.points import Point
 
 # Raw state codes of the simulated PLCs (the examples map them in their state bindings).
 STATE_CODES: dict[str, int] = {

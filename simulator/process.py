@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from collectors.config.models import ByteOrder, DataType, ModbusTable
-from collectors.simulator.model import STATE_CODES, StateEvent
-from collectors.simulator.noise import drift, key_of, noise
-from collectors.simulator.points import ModbusLocation, Point
+from simulator.model import STATE_CODES, StateEvent
+from simulator.noise import drift, key_of, noise
+from simulator.points import ModbusLocation, Point
 
 AREA = "Impregnation.CuringLine"
 AUTOCLAVE_UNIT = 10
