@@ -5,7 +5,7 @@ Builds a database with the example brewery (one line, five tags), 30 days of
 state code with micro-stops, idles and faults; 16-bit counters that wrap; a
 speed with some bad samples; an oven temperature), one work order per day, the
 store's ledger rows, the rollups (refresh_sample_rollups), the MES derivation
-(mes.derive.run_once), six hours of quality records and the hourly KPI cache
+(mes.production.derive.run_once), six hours of quality records and the hourly KPI cache
 (what `linebrain run` keeps filled). Then it exports the dashboards and runs each
 panel query as Grafana would for "Last 30 days" on a 1,500-point-wide panel
 ($__interval = 30m), as the read-only Grafana role, and prints per-panel
@@ -39,13 +39,13 @@ from collectors.database.embedded import EmbeddedPostgres  # noqa: E402
 from collectors.database.migrations import migrate  # noqa: E402
 from collectors.store import refresh_rollups  # noqa: E402
 from mes import ALL_MIGRATIONS  # noqa: E402
-from mes.derive import run_once  # noqa: E402
 from mes.grafana.cache import refresh_all  # noqa: E402
 from mes.grafana.macros import format_interval, panel_interval  # noqa: E402
 from mes.grafana.provisioning import dashboard_documents  # noqa: E402
 from mes.grafana.role import ensure_role  # noqa: E402
-from mes.orders import create_order, transition  # noqa: E402
-from mes.sync import sync_plant  # noqa: E402
+from mes.production.derive import run_once  # noqa: E402
+from mes.production.orders import create_order, transition  # noqa: E402
+from mes.production.sync import sync_plant  # noqa: E402
 from tests.grafana.harness import run_dashboard  # noqa: E402
 from tests.grafana.plant_data import record_quality  # noqa: E402
 
@@ -101,7 +101,7 @@ def build(url: str, days: int) -> tuple[datetime, datetime]:
         sync_plant(conn, plant, calendar_days=1)
         conn.execute("SELECT ensure_sample_partitions(%s, %s)", (start, end))
         # The calendar of the past 30 days (sync_plant builds from yesterday on).
-        from mes.shifts import ensure_calendar
+        from mes.production.shifts import ensure_calendar
 
         ensure_calendar(conn, plant, (start - timedelta(days=1)).date(), end.date())
         ids = dict(conn.execute("SELECT name, id FROM tags").fetchall())

@@ -94,7 +94,8 @@ def main() -> None:
     from collectors.config import parse_plant
     from collectors.database.embedded import EmbeddedPostgres
     from collectors.database.migrations import migrate
-    from mes import ALL_MIGRATIONS, derive, orders
+    from mes import ALL_MIGRATIONS
+    from mes.production import derive, orders
     from tests.conftest import free_port
 
     plant = parse_plant(PLANT)
@@ -122,7 +123,7 @@ def main() -> None:
 
 
 def setup(conn, plant, start, end, days, derive, orders) -> None:
-    from mes.sync import sync_plant
+    from mes.production.sync import sync_plant
 
     sync_plant(conn, plant, now=start - timedelta(days=1), calendar_days=days + 2)
     ids = dict(conn.execute("SELECT name, id FROM tags").fetchall())

@@ -1,6 +1,6 @@
 """MES background jobs for ``linebrain run`` (the hook in :mod:`mes.cli.collect`).
 
-One job: derivation (:func:`mes.derive.run_once`) every few seconds, in a worker
+One job: derivation (:func:`mes.production.derive.run_once`) every few seconds, in a worker
 thread so the collectors' event loop never waits on SQL. :func:`periodic_job` is
 the loop such a job runs (the quality checks use it too).
 """
@@ -17,7 +17,7 @@ from typing import Protocol, TypeVar
 import psycopg
 
 from collectors.config.models import Plant
-from mes.derive import run_once
+from mes.production.derive import run_once
 
 log = logging.getLogger("linebrain.mes")
 DERIVE_EVERY_S = 5.0

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mes import orders
 from mes.api.auth import CurrentUser
 from mes.api.deps import Conn, call
+from mes.production import orders
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]

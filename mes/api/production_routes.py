@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mes import counts, downtime, kpi, products, shifts, status
 from mes.api.auth import CurrentUser
 from mes.api.deps import Conn, call, field_error
-from mes.equipment import get_unit, list_equipment
+from mes.production import counts, downtime, kpi, products, shifts, status
+from mes.production.equipment import get_unit, list_equipment
 
 router = APIRouter(prefix="/api", tags=["production"])
 

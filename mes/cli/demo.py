@@ -50,9 +50,9 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     from collectors.store import default_spool_dir
     from mes.api import create_app
     from mes.demo_plant import demo_plant
-    from mes.derive import run_once
     from mes.jobs import derivation_job
-    from mes.sync import sync_plant
+    from mes.production.derive import run_once
+    from mes.production.sync import sync_plant
     from simulator import Simulator, SimulatorOptions
 
     start = _start_time(url, duration, speed)
@@ -177,7 +177,7 @@ def _free(port: int) -> int:
 def _plan_orders(conn, sim, start: datetime, duration: float | None, speed: float) -> None:
     """The orders the simulated PLC will run, planned in the MES (the PLC's order-number tag
     then starts each one). Numbers already there (an earlier demo) are kept."""
-    from mes import orders
+    from mes.production import orders
     from simulator.brewery import PRODUCTS, ideal_cycle_time
 
     minutes = sim.options.order_minutes
@@ -195,8 +195,8 @@ def _plan_orders(conn, sim, start: datetime, duration: float | None, speed: floa
 
 def shift_summary(conn, plant, start: datetime, end: datetime) -> dict:
     """Per line and machine: OEE and its factors, counts, top downtime reasons; per shift."""
-    from mes import kpi
-    from mes.equipment import work_units
+    from mes.production import kpi
+    from mes.production.equipment import work_units
 
     units = {}
     for unit in work_units(plant):

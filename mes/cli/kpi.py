@@ -41,11 +41,11 @@ def kpi(
     """
     import psycopg
 
-    from mes import kpi as kpi_domain
     from mes.cli.common import migrated_database_url
     from mes.cli.timeopts import parse_time
-    from mes.equipment import get_unit
     from mes.errors import MesError
+    from mes.production import kpi as kpi_domain
+    from mes.production.equipment import get_unit
 
     url = migrated_database_url(database_url, data_dir)
     with psycopg.connect(url, autocommit=True) as conn:

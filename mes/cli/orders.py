@@ -49,7 +49,7 @@ def list_(
     data_dir: DataDir = None,
 ) -> None:
     """List orders, newest first, with progress. Example: linebrain orders list --status running"""
-    from mes import orders
+    from mes.production import orders
 
     with _connect(database_url, data_dir) as conn:
         rows = [{**o, "progress": orders.order_progress(conn, o["id"])} for o in orders.list_orders(conn, line, status)]
@@ -82,9 +82,9 @@ def create(
 
     Example: linebrain orders create W-1 --line line1 --product lager --quantity 500
     """
-    from mes import orders
     from mes.cli.timeopts import parse_time
     from mes.errors import MesError
+    from mes.production import orders
 
     with _connect(database_url, data_dir) as conn:
         try:
@@ -110,9 +110,9 @@ def _transition(action: str):
         database_url: DatabaseUrl = None,
         data_dir: DataDir = None,
     ) -> None:
-        from mes import orders
         from mes.cli.timeopts import parse_time
         from mes.errors import MesError
+        from mes.production import orders
 
         with _connect(database_url, data_dir) as conn:
             try:
@@ -136,8 +136,8 @@ def show(
     data_dir: DataDir = None,
 ) -> None:
     """An order's progress and its transitions. Example: linebrain orders show W-1001"""
-    from mes import orders
     from mes.errors import MesError
+    from mes.production import orders
 
     with _connect(database_url, data_dir) as conn:
         try:

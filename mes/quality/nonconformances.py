@@ -34,7 +34,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import Field
 
-from mes.counts import adjust_count
+from mes.production.counts import adjust_count
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event

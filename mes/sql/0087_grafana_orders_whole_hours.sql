@@ -46,7 +46,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 $$;
 
 -- Orders that ran in the window or are still open, with progress, projected finish
--- (good rate over the order's run time, as mes.orders.order_progress) and KPIs.
+-- (good rate over the order's run time, as mes.production.orders.order_progress) and KPIs.
 CREATE FUNCTION grafana.orders(p_lines text[], p_products text[], p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (order_number text, line text, product text, status text, planned double precision,
                produced double precision, good double precision, scrap double precision, progress double precision,

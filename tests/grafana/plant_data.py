@@ -4,7 +4,7 @@ Until ``linebrain demo`` fills a database, this is the demo: the example
 brewery synced into the MES, three work orders, 1 s samples with a believable
 line behind them (runs, short stops, a fault, counters counting, a few bad
 readings) committed by the ``SampleStore``, rolled up by ``refresh_rollups``
-and derived into states, counts and stops by ``mes.derive.run_once``, exactly
+and derived into states, counts and stops by ``mes.production.derive.run_once``, exactly
 as live data is.
 """
 
@@ -19,14 +19,14 @@ import psycopg
 from collectors.config import Plant, load_plant
 from collectors.samples import BAD_TIMEOUT, GOOD, UNCERTAIN, Sample
 from collectors.store import SampleStore, refresh_rollups
-from mes.derive import run_once
-from mes.orders import create_order, transition
+from mes.production.derive import run_once
+from mes.production.orders import create_order, transition
+from mes.production.sync import sync_plant
 from mes.quality.inspections import RecordIn, record_inspection
 from mes.quality.nonconformances import DispositionIn, NonconformanceIn, create_nonconformance, disposition
 from mes.quality.process_checks import run_process_checks
 from mes.quality.spc import ChartIn, compute_phase_one, create_chart, evaluate, freeze
 from mes.quality.specs import SpecIn, create_spec
-from mes.sync import sync_plant
 from tests.conftest import REPO
 
 PLANT = REPO / "tests" / "grafana" / "plant.yaml"

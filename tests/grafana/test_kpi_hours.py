@@ -7,7 +7,7 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from mes.counts import adjust_count
+from mes.production.counts import adjust_count
 from tests.grafana.conftest import GrafanaDatabase
 
 COMPARED = ("pbt", "apt", "pq", "gq", "sq", "availability", "effectiveness", "quality_ratio", "oee")
@@ -107,7 +107,7 @@ async def test_the_run_job_fills_the_cache(grafana_db: GrafanaDatabase) -> None:
 def test_a_config_sync_keeps_the_cache_and_a_changed_cycle_time_recomputes_the_line(
     grafana_db: GrafanaDatabase,
 ) -> None:
-    from mes.sync import sync_plant
+    from mes.production.sync import sync_plant
     from tests.grafana.plant_data import PLANT, load_plant
 
     with psycopg.connect(grafana_db.url, autocommit=True) as conn:

@@ -13,8 +13,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 
-from mes import derive
 from mes.api import create_app
+from mes.production import derive
 from tests.mes.scenario import FAULT, RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")

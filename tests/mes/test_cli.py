@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 from typer.testing import CliRunner
 
-from mes import derive
 from mes.cli import app
+from mes.production import derive
 from tests.mes.scenario import FAULT, RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")

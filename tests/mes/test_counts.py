@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from mes import derive, kpi
-from mes.counts import counter_delta
+from mes.production import derive, kpi
+from mes.production.counts import counter_delta
 from tests.mes.scenario import SampleWriter, local, plant
 
 T0 = local("2026-03-04", "06:00")

@@ -7,8 +7,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from mes import derive, downtime, kpi, orders
 from mes.errors import Conflict, InvalidInput
+from mes.production import derive, downtime, kpi, orders
 from tests.mes.scenario import FAULT, IDLE, JAM, RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 
-from mes import derive, downtime, kpi, orders
-from mes.counts import adjust_count
+from mes.production import derive, downtime, kpi, orders
+from mes.production.counts import adjust_count
 from tests.mes.scenario import CHANGEOVER, FAULT, IDLE, JAM, RUNNING, SampleWriter, local, plant, state_series
 
 DAY = "2026-03-02"

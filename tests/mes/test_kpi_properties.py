@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mes import derive, kpi, orders
+from mes.production import derive, kpi, orders
 from tests.mes.scenario import SampleWriter, local, plant, state_series
 
 START = local("2026-03-03", "05:30")  # spans the early shift start and its 10:00 break below

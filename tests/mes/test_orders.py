@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from mes import derive, orders
 from mes.errors import Conflict
+from mes.production import derive, orders
 from tests.mes.scenario import RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")

@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from collectors.config.models import ShiftPattern
-from mes import shifts
-from mes.sync import sync_plant
+from mes.production import shifts
+from mes.production.sync import sync_plant
 from tests.mes.scenario import local, plant
 
 THREE_SHIFT = ShiftPattern.model_validate({"id": "three-shift", "shifts": [

@@ -7,8 +7,8 @@ from datetime import timedelta
 import psycopg
 
 from collectors.samples import BAD_COMMUNICATION_ERROR, UNCERTAIN
-from mes import derive
-from mes.states import current_state
+from mes.production import derive
+from mes.production.states import current_state
 from tests.mes.scenario import SampleWriter, local, plant
 
 T0 = local("2026-03-05", "07:00")
@@ -58,7 +58,7 @@ def test_silence_beyond_the_stale_timeout_is_unknown_until_news(db: psycopg.Conn
 
 
 def test_late_samples_are_taken_in_by_rederive(db: psycopg.Connection) -> None:
-    from mes import kpi
+    from mes.production import kpi
 
     p = plant()
     derive.run_once(db, p, now=at(-3600))

@@ -20,8 +20,8 @@ import pytest
 
 from collectors.config.models import Plant
 from collectors.service import CollectorService, ServiceOptions
-from mes.derive import run_once
-from mes.orders import create_order, transition
+from mes.production.derive import run_once
+from mes.production.orders import create_order, transition
 from mes.quality.genealogy import LotIn, create_lot
 from mes.quality.nonconformances import DispositionIn, disposition, get_nonconformance
 from mes.quality.process_checks import list_excursions, run_process_checks

@@ -9,10 +9,10 @@ import psycopg
 
 from collectors.config.models import Plant
 from collectors.database.tags import sync_tags
-from mes.downtime import sync_reasons
-from mes.equipment import sync_equipment
-from mes.products import sync_products
-from mes.shifts import ensure_calendar, rebuild_future
+from mes.production.downtime import sync_reasons
+from mes.production.equipment import sync_equipment
+from mes.production.products import sync_products
+from mes.production.shifts import ensure_calendar, rebuild_future
 
 
 def sync_plant(conn: psycopg.Connection, plant: Plant, now: datetime | None = None, calendar_days: int = 7) -> None:

@@ -19,12 +19,12 @@ from psycopg.rows import dict_row
 
 from collectors.config.models import Plant
 from collectors.database.tags import tag_ids
-from mes.counts import derive_counts
-from mes.downtime import derive_events
-from mes.equipment import work_units
-from mes.orders import follow_order_tag
-from mes.states import derive_states
-from mes.sync import extend_calendar, sync_plant
+from mes.production.counts import derive_counts
+from mes.production.downtime import derive_events
+from mes.production.equipment import work_units
+from mes.production.orders import follow_order_tag
+from mes.production.states import derive_states
+from mes.production.sync import extend_calendar, sync_plant
 
 log = logging.getLogger(__name__)
 

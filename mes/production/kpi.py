@@ -14,8 +14,8 @@ from datetime import datetime
 import psycopg
 
 from mes.db import rows
-from mes.equipment import get_unit
 from mes.errors import InvalidInput
+from mes.production.equipment import get_unit
 
 GROUPINGS = ("period", "shift", "order", "product")
 

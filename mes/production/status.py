@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from mes import kpi, orders, shifts, states
-from mes.equipment import get_unit, list_equipment
+from mes.production import kpi, orders, shifts, states
+from mes.production.equipment import get_unit, list_equipment
 
 
 def line_status(conn: psycopg.Connection, unit_id: str, now: datetime | None = None) -> dict:
