@@ -46,8 +46,8 @@ from mes.grafana.role import ensure_role  # noqa: E402
 from mes.production.derive import run_once  # noqa: E402
 from mes.production.orders import create_order, transition  # noqa: E402
 from mes.production.sync import sync_plant  # noqa: E402
-from tests.grafana.harness import run_dashboard  # noqa: E402
-from tests.grafana.plant_data import record_quality  # noqa: E402
+from tests.mes.grafana.harness import run_dashboard  # noqa: E402
+from tests.mes.grafana.plant_data import record_quality  # noqa: E402
 
 PLANT = ROOT / "tests" / "grafana" / "plant.yaml"
 LIMIT_SECONDS = 1.0

@@ -1,0 +1,78 @@
+"""CSV import: the same exactly-once path; re-importing a file stores nothing twice."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from collectors.store import import_csv
+from tests.collectors.store.helpers import counts_per_tag, plant
+
+
+def _csv(path: Path, rows: int) -> Path:
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    lines = ["time,tag,value,quality"]
+    for i in range(rows):
+        lines.append(f"{(start + timedelta(seconds=i)).isoformat()},t{i % 2},{i * 0.5},good")
+    lines.append(f"{start.isoformat()},batch_code,LOT-42,")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_import_loads_every_row_once_and_a_rerun_skips_it(db_url: str, tmp_path: Path) -> None:
+    source = _csv(tmp_path / "history.csv", 5000)
+    first = import_csv(source, plant(2), db_url, batch_rows=1000)
+    assert (first.rows_read, first.rows_stored, first.rows_rejected) == (5001, 5001, 0)
+    again = import_csv(source, plant(2), db_url, batch_rows=1000)
+    assert again.rows_stored == 0 and again.batches_skipped == first.batches
+    assert counts_per_tag(db_url) == {"t0": 2500, "t1": 2500, "batch_code": 1}
+    with psycopg.connect(db_url) as conn:
+        text = conn.execute("SELECT text_value, value FROM samples s JOIN tags t ON t.id = s.tag_id "
+                            "WHERE t.name = 'batch_code'").fetchone()  # fmt: skip
+        assert text == ("LOT-42", None)
+        # rollups are ready right after an import
+        minutes = conn.execute("SELECT sum(sample_count) FROM samples_1m").fetchone()[0]
+        hours = conn.execute("SELECT sum(sample_count), min(min_value), max(max_value) FROM samples_1h").fetchone()
+    assert minutes == 5000
+    assert hours == (5000, 0.0, 4999 * 0.5)
+
+
+def test_rollups_hold_min_max_avg_last_per_tag_and_minute(db_url: str, tmp_path: Path) -> None:
+    minute = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
+    rows = ["time,tag,value"] + [f"{(minute + timedelta(seconds=s)).isoformat()},t0,{v}"
+                                 for s, v in ((1, 4.0), (20, 1.0), (40, 7.0), (59, 2.0))]  # fmt: skip
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    import_csv(tmp_path / "m.csv", plant(1), db_url)
+    with psycopg.connect(db_url) as conn:
+        row = conn.execute("SELECT bucket, min_value, max_value, avg_value, last_value, sample_count "
+                           "FROM samples_1m").fetchall()  # fmt: skip
+    assert row == [(minute, 1.0, 7.0, 3.5, 2.0, 4)]
+
+
+def test_periodic_rollup_refresh_leaves_the_open_minute_for_later(db_url: str, tmp_path: Path) -> None:
+    from collectors.store import SampleStore, refresh_rollups
+    from tests.collectors.store.helpers import ramp
+
+    store = SampleStore.for_plant(plant(1), db_url, spool_dir=tmp_path / "spool")
+    store.start()
+    if not 2 <= datetime.now(UTC).second <= 50:  # keep the "open" minute open during the test
+        time.sleep((62 - datetime.now(UTC).second) % 60)
+    now = datetime.now(UTC)
+    closed = now.replace(second=0, microsecond=0) - timedelta(minutes=2)
+    store.write(ramp(1, 10, start=closed))  # a complete minute
+    store.write(ramp(1, 5, start=now - timedelta(milliseconds=100), step_ms=1))  # the open minute
+    assert store.flush(10)
+    store.close()
+    refresh_rollups(db_url, open_minute=False)
+    with psycopg.connect(db_url) as conn:
+        counts = conn.execute("SELECT bucket, sample_count FROM samples_1m ORDER BY 1").fetchall()
+        pending = conn.execute("SELECT count(*) FROM sample_rollup_pending").fetchone()[0]
+    assert counts == [(closed, 10)] and pending == 1  # the open minute waits
+    refresh_rollups(db_url)  # an explicit refresh takes everything
+    with psycopg.connect(db_url) as conn:
+        total = conn.execute("SELECT sum(sample_count) FROM samples_1m").fetchone()[0]
+        pending = conn.execute("SELECT count(*) FROM sample_rollup_pending").fetchone()[0]
+    assert total == 15 and pending == 0

@@ -1,0 +1,48 @@
+"""One database for the Grafana tests, filled with plant data, with Grafana's read-only role.
+
+Shared by the whole session (filling it costs seconds); tests that change it
+only add records or refresh the KPI cache, which every panel must survive."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from collectors.database.embedded import EmbeddedPostgres
+from mes.grafana.role import ensure_role
+from tests.mes.grafana import plant_data
+
+
+@dataclass(frozen=True)
+class GrafanaDatabase:
+    url: str  # as the owner (migrations, data)
+    reader_url: str  # as Grafana's read-only role
+    role: str
+    start: datetime
+    end: datetime
+
+
+@pytest.fixture(scope="session")
+def grafana_db(
+    pg_server: EmbeddedPostgres, template_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GrafanaDatabase]:
+    name = f"g_{uuid.uuid4().hex[:12]}"
+    admin = pg_server.url("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
+    url = pg_server.url(name)
+    start, end = plant_data.window()
+    plant_data.fill(url, start, end, tmp_path_factory.mktemp("spool"))
+    end = datetime.now(UTC) + timedelta(minutes=1)  # the store's ledger rows are committed now
+    role = f"grafana_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_role(conn, role, "test-password")
+    reader_url = url.replace("postgresql://postgres@", f"postgresql://{role}:test-password@")
+    yield GrafanaDatabase(url, reader_url, role, start, end)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

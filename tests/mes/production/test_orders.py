@@ -1,0 +1,85 @@
+"""Work orders: lifecycle with who/when, one running order per line (by the database),
+start/stop from the PLC's order-number tag, progress and projected finish."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+from mes.errors import Conflict
+from mes.production import derive, orders
+from tests.mes.production.scenario import RUNNING, SampleWriter, local, plant, state_series
+
+T0 = local("2026-03-04", "07:00")
+
+
+@pytest.fixture
+def synced(db: psycopg.Connection) -> psycopg.Connection:
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
+    return db
+
+
+def test_lifecycle_is_stamped_with_user_and_time(synced: psycopg.Connection) -> None:
+    o = orders.create_order(synced, "W-1", "line1", "lager", 500, by="planner")
+    for status, user, minutes in (("released", "planner", 0), ("running", "ann", 5), ("paused", "ann", 20),
+                                  ("running", "bo", 30), ("completed", "bo", 60)):
+        orders.transition(synced, o["id"], status, user, at=T0 + timedelta(minutes=minutes))
+    history = orders.transitions(synced, o["id"])
+    assert [(h["from_status"], h["to_status"], h["by_user"]) for h in history] == [
+        (None, "planned", "planner"), ("planned", "released", "planner"), ("released", "running", "ann"),
+        ("running", "paused", "ann"), ("paused", "running", "bo"), ("running", "completed", "bo")]
+    runs = synced.execute("SELECT lower(period), upper(period) FROM order_runs WHERE order_id = %s ORDER BY 1",
+                          (o["id"],)).fetchall()
+    assert runs == [(T0 + timedelta(minutes=5), T0 + timedelta(minutes=20)),
+                    (T0 + timedelta(minutes=30), T0 + timedelta(minutes=60))]
+    with pytest.raises(Conflict):
+        orders.transition(synced, o["id"], "running", "bo")
+
+
+def test_the_database_refuses_a_second_running_order_on_a_line(synced: psycopg.Connection) -> None:
+    a = orders.create_order(synced, "W-1", "line1", "lager", 500, by="planner")
+    b = orders.create_order(synced, "W-2", "line1", "pils", 500, by="planner")
+    orders.transition(synced, a["id"], "running", "ann", at=T0)
+    with pytest.raises(Conflict, match="W-1"):
+        orders.transition(synced, b["id"], "running", "ann", at=T0 + timedelta(minutes=1))
+    with pytest.raises(psycopg.errors.ExclusionViolation):
+        synced.execute("INSERT INTO order_runs (order_id, line_id, period) VALUES (%s, 'line1', tstzrange(%s, NULL))",
+                       (b["id"], T0 + timedelta(hours=1)))
+
+
+def test_plc_order_number_starts_and_pauses_orders(synced: psycopg.Connection) -> None:
+    p = plant(bindings={"state": {"tag": "state", "codes": {"running": [1]}}, "order_number": "order_no"})
+    derive.run_once(synced, p, now=T0)
+    a = orders.create_order(synced, "1001", "line1", "lager", 500, by="planner")
+    b = orders.create_order(synced, "1002", "line1", "pils", 500, by="planner")
+    writer = SampleWriter(synced)
+    for minute, number in ((0, 1001), (1, 1001), (10, 1002), (20, 0)):
+        writer.add("order_no", T0 + timedelta(minutes=minute), number)
+    writer.flush()
+    derive.run_once(synced, p, now=T0 + timedelta(minutes=30))
+    assert orders.get_order(synced, a["id"])["status"] == "paused"
+    assert orders.get_order(synced, b["id"])["status"] == "paused"
+    runs = synced.execute("SELECT order_id, lower(period), upper(period) FROM order_runs ORDER BY 2").fetchall()
+    assert runs == [(a["id"], T0, T0 + timedelta(minutes=10)),
+                    (b["id"], T0 + timedelta(minutes=10), T0 + timedelta(minutes=20))]
+    assert orders.transitions(synced, b["id"])[-1]["by_user"] == "plc"
+
+
+def test_progress_projects_the_finish_at_the_current_rate(synced: psycopg.Connection) -> None:
+    o = orders.create_order(synced, "W-9", "line1", "lager", 1000, by="planner", due_at=T0 + timedelta(minutes=30))
+    orders.transition(synced, o["id"], "running", "ann", at=T0)
+    writer = SampleWriter(synced)
+    state_series(writer, [(T0, T0 + timedelta(minutes=10), RUNNING)])
+    for minute in range(11):
+        writer.add("good", T0 + timedelta(minutes=minute), 20 * minute)
+        writer.add("reject", T0 + timedelta(minutes=minute), minute)
+    writer.flush()
+    now = T0 + timedelta(minutes=10)
+    derive.run_once(synced, plant(), now=now)
+    progress = orders.order_progress(synced, o["id"], now=now)
+    assert (progress["good"], progress["produced"], progress["scrap"]) == (200, 210, 10)
+    rate = 200 / 600  # good per second over the run so far
+    assert progress["projected_finish"] == now + timedelta(seconds=(1000 - 200) / rate)
+    assert progress["late"] is True
