@@ -29,7 +29,7 @@ from mes.quality.spc import ChartIn, compute_phase_one, create_chart, evaluate, 
 from mes.quality.specs import SpecIn, create_spec
 from tests.conftest import REPO
 
-PLANT = REPO / "tests" / "grafana" / "plant.yaml"
+PLANT = REPO / "tests" / "mes" / "grafana" / "plant.yaml"
 STEP = timedelta(seconds=1)
 
 

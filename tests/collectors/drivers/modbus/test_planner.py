@@ -114,7 +114,7 @@ def test_planning_100k_tags_is_fast() -> None:
 def test_linebrain_plan_prints_the_modbus_requests() -> None:
     from mes.cli import app
 
-    result = CliRunner().invoke(app, ["plan", str(REPO / "tests" / "config" / "valid_plant.yaml")])
+    result = CliRunner().invoke(app, ["plan", str(REPO / "tests" / "collectors" / "config" / "valid_plant.yaml")])
     assert result.exit_code == 0, result.output
     assert "requests per cycle" in result.output
 
