@@ -62,6 +62,8 @@ class CollectorMetrics(Collector):
         dropped = CounterMetricFamily("linebrain_samples_dropped", "readings lost", labels=["reason"])
         dropped.add_metric(["queue_full"], stats.samples_dropped_queue_full)
         dropped.add_metric(["spool_full"], store.rows_dropped_spool_full)
+        dropped.add_metric(["disk_full"], store.rows_dropped_disk_full)
+        dropped.add_metric(["quarantined"], store.rows_quarantined)
         yield dropped
         yield GaugeMetricFamily("linebrain_queue_depth", "samples waiting for the batcher", value=stats.queue_depth)
         yield GaugeMetricFamily("linebrain_queue_capacity", "queue limit in samples", value=stats.queue_max)
@@ -90,6 +92,13 @@ class CollectorMetrics(Collector):
                                   value=stats.batches_skipped)  # fmt: skip
         yield CounterMetricFamily("linebrain_batches_quarantined", "batches the database refused for content",
                                   value=stats.batches_quarantined)  # fmt: skip
+        yield CounterMetricFamily("linebrain_rollup_refresh_failures", "rollup refreshes the database refused",
+                                  value=stats.rollup_failures)  # fmt: skip
+        failing = GaugeMetricFamily("linebrain_rollup_refresh_failing", "1 while rollup refreshes fail, with the error",
+                                    labels=["error"])  # fmt: skip
+        if stats.rollup_error:
+            failing.add_metric([stats.rollup_error[:300]], 1.0)
+        yield failing
         yield GaugeMetricFamily("linebrain_database_up", "1 when the last write reached the database",
                                 value=1.0 if stats.database_up else 0.0)  # fmt: skip
         yield GaugeMetricFamily("linebrain_spool_bytes", "bytes in the spool", value=store.spool.size_bytes())

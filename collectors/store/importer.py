@@ -25,6 +25,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
+
 from collectors.config.models import DataType, Plant
 from collectors.errors import StoreError
 from collectors.samples import BAD, GOOD, UNCERTAIN, Sample
@@ -47,6 +49,7 @@ class ImportResult:
     batches: int = 0
     batches_skipped: int = 0  # already imported earlier (same file, same batch)
     reasons: dict[str, int] = field(default_factory=dict)
+    rollup_error: str = ""  # the rollup refresh after the import failed (the rows are stored)
 
 
 def import_csv(
@@ -90,7 +93,11 @@ def import_csv(
         result.rows_rejected += count
     for reason, count in validation.flagged.items():
         result.reasons[f"stored flagged: {reason}"] = count
-    refresh_rollups(database_url)
+    try:
+        refresh_rollups(database_url)
+    except psycopg.Error as exc:  # the rows are in; only the rollups lag, and the collector's refresher retries
+        result.rollup_error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        log.error("rollup refresh after the import FAILED: %s", exc)
     return result
 
 

@@ -15,6 +15,8 @@ import time
 
 import psycopg
 
+from collectors.store.stats import StoreStats
+
 log = logging.getLogger("linebrain.store")
 
 
@@ -38,12 +40,15 @@ def apply_retention(database_url: str, days: int) -> int:
 class RollupRefresher:
     """Calls :func:`refresh_rollups` every ``interval`` s in a thread, and applies the
     retention at start and every ``retention_every`` s when ``retention_days`` is set.
-    An unreachable database only postpones the work (pending ranges wait in the database)."""
+    An unreachable database only postpones the work (pending ranges wait in the database); a refresh the
+    database refuses is an ERROR, counted in ``stats`` (``rollup_failures``, ``rollup_error``) so ``status``
+    shows it: dashboards reading the rollups go stale until it is fixed."""
 
     def __init__(
         self, database_url: str, interval: float = 30.0, *, retention_days: int | None = None,
-        retention_every: float = 6 * 3600.0,
+        retention_every: float = 6 * 3600.0, stats: StoreStats | None = None,
     ) -> None:  # fmt: skip
+        self.stats = stats if stats is not None else StoreStats()
         self.database_url = database_url
         self.interval = interval
         self.retention_days = retention_days
@@ -73,8 +78,19 @@ class RollupRefresher:
                     log.info("retention postponed: %s", exc)
             if self._stop.wait(self.interval):
                 return
-            try:
-                refresh_rollups(self.database_url, open_minute=False)
-                self.refreshes += 1
-            except psycopg.Error as exc:
-                log.info("rollup refresh postponed: %s", exc)
+            self.refresh_once()
+
+    def refresh_once(self) -> None:
+        try:
+            refresh_rollups(self.database_url, open_minute=False)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            log.info("rollup refresh postponed (database unreachable): %s", exc)
+        except psycopg.Error as exc:
+            self.stats.rollup_failures += 1
+            self.stats.rollup_error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+            log.error("rollup refresh FAILED (samples_1m / samples_1h go stale until it succeeds): %s", exc)
+        else:
+            self.refreshes += 1
+            if self.stats.rollup_error:
+                log.warning("rollup refresh works again")
+            self.stats.rollup_error = ""

@@ -4,9 +4,15 @@ Validation happens before anything reaches the spool or the database, so one bad
 reading can never poison a batch (a COPY fails as a whole). Each sample ends up:
 
 - stored as is;
-- stored *flagged*: NaN or ±infinity (value NULL, the text kept in
-  ``text_value``, status Bad_OutOfRange unless already bad) and a string for a
-  numeric tag (value NULL, text kept, status Bad_TypeMismatch);
+- stored *flagged*: NaN, ±infinity or a magnitude above ``ABSURD_MAGNITUDE``
+  (value NULL, the text kept in ``text_value``, status Bad_OutOfRange unless
+  already bad: squares of such doubles overflow every aggregate); a Good value
+  outside the tag's configured ``range`` (kept, status
+  Uncertain_EngineeringUnitsExceeded, like the Modbus codec); a string for a
+  numeric tag (value NULL, text kept, status Bad_TypeMismatch); a text with a
+  NUL character (PostgreSQL text cannot hold one: replaced by U+FFFD) or not
+  encodable as UTF-8 (replaced likewise), or longer than ``TEXT_LIMIT_CHARS``
+  (truncated) — these three Uncertain unless already worse;
 - *rejected* with a logged reason: a tag not in the config, a time outside the
   sane window (older than retention, or further in the future than
   ``max_future_s``), a time that is not a datetime.
@@ -28,7 +34,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from collectors.config.models import DataType, Plant, Tag
-from collectors.samples import BAD_OUT_OF_RANGE, BAD_TYPE_MISMATCH, Sample, is_bad
+from collectors.samples import (
+    BAD_OUT_OF_RANGE,
+    BAD_TYPE_MISMATCH,
+    UNCERTAIN,
+    UNCERTAIN_ENGINEERING_UNITS_EXCEEDED,
+    Sample,
+    is_bad,
+    is_good,
+)
 
 log = logging.getLogger("linebrain.store")
 
@@ -41,6 +55,11 @@ _NULL = -1
 _FAST_RECEIVED = (True, -1, False, True)  # value, no text, no server time, received time
 _FAST_PLAIN = (True, -1, False, False)
 _TEXT_TYPES = {DataType.string, DataType.string_bytewise}
+# A double above this magnitude is no plant reading (1e150 squared still fits a double: sums of squares, as
+# avg() and stddev() keep them, do not overflow); and text (or an array's text form) is kept up to this length.
+ABSURD_MAGNITUDE = 1e150
+_EXACT_INT = 2**53
+TEXT_LIMIT_CHARS = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +69,8 @@ class TagInfo:
     tag_id: int
     text: bool  # a string tag: the value goes to text_value
     numeric: bool  # a numeric tag: a string value is a type mismatch
+    low: float = -ABSURD_MAGNITUDE  # a Good value outside [low, high] is flagged (the tag's range, if any)
+    high: float = ABSURD_MAGNITUDE
 
 
 def catalog(plant: Plant, tag_ids: dict[str, int]) -> dict[str, TagInfo]:
@@ -59,7 +80,9 @@ def catalog(plant: Plant, tag_ids: dict[str, int]) -> dict[str, TagInfo]:
 
 def _info(tag: Tag, tag_id: int) -> TagInfo:
     text = tag.data_type in _TEXT_TYPES
-    return TagInfo(tag_id=tag_id, text=text, numeric=not text and tag.data_type is not DataType.auto)
+    low, high = tag.range if tag.range else (-ABSURD_MAGNITUDE, ABSURD_MAGNITUDE)
+    return TagInfo(tag_id=tag_id, text=text, numeric=not text and tag.data_type is not DataType.auto,
+                   low=max(low, -ABSURD_MAGNITUDE), high=min(high, ABSURD_MAGNITUDE))  # fmt: skip
 
 
 @dataclass
@@ -144,10 +167,10 @@ class RowEncoder:
                 and type(moment) is datetime and moment.tzinfo is UTC and low <= moment <= high
             ):  # fmt: skip
                 value, status, received = sample.value, sample.status, sample.received
-                if type(value) is int and not info.text:
-                    value = float(value)
+                if type(value) is int and not info.text and -_EXACT_INT <= value <= _EXACT_INT:
+                    value = float(value)  # a bigger int takes the general path (float() may overflow)
                 if (
-                    type(value) is float and value - value == 0.0  # finite
+                    type(value) is float and info.low <= value <= info.high  # finite, sane, in range
                     and sample.text is None and sample.server_time is None and not info.text
                     and type(status) is int and 0 <= status <= 0xFFFFFFFF
                     and (received is None or (type(received) is datetime and received.tzinfo is UTC))
@@ -196,7 +219,9 @@ class RowEncoder:
 
     def _row(self, sample: Sample, info: TagInfo, t_us: int) -> bytes:
         value, text, status = self._value_text_status(sample, info)
-        text_bytes = text.encode() if text is not None else None
+        text_bytes = None
+        if text is not None:
+            text_bytes, status = self._text_bytes(sample, text, status)
         server_us = _optional_us(sample.server_time)
         received_us = _optional_us(sample.received)
         key = (value is not None, -1 if text_bytes is None else len(text_bytes), server_us is not None,
@@ -234,13 +259,36 @@ class RowEncoder:
             return None, text if text is not None else str(value), status
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             self._flag(sample, f"value of type {type(value).__name__} is not a number")
             return None, text if text is not None else repr(value), status if is_bad(status) else BAD_TYPE_MISMATCH
         if math.isnan(number) or math.isinf(number):
             self._flag(sample, "NaN or infinity")
             return None, text if text is not None else str(number), status if is_bad(status) else BAD_OUT_OF_RANGE
+        if abs(number) > ABSURD_MAGNITUDE:
+            self._flag(sample, f"magnitude above {ABSURD_MAGNITUDE:g}")
+            return None, text if text is not None else repr(number), status if is_bad(status) else BAD_OUT_OF_RANGE
+        if is_good(status) and not info.low <= number <= info.high:
+            self._flag(sample, "outside the configured range")
+            return number, text, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED
         return number, text, status
+
+    def _text_bytes(self, sample: Sample, text: str, status: int) -> tuple[bytes, int]:
+        """UTF-8 that PostgreSQL accepts, at most ``TEXT_LIMIT_CHARS`` long; any repair makes a Good sample
+        Uncertain (the text is not exactly what the device said)."""
+        repaired = False
+        if len(text) > TEXT_LIMIT_CHARS:
+            self._flag(sample, f"text longer than {TEXT_LIMIT_CHARS} characters truncated")
+            text, repaired = text[:TEXT_LIMIT_CHARS], True
+        if "\x00" in text:
+            self._flag(sample, "NUL character replaced")
+            text, repaired = text.replace("\x00", "\ufffd"), True
+        try:
+            encoded = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate (e.g. from a lenient decoder)
+            self._flag(sample, "text not valid Unicode, replaced")
+            encoded, repaired = text.encode(errors="replace"), True
+        return encoded, (UNCERTAIN if repaired and is_good(status) else status)
 
     # ------------------------------------------------------------------ reasons
 
@@ -261,6 +309,22 @@ class RowEncoder:
             self._logged.add(key)
         log.warning("sample %s: %s (tag %s, time %r, value %r); further ones are only counted",
                     what, reason, sample.tag, sample.time, sample.value)  # fmt: skip
+
+
+def split_rows(payload: bytes) -> list[bytes]:
+    """The rows of a binary COPY payload (no header or trailer), each as its own bytes."""
+    rows: list[bytes] = []
+    offset, end = 0, len(payload)
+    field_length = struct.Struct("!i")
+    while offset < end:
+        start = offset
+        (columns,) = struct.unpack_from("!h", payload, offset)
+        offset += 2
+        for _ in range(columns):
+            (length,) = field_length.unpack_from(payload, offset)
+            offset += 4 + max(length, 0)
+        rows.append(payload[start:offset])
+    return rows
 
 
 def _optional_us(moment: datetime | None) -> int | None:
@@ -335,6 +399,6 @@ _CHECK_SAMPLES = (
     Sample("check", datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC), -1.25e-7, 0x80740000,
            received=datetime(2026, 3, 29, 2, 0, 0, 1, tzinfo=UTC)),
     Sample("check", datetime(1999, 12, 31, 23, 59, 59, 123_457, tzinfo=UTC), 0.0, 0),
-    Sample("check", datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC), 1.7976931348623157e308, 0xFFFFFFFF,
+    Sample("check", datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC), -1e150, 0xFFFFFFFF,
            received=datetime(2038, 1, 19, 3, 14, 8, 500_000, tzinfo=UTC)),
 )  # fmt: skip

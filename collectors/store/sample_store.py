@@ -29,7 +29,7 @@ from collectors.database.tags import sync_tags
 from collectors.errors import StoreError
 from collectors.samples import Sample
 from collectors.store.ledger import PartitionCache, commit_batch
-from collectors.store.rows import EncodedBatch, RowEncoder, catalog, from_unix_us
+from collectors.store.rows import EncodedBatch, RowEncoder, catalog, from_unix_us, split_rows
 from collectors.store.spool import Spool, SpoolFull, SpoolRecord
 from collectors.store.stats import StoreStats
 
@@ -225,6 +225,18 @@ class SampleStore:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self._lost_connection(exc)
             return False
+        except psycopg.DataError as exc:
+            # The content is refused (a value PostgreSQL cannot take): retrying cannot help, and one bad
+            # row must not take the rows around it down. Split the batch until the bad rows stand alone.
+            self.stats.last_error = f"{type(exc).__name__}: {exc}".strip()
+            log.error("batch %s refused by the database for its content (%s); isolating the bad rows",
+                      record.batch_id, exc)  # fmt: skip
+            self._reset_connection()
+            try:
+                committed = self._isolate(record, payload)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as lost:
+                self._lost_connection(lost)
+                return False
         except psycopg.Error as exc:
             item.attempts += 1
             self.stats.last_error = f"{type(exc).__name__}: {exc}".strip()
@@ -257,6 +269,42 @@ class SampleStore:
             log.info("batch %s was already committed; skipped", record.batch_id)
         return True
 
+    def _isolate(self, record: SpoolRecord, payload: bytes) -> bool:
+        """Commit a refused batch in halves, recursively, each under an id derived from the batch id and its
+        position (so a replay after a crash skips the parts already in); a single refused row goes to the
+        quarantine folder, counted. Finally the batch id itself is recorded (no rows), so a replay is skipped
+        at once. Returns True when the batch was committed now, False when it had been before."""
+        conn = self._connection()
+        if conn.execute("SELECT 1 FROM store_batches WHERE batch_id = %s", (record.batch_id,)).fetchone():
+            return False  # recorded earlier: every part is in (the batch id is recorded last)
+        committed_rows = self._commit_parts(record, split_rows(payload), "")
+        commit_batch(self._connection(), record.batch_id, b"", 0, record.first_us, record.last_us, self.source)
+        self.stats.rows_committed += committed_rows
+        return True
+
+    def _commit_parts(self, record: SpoolRecord, rows: list[bytes], label: str) -> int:
+        part_id = uuid.uuid5(record.batch_id, f"part:{label}")
+        try:
+            commit_batch(self._connection(), part_id, b"".join(rows), len(rows), record.first_us, record.last_us,
+                         self.source)  # fmt: skip
+            return len(rows)
+        except psycopg.DataError as exc:
+            self._reset_connection()
+            if len(rows) == 1:
+                self._quarantine_row(record, label, rows[0], exc)
+                return 0
+        half = len(rows) // 2
+        return self._commit_parts(record, rows[:half], label + "0") + self._commit_parts(record, rows[half:],
+                                                                                          label + "1")
+
+    def _quarantine_row(self, record: SpoolRecord, label: str, row: bytes, exc: Exception) -> None:
+        folder = self.spool.folder / "quarantine"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{record.batch_id}-{label or 'row'}.copy").write_bytes(row)
+        self.stats.rows_quarantined += 1
+        log.error("one sample of batch %s quarantined in %s: the database refuses it: %s", record.batch_id,
+                  folder, exc)  # fmt: skip
+
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
@@ -284,6 +332,7 @@ class SampleStore:
         if payload is not None:
             (folder / f"{item.record.batch_id}.copy").write_bytes(payload)
         self.stats.batches_quarantined += 1
+        self.stats.rows_quarantined += item.record.rows
         log.error("batch %s (%d rows) quarantined in %s after %d refusals: %s", item.record.batch_id,
                   item.record.rows, folder, item.attempts, self.stats.last_error)  # fmt: skip
 

@@ -111,12 +111,16 @@ class StoreStats:
     rows_committed: int = 0
     batches_skipped: int = 0  # already in the ledger: a replay
     batches_quarantined: int = 0
+    rows_quarantined: int = 0  # refused by the database for their content, kept aside in spool/quarantine
     rows_dropped_spool_full: int = 0
     database_up: bool = False
     last_error: str = ""
     last_flush_seconds: float = 0.0  # spooled → committed, of the last batch
     last_commit_seconds: float = 0.0  # duration of the last COPY transaction
     spool_near_full: bool = False
+    rows_dropped_disk_full: int = 0  # the spool's disk refused the write (ENOSPC, EDQUOT, EFBIG)
+    rollup_failures: int = 0  # refreshes the database refused (not: postponed while it is unreachable)
+    rollup_error: str = ""  # the last refusal, "" once a refresh succeeds again
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     committed_rate: RateMeter = field(default_factory=RateMeter)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mes.cli.common import ConfigPath, DatabaseUrl, DataDir, console, err_console, load_config_or_exit
@@ -210,6 +211,8 @@ def read_status(metrics_url: str) -> dict[str, Any]:
                 connections.setdefault(sample.labels["connection"], {})[sample.name] = sample.value
             elif sample.name == "linebrain_sample_latency_seconds_bucket":
                 latency.append((float(sample.labels["le"]), sample.value))
+            elif sample.name == "linebrain_rollup_refresh_failing":
+                values["rollup_error"] = sample.labels.get("error", "")  # type: ignore[assignment]
             elif "reason" in sample.labels:
                 key = f"{sample.name}{{{sample.labels['reason']}}}"
                 values[key] = values.get(key, 0) + sample.value
@@ -233,6 +236,8 @@ def read_status(metrics_url: str) -> dict[str, Any]:
         "spool_batches": int(values.get("linebrain_spool_batches", 0)),
         "spool_near_full": bool(values.get("linebrain_spool_near_full")),
         "database_up": bool(values.get("linebrain_database_up")),
+        "rollup_refresh_failures": int(values.get("linebrain_rollup_refresh_failures_total", 0)),
+        "rollup_error": values.get("rollup_error") or "",
         "batch_flush_seconds": values.get("linebrain_batch_flush_seconds", 0.0),
         "latency_p50_seconds": _quantile(latency, 0.5),
         "latency_p99_seconds": _quantile(latency, 0.99),
@@ -271,6 +276,9 @@ def _print_status(report: dict[str, Any]) -> None:
         f"batch flush {report['batch_flush_seconds']:.3f} s  "
         f"latency p50 {p50 if p50 is not None else '-'} s p99 {p99 if p99 is not None else '-'} s"
     )
+    if report.get("rollup_error"):
+        console.print(f"[red]rollup refresh FAILING[/] ({report['rollup_refresh_failures']} times): "
+                      f"{escape(report['rollup_error'])}", highlight=False)  # fmt: skip
     lost = {k: v for k, v in report["dropped"].items() if v}
     if lost or report["rejected"]:
         console.print(f"dropped {lost or 0}  rejected {report['rejected'] or 0}")
