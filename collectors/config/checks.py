@@ -122,7 +122,7 @@ def _binding_tags(bindings: LineBindings, loc: Loc) -> Iterator[tuple[Loc, str]]
         yield (*loc, "state", "tag"), bindings.state.tag
         if bindings.state.fault_code_tag:
             yield (*loc, "state", "fault_code_tag"), bindings.state.fault_code_tag
-    for field in ("good_count", "reject_count", "total_count"):
+    for field in ("good_count", "reject_count", "total_count", "rework_count"):
         counter = getattr(bindings, field)
         if counter is not None:
             yield (*loc, field, "tag"), counter.tag
@@ -143,6 +143,7 @@ def _all_bindings(plant: Plant) -> Iterator[tuple[Loc, LineBindings]]:
 def _line_references(plant: Plant) -> Iterator[Finding]:
     tags = {t.name for t in plant.tags}
     patterns = {p.id for p in plant.shift_patterns}
+    products = {p.id for p in plant.products}
     for loc, bindings in _all_bindings(plant):
         for field_loc, name in _binding_tags(bindings, loc):
             if name not in tags:
@@ -151,6 +152,8 @@ def _line_references(plant: Plant) -> Iterator[Finding]:
         for i, line in enumerate(area.lines):
             if line.shift_pattern and line.shift_pattern not in patterns:
                 yield ("areas", a, "lines", i, "shift_pattern"), f"unknown shift pattern {line.shift_pattern!r}"
+            if line.orders and line.orders.product and line.orders.product not in products:
+                yield ("areas", a, "lines", i, "orders", "product"), f"unknown product {line.orders.product!r}"
 
 
 def _state_maps(plant: Plant) -> Iterator[Finding]:

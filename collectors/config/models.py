@@ -338,8 +338,10 @@ class StateBinding(Strict):
 class CounterBinding(Strict):
     tag: Identifier
     bits: Literal[16, 32, 64] = 32
-    # A drop smaller than this many counts is treated as a reset, not a wrap.
-    reset_threshold: float = Field(default=0.5, gt=0, le=1, description="share of the counter range")
+    # A drop is a wrap only from the top share of the range to the bottom share; any
+    # other drop is a reset (the counter restarted from zero).
+    reset_threshold: float = Field(default=0.1, gt=0, le=0.5,
+                                   description="share of the counter range at each end that makes a drop a wrap")
 
 
 class LineBindings(Strict):
@@ -347,6 +349,7 @@ class LineBindings(Strict):
     good_count: CounterBinding | None = None
     reject_count: CounterBinding | None = None
     total_count: CounterBinding | None = None
+    rework_count: CounterBinding | None = Field(default=None, description="units sent to rework: RQ")
     speed: Identifier | None = None
     energy: Identifier | None = Field(default=None, description="kWh counter tag")
     order_number: Identifier | None = None
@@ -369,12 +372,27 @@ class DowntimeReason(Strict):
     fault_codes: list[int] = Field(default_factory=list)
 
 
+class OrderSettings(Strict):
+    """What to do with an order number the PLC shows that LineBrain does not know."""
+
+    auto_create: bool = False
+    product: Identifier | None = Field(default=None, description="product of created orders (default: the only one)")
+    planned_quantity: float = Field(default=1000, gt=0)
+
+
 class Line(Strict):
     id: Identifier
     name: str = ""
     shift_pattern: Identifier | None = None
     micro_stop_seconds: float = Field(default=30.0, ge=0, le=3600)
     minor_stop_loss: Literal["performance", "availability"] = "performance"
+    max_rate: float | None = Field(
+        default=None, gt=0, description="units per minute the line can make at most (default: 2 x fastest PRU rate)"
+    )
+    state_stale_after: float | None = Field(
+        default=None, gt=0, le=86400, description="seconds a state reading is held (default: 2 x heartbeat + poll)"
+    )
+    orders: OrderSettings | None = None
     bindings: LineBindings = LineBindings()
     equipment: list[Equipment] = Field(default_factory=list)
     downtime_reasons: list[DowntimeReason] = Field(default_factory=list)

@@ -1,58 +1,51 @@
-"""Counts: counter tags turned into deltas that survive PLC resets and rollovers.
+"""Counts: counter tags turned into deltas that survive resets, wraps and bad reads.
 
-A counter of ``bits`` wraps at 2^bits. Between two usable samples the delta is the
-difference when it is not negative. A drop is either a reset (the counter restarted
-from zero: the delta is the new value) or a wrap (the counter passed its maximum:
-the delta is value + 2^bits - previous); the binding's ``reset_threshold`` (a share
-of the range) tells them apart: a drop smaller than it is a reset. A larger drop
-is still a reset when the wrap it implies is more than the line could make in the
-time between the samples (twice its fastest ideal rate). So a reset is never a
-negative count and a wrap never a huge one. Bad-quality samples are
-skipped: what was counted during a gap appears with the next good sample.
+A counter of ``bits`` wraps at 2^bits; readings are taken modulo 2^bits (a signed
+16-bit -1 is 65,535). Between two usable readings a step is:
 
-Deltas are summed per cut (see the ``count_buckets`` table) in SQL: one pass over
-the new samples, cut at whole minutes and at the shift, break and order-run
-boundaries known now, so each cut belongs to exactly one shift and order. A cut
-is stored at the time of its latest sample (``cut_end``), so it is attributed
-like the samples in it.
+- a **rise** (the reading went up): the difference;
+- a **wrap** (a drop from the top ``reset_threshold`` share of the range to the
+  bottom share): ``value + 2^bits - previous``;
+- a **reset** (any other drop: the PLC restarted the counter from zero): the new
+  reading;
+- a **jump** (any of the above larger than ``max_rate x elapsed + slack``, when the
+  unit's maximum rate is known): not production, 0 units; the counter goes on from
+  the new reading.
+
+A **glitch** is one bad reading between two good ones (40,000 -> 0 -> 40,100): the
+step into it was a reset or jump, the step out of it too (or a reset seen without a
+known rate), and the step across it is a plausible rise. The step out then counts
+the rise across it minus what the step into it counted, so the three readings count
+100 units, not 40,300. A step's count is a function of the last three usable
+readings, so derivation resumes (and re-derives) exactly from the two usable
+readings before its window. Jumps, glitches and resets are recorded in
+``data_quality_events`` (the KPI side shows them). Bad-quality samples are skipped:
+what was counted during a gap appears with the next good reading.
+
+Deltas are summed per cut (see the ``count_buckets`` table) in SQL: cut at whole
+minutes and at the shift, break and order-run boundaries known now, so each cut
+belongs to exactly one shift and order. A cut is stored at the time of its latest
+sample (``cut_end``), so it is attributed like the samples in it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
 
 from mes.errors import InvalidInput
 
-COUNT_KINDS = ("good", "reject", "total", "energy")
+COUNT_KINDS = ("good", "reject", "total", "rework", "energy")
+USABLE = "status < 2147483648 AND value IS NOT NULL AND value = value"
+SLACK_SECONDS = 10.0  # a reading's time may be late by a poll cycle or two
+SLACK_UNITS = 10.0
 
 # %(col)s is a whitelisted column name, everything else is a parameter.
-DERIVE_COUNTS = """
-WITH s AS (
-    SELECT time, value - %(range)s * floor(value / %(range)s) AS v
-    FROM samples
-    WHERE tag_id = %(tag)s AND time > %(after)s AND time <= %(until)s
-      AND status < 2147483648 AND value IS NOT NULL AND value = value
-),
-d AS (
-    SELECT time, v,
-           coalesce(lag(v) OVER w, %(prev)s::double precision) AS prev_v,
-           coalesce(lag(time) OVER w, %(prev_time)s::timestamptz) AS prev_time
-    FROM s WINDOW w AS (ORDER BY time)
-),
-delta AS (
-    SELECT time,
-           CASE
-               WHEN prev_v IS NULL THEN 0
-               WHEN v >= prev_v THEN v - prev_v
-               WHEN prev_v - v < %(threshold)s * %(range)s THEN v
-               -- A "wrap" the line could not have produced in the time is a reset.
-               WHEN %(max_rate)s::double precision IS NOT NULL
-                    AND v + %(range)s - prev_v > %(max_rate)s * extract(epoch FROM time - prev_time) + 100 THEN v
-               ELSE v + %(range)s - prev_v
-           END AS qty
-    FROM d
+STORE_DELTAS = """
+WITH delta AS (
+    SELECT * FROM unnest(%(times)s::timestamptz[], %(qtys)s::double precision[]) AS d (time, qty)
 ),
 bounded AS (
     -- width_bucket over the sorted boundaries: i with b[i] <= time < b[i+1], a binary search.
@@ -86,66 +79,171 @@ SELECT DISTINCT t FROM (
 """
 
 
-def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: float,
-                  max_units: float | None = None) -> float:
-    """The Python twin of the SQL rule, for tests and documentation. ``max_units`` is the most
-    the line can make between the two samples (when known): a larger "wrap" is a reset."""
-    size = 2.0**bits
-    value = value - size * (value // size)
+@dataclass(frozen=True)
+class CounterRule:
+    """How one counter's readings are judged: its width, wrap share and the most units per
+    second the unit can make (None: unknown, rises are not judged)."""
+
+    bits: int
+    reset_threshold: float
+    max_rate: float | None = None
+
+    @property
+    def size(self) -> float:
+        return 2.0**self.bits
+
+    def normalise(self, value: float) -> float:
+        return value - self.size * (value // self.size)
+
+    def max_units(self, seconds: float) -> float | None:
+        if self.max_rate is None:
+            return None
+        return self.max_rate * (max(seconds, 0.0) + SLACK_SECONDS) + SLACK_UNITS
+
+
+@dataclass(frozen=True)
+class Reading:
+    time: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step between two readings: rise, wrap, reset or jump, and the units it counts."""
+
+    kind: str
+    units: float  # what the step would mean
+    counted: float  # what is counted (0 for a jump)
+
+
+def classify(rule: CounterRule, prev: Reading, cur: Reading) -> Step:
+    """The step from ``prev`` to ``cur`` (both normalised)."""
+    top = rule.size * (1 - rule.reset_threshold)
+    if cur.value >= prev.value:
+        kind, units = "rise", cur.value - prev.value
+    elif prev.value >= top and cur.value < rule.size * rule.reset_threshold:
+        kind, units = "wrap", cur.value + rule.size - prev.value
+    else:
+        kind, units = "reset", cur.value
+    limit = rule.max_units((cur.time - prev.time).total_seconds())
+    if limit is not None and units > limit:
+        return Step("jump", units, 0.0)
+    return Step(kind, units, units)
+
+
+@dataclass(frozen=True)
+class Counted:
+    """What the newest of three readings adds, and the data-quality event it implies."""
+
+    quantity: float
+    event: str | None = None  # counter_reset, counter_jump, counter_glitch
+    event_quantity: float = 0.0
+
+
+def count_step(rule: CounterRule, r0: Reading | None, r1: Reading | None, r2: Reading) -> Counted:
+    """Units the reading ``r2`` adds, given the two usable readings before it (``r1`` the
+    nearer). The first reading is the baseline and adds nothing."""
+    if r1 is None:
+        return Counted(0.0)
+    step = classify(rule, r1, r2)
+    if r0 is not None and (step.kind != "rise" or rule.max_rate is None):
+        before = classify(rule, r0, r1)
+        across = classify(rule, r0, r2)
+        if before.kind in ("reset", "jump") and across.kind == "rise":  # r1 was a bad read between good ones
+            naive = before.units + step.units
+            return Counted(across.counted - before.counted, "counter_glitch", naive - across.counted)
+    if step.kind == "jump":
+        return Counted(0.0, "counter_jump", step.units)
+    if step.kind == "reset":
+        return Counted(step.counted, "counter_reset", step.counted)
+    return Counted(step.counted)
+
+
+def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: float = 0.1,
+                  max_rate: float | None = None, seconds: float = 60.0) -> float:
+    """The delta between two readings ``seconds`` apart (no glitch look-back): for tests and docs."""
+    rule = CounterRule(bits, reset_threshold, max_rate)
     if prev is None:
         return 0.0
-    if value >= prev:
-        return value - prev
-    if prev - value < reset_threshold * size:
-        return value
-    if max_units is not None and value + size - prev > max_units + 100:
-        return value
-    return value + size - prev
+    t0 = datetime.fromtimestamp(0).astimezone()
+    t1 = datetime.fromtimestamp(seconds).astimezone()
+    return classify(rule, Reading(t0, rule.normalise(prev)), Reading(t1, rule.normalise(value))).counted
 
 
-def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, bits: int, reset_threshold: float,
+def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, rule: CounterRule,
                   now: datetime) -> None:
-    """Add the deltas of one counter tag's new samples to ``count_buckets``."""
+    """Add the deltas of one counter tag's new readings to ``count_buckets`` and record the
+    data-quality events they imply."""
     if kind not in COUNT_KINDS:
         raise ValueError(kind)
     stream = f"count:{kind}"
     wm = conn.execute(
-        "SELECT last_time, last_value FROM derive_watermarks WHERE equipment_id = %s AND stream = %s",
-        (unit["id"], stream),
+        "SELECT last_time FROM derive_watermarks WHERE equipment_id = %s AND stream = %s", (unit["id"], stream)
     ).fetchone()
     after = wm[0] if wm else datetime.min.replace(tzinfo=now.tzinfo)
-    last = conn.execute(
-        "SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND status < 2147483648 "
-        "AND value IS NOT NULL AND value = value ORDER BY time DESC LIMIT 1",
-        (tag_id, after, now),
-    ).fetchone()
-    if last is None:
+    new = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
+        f"SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND {USABLE} "
+        "ORDER BY time", (tag_id, after, now))]  # fmt: skip
+    if not new:
         return
-    until = last[0]
-    size = 2.0**bits
-    params = {"line": unit["line_id"], "after": after, "until": until}
-    bounds = sorted(row[0] for row in conn.execute(BOUNDARIES, params))
-    bounds = bounds or [datetime.max.replace(tzinfo=now.tzinfo)]  # width_bucket needs one threshold
-    conn.execute(
-        DERIVE_COUNTS.format(col=kind).encode(),
-        {"range": size, "tag": tag_id, "after": after, "until": until, "prev": wm[1] if wm else None,
-         "prev_time": wm[0] if wm else None, "threshold": reset_threshold, "bounds": bounds, "unit": unit["id"],
-         "max_rate": _max_rate(unit, kind)},
-    )  # fmt: skip
+    before = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
+        f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} "
+        "ORDER BY time DESC LIMIT 2", (tag_id, after))][::-1]  # fmt: skip
+    window: list[Reading | None] = [None, None, *before]
+    times, qtys, events = [], [], []
+    for reading in new:
+        counted = count_step(rule, window[-2], window[-1], reading)
+        if counted.quantity:
+            times.append(reading.time)
+            qtys.append(counted.quantity)
+        if counted.event == "counter_glitch":
+            bad = window[-1]
+            assert bad is not None and window[-2] is not None
+            events.append((bad.time, counted.event, window[-2].value, bad.value, counted.event_quantity))
+        elif counted.event:
+            events.append((reading.time, counted.event, window[-1].value if window[-1] else None, reading.value,
+                           counted.event_quantity))  # fmt: skip
+        window.append(reading)
+    _store_deltas(conn, unit, kind, times, qtys, after, new[-1].time)
+    _store_events(conn, unit["id"], stream, events)
     conn.execute(
         "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
         "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
         "last_value = EXCLUDED.last_value, updated_at = now()",
-        (unit["id"], stream, last[0], last[1] - size * (last[1] // size)),
+        (unit["id"], stream, new[-1].time, new[-1].value),
     )
 
 
-def _max_rate(unit: dict, kind: str) -> float | None:
-    """Units per second the unit can make at most: twice its fastest ideal rate (a drop whose
-    wrap reading would need more is a reset). Unknown for energy or without a product."""
-    if kind == "energy" or not unit.get("default_pru"):
-        return None
-    return 2.0 / unit["default_pru"]
+def _store_deltas(conn: psycopg.Connection, unit: dict, kind: str, times: list[datetime], qtys: list[float],
+                  after: datetime, until: datetime) -> None:
+    if not times:
+        return
+    params = {"line": unit["line_id"], "after": after, "until": until}
+    bounds = sorted(row[0] for row in conn.execute(BOUNDARIES, params))
+    bounds = bounds or [datetime.max.replace(tzinfo=until.tzinfo)]  # width_bucket needs one threshold
+    conn.execute(STORE_DELTAS.format(col=kind).encode(),
+                 {"times": times, "qtys": qtys, "bounds": bounds, "unit": unit["id"]})  # fmt: skip
+
+
+def _store_events(conn: psycopg.Connection, unit_id: str, stream: str, events: list[tuple]) -> None:
+    """A glitch replaces the reset or jump first recorded for its bad reading."""
+    with conn.cursor() as cur:
+        for at, kind, previous, value, quantity in events:
+            if kind == "counter_glitch":
+                cur.execute("DELETE FROM data_quality_events WHERE equipment_id = %s AND stream = %s AND at = %s",
+                            (unit_id, stream, at))  # fmt: skip
+            cur.execute(
+                "INSERT INTO data_quality_events (equipment_id, stream, at, kind, previous_value, value, quantity) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                (unit_id, stream, at, kind, previous, value, quantity),
+            )
+
+
+def counter_rule(binding: dict, unit: dict) -> CounterRule:
+    """The rule of a ``counter_bindings`` row for its unit: energy meters are not judged by the
+    unit's production rate."""
+    rate = None if binding["kind"] == "energy" else unit.get("max_rate")
+    return CounterRule(binding["bits"], binding["reset_threshold"], rate)
 
 
 def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime, quantity: float, why: str,
@@ -166,11 +264,11 @@ def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime
 def count_totals(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict[str, float]:
     """Raw sums per kind over (start, end], corrections included."""
     row = conn.execute(
-        "SELECT coalesce(sum(good), 0), coalesce(sum(reject), 0), coalesce(sum(total), 0), coalesce(sum(energy), 0) "
-        "FROM count_buckets WHERE equipment_id = %s AND cut_end > %s AND cut_end <= %s",
+        "SELECT coalesce(sum(good), 0), coalesce(sum(reject), 0), coalesce(sum(total), 0), coalesce(sum(energy), 0), "
+        "coalesce(sum(rework), 0) FROM count_buckets WHERE equipment_id = %s AND cut_end > %s AND cut_end <= %s",
         (unit_id, start, end),
     ).fetchone()
-    totals = {"good": row[0], "reject": row[1], "total": row[2], "energy": row[3], "rework": 0.0}
+    totals = {"good": row[0], "reject": row[1], "total": row[2], "energy": row[3], "rework": row[4]}
     for kind, qty in conn.execute(
         "SELECT kind, sum(quantity) FROM count_adjustments WHERE equipment_id = %s AND at > %s AND at <= %s "
         "GROUP BY kind",
@@ -178,3 +276,34 @@ def count_totals(conn: psycopg.Connection, unit_id: str, start: datetime, end: d
     ):
         totals[kind] += qty
     return totals
+
+
+def rewind_counts(conn: psycopg.Connection, unit_id: str, kind: str, tag_id: int, rule: CounterRule,
+                  since: datetime) -> None:
+    """Forget one counter's facts from the whole minute before ``since`` on, so the next
+    :func:`derive_counts` derives them again (a minute is always a cut boundary, so no cut
+    is half forgotten). Its baseline are then the readings before that minute: a late
+    reading at ``since`` counts what was made since the reading before it."""
+    stream = f"count:{kind}"
+    cut = conn.execute("SELECT date_bin('60 seconds', %s::timestamptz - interval '1 microsecond', 'epoch')",
+                       (since,)).fetchone()[0]  # fmt: skip
+    conn.execute(f"UPDATE count_buckets SET {kind} = 0 WHERE equipment_id = %s AND cut_end > %s", (unit_id, cut))
+    last = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
+        f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} ORDER BY time DESC LIMIT 3",
+        (tag_id, cut))][::-1]  # fmt: skip
+    # The last reading before the cut may have been judged a glitch by a reading after it:
+    # judge it again from the readings before it.
+    conn.execute("DELETE FROM data_quality_events WHERE equipment_id = %s AND stream = %s AND at >= %s",
+                 (unit_id, stream, last[-1].time if last else cut))  # fmt: skip
+    if last:
+        window: list[Reading | None] = [None, None, *last]
+        counted = count_step(rule, window[-3], window[-2], last[-1])
+        if counted.event in ("counter_reset", "counter_jump"):
+            _store_events(conn, unit_id, stream, [(last[-1].time, counted.event, window[-2].value  # type: ignore[union-attr]
+                                                   if window[-2] else None, last[-1].value, counted.event_quantity)])
+    conn.execute(
+        "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, NULL) "
+        "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, last_value = NULL, "
+        "updated_at = now()",
+        (unit_id, stream, cut),
+    )

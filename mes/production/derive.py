@@ -19,7 +19,8 @@ from psycopg.rows import dict_row
 
 from collectors.config.models import Plant
 from collectors.database.tags import tag_ids
-from mes.production.counts import derive_counts
+from mes.db import first, rows
+from mes.production.counts import counter_rule, derive_counts, rewind_counts
 from mes.production.downtime import derive_events
 from mes.production.equipment import work_units
 from mes.production.orders import follow_order_tag
@@ -80,16 +81,15 @@ def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], no
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute("SELECT * FROM equipment WHERE id = %s", (unit_id,))
         unit = cur.fetchone()
-        cur.execute("SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s",
-                    (unit_id,))
+        cur.execute("SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s "
+                    "ORDER BY kind", (unit_id,))
         counters = cur.fetchall()
     unit["line_id"] = unit["line_id"] or unit["id"]
     if unit["order_number_tag"] and unit["order_number_tag"] in tags:
         follow_order_tag(conn, unit, tags[unit["order_number_tag"]], now)
     for counter in counters:
         if counter["tag"] in tags:
-            derive_counts(conn, unit, counter["kind"], tags[counter["tag"]], counter["bits"],
-                          counter["reset_threshold"], now)
+            derive_counts(conn, unit, counter["kind"], tags[counter["tag"]], counter_rule(counter, unit), now)
     if unit["state_tag"] and unit["state_tag"] in tags:
         fault_tag = tags.get(unit["fault_code_tag"]) if unit["fault_code_tag"] else None
         changed_from = derive_states(conn, unit, tags[unit["state_tag"]], now, fault_tag)
@@ -113,43 +113,37 @@ def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: dateti
     now = now or datetime.now(UTC)
     tags = tag_ids(conn)
     with conn.transaction():
-        unit = conn.execute("SELECT state_tag FROM equipment WHERE id = %s", (unit_id,)).fetchone()
+        unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
         if unit is None:
             raise ValueError(f"no unit {unit_id!r}")
-        if unit[0] in tags:
-            _rewind(conn, unit_id, "state", tags[unit[0]], since, modulo=None)
-        for kind, tag, bits in conn.execute(
-            "SELECT kind, tag, bits FROM counter_bindings WHERE equipment_id = %s", (unit_id,)
-        ).fetchall():
-            if tag in tags:
-                wm_time = _rewind(conn, unit_id, f"count:{kind}", tags[tag], since, modulo=2.0**bits)
-                conn.execute(f"UPDATE count_buckets SET {kind} = 0 WHERE equipment_id = %s AND cut_end > %s",
-                             (unit_id, wm_time))
+        if unit["state_tag"] in tags:
+            _rewind(conn, unit_id, "state", tags[unit["state_tag"]], since)
+        for binding in rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings "
+                            "WHERE equipment_id = %s", (unit_id,)):  # fmt: skip
+            if binding["tag"] in tags:
+                rewind_counts(conn, unit_id, binding["kind"], tags[binding["tag"]], counter_rule(binding, unit),
+                              since)  # fmt: skip
         conn.execute(
             "DELETE FROM count_buckets WHERE equipment_id = %s AND good = 0 AND reject = 0 AND total = 0 "
-            "AND energy = 0", (unit_id,))  # fmt: skip
+            "AND rework = 0 AND energy = 0", (unit_id,))  # fmt: skip
         derive_unit(conn, unit_id, tags, now)
 
 
-def _rewind(conn: psycopg.Connection, unit_id: str, stream: str, tag_id: int, since: datetime,
-            modulo: float | None) -> datetime:
-    """Put a stream's watermark on its last usable sample at or before ``since``."""
+def _rewind(conn: psycopg.Connection, unit_id: str, stream: str, tag_id: int, since: datetime) -> None:
+    """Put the state stream's watermark on its last sample at or before ``since`` (a state is a
+    level: the sample in force at ``since`` is all the re-derivation needs)."""
     row = conn.execute(
         "SELECT time, value, status < 2147483648 FROM samples WHERE tag_id = %s AND time <= %s "
-        + ("AND status < 2147483648 AND value IS NOT NULL " if modulo else "")
-        + "ORDER BY time DESC LIMIT 1",
+        "ORDER BY time DESC LIMIT 1",
         (tag_id, since),
     ).fetchone()
     if row is None:
         conn.execute("DELETE FROM derive_watermarks WHERE equipment_id = %s AND stream = %s", (unit_id, stream))
-        if stream == "state":
-            conn.execute("DELETE FROM state_intervals WHERE equipment_id = %s", (unit_id,))
-        return datetime.min.replace(tzinfo=UTC)
-    value = row[1] - modulo * (row[1] // modulo) if modulo and row[1] is not None else row[1]
+        conn.execute("DELETE FROM state_intervals WHERE equipment_id = %s", (unit_id,))
+        return
     conn.execute(
         "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value, last_usable) "
         "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
         "last_value = EXCLUDED.last_value, last_usable = EXCLUDED.last_usable, updated_at = now()",
-        (unit_id, stream, row[0], value, row[2]),
+        (unit_id, stream, row[0], row[1], row[2]),
     )
-    return row[0]

@@ -75,10 +75,12 @@ def stale_seconds(tag: Tag | None, plant: Plant) -> float:
 UPSERT_EQUIPMENT = """
 INSERT INTO equipment (id, parent_id, level, name, line_id, timezone, shift_pattern, micro_stop_seconds,
                        minor_stop_loss, state_tag, fault_code_tag, state_default, state_stale_seconds,
-                       order_number_tag, default_pru, active, updated_at)
+                       order_number_tag, default_pru, max_rate, auto_create_orders, auto_create_product,
+                       auto_create_quantity, active, updated_at)
 VALUES (%(id)s, %(parent_id)s, %(level)s, %(name)s, %(line_id)s, %(timezone)s, %(shift_pattern)s,
         %(micro_stop_seconds)s, %(minor_stop_loss)s, %(state_tag)s, %(fault_code_tag)s, %(state_default)s,
-        %(state_stale_seconds)s, %(order_number_tag)s, %(default_pru)s, true, now())
+        %(state_stale_seconds)s, %(order_number_tag)s, %(default_pru)s, %(max_rate)s, %(auto_create_orders)s,
+        %(auto_create_product)s, %(auto_create_quantity)s, true, now())
 ON CONFLICT (id) DO UPDATE SET
     parent_id = EXCLUDED.parent_id, level = EXCLUDED.level, name = EXCLUDED.name, line_id = EXCLUDED.line_id,
     timezone = EXCLUDED.timezone, shift_pattern = EXCLUDED.shift_pattern,
@@ -86,6 +88,8 @@ ON CONFLICT (id) DO UPDATE SET
     state_tag = EXCLUDED.state_tag, fault_code_tag = EXCLUDED.fault_code_tag,
     state_default = EXCLUDED.state_default, state_stale_seconds = EXCLUDED.state_stale_seconds,
     order_number_tag = EXCLUDED.order_number_tag, default_pru = EXCLUDED.default_pru,
+    max_rate = EXCLUDED.max_rate, auto_create_orders = EXCLUDED.auto_create_orders,
+    auto_create_product = EXCLUDED.auto_create_product, auto_create_quantity = EXCLUDED.auto_create_quantity,
     active = true, updated_at = now()
 """
 
@@ -95,7 +99,8 @@ def _row(eq_id: str, parent: str | None, level: str, name: str, tz: str, **setti
         "id": eq_id, "parent_id": parent, "level": level, "name": name, "line_id": None, "timezone": tz,
         "shift_pattern": None, "micro_stop_seconds": 30.0, "minor_stop_loss": "performance", "state_tag": None,
         "fault_code_tag": None, "state_default": "unknown", "state_stale_seconds": 130.0,
-        "order_number_tag": None, "default_pru": None,
+        "order_number_tag": None, "default_pru": None, "max_rate": None, "auto_create_orders": False,
+        "auto_create_product": None, "auto_create_quantity": None,
     }  # fmt: skip
     row.update(settings)
     return row
@@ -104,7 +109,12 @@ def _row(eq_id: str, parent: str | None, level: str, name: str, tz: str, **setti
 def _unit_settings(plant: Plant, line: Line, bindings: LineBindings) -> dict:
     tags = {tag.name: tag for tag in plant.tags}
     state = bindings.state
-    cycle_times = [p.ideal_cycle_time[line.id] for p in plant.products if line.id in p.ideal_cycle_time]
+    line_products = [p for p in plant.products if line.id in p.ideal_cycle_time]
+    cycle_times = [p.ideal_cycle_time[line.id] for p in line_products]
+    orders = line.orders
+    auto_product = (orders.product if orders and orders.product
+                    else line_products[0].id if len(line_products) == 1 else None)
+    stale = line.state_stale_after or stale_seconds(tags.get(state.tag) if state else None, plant)
     return {
         "line_id": line.id,
         "shift_pattern": line.shift_pattern,
@@ -113,11 +123,23 @@ def _unit_settings(plant: Plant, line: Line, bindings: LineBindings) -> dict:
         "state_tag": state.tag if state else None,
         "fault_code_tag": state.fault_code_tag if state else None,
         "state_default": state.default.value if state else "unknown",
-        "state_stale_seconds": stale_seconds(tags.get(state.tag) if state else None, plant),
+        "state_stale_seconds": stale,
         "order_number_tag": bindings.order_number,
         # Counts made without an order are valued at the line's fastest product rate.
         "default_pru": min(cycle_times) if cycle_times else None,
+        "max_rate": max_rate(line, cycle_times),
+        "auto_create_orders": bool(orders and orders.auto_create),
+        "auto_create_product": auto_product,
+        "auto_create_quantity": orders.planned_quantity if orders else None,
     }
+
+
+def max_rate(line: Line, cycle_times: list[float]) -> float | None:
+    """Units per second the line can make at most: its configured ``max_rate`` (per minute), else
+    twice its fastest ideal rate. A counter rising faster is not production (see counts)."""
+    if line.max_rate is not None:
+        return line.max_rate / 60.0
+    return 2.0 / min(cycle_times) if cycle_times else None
 
 
 def equipment_rows(plant: Plant) -> list[dict]:
@@ -161,7 +183,7 @@ def sync_equipment(conn: psycopg.Connection, plant: Plant) -> None:
                 )
             counters = [
                 ("good", unit.bindings.good_count), ("reject", unit.bindings.reject_count),
-                ("total", unit.bindings.total_count),
+                ("total", unit.bindings.total_count), ("rework", unit.bindings.rework_count),
             ]  # fmt: skip
             for kind, binding in counters:
                 if binding is not None:
@@ -171,10 +193,11 @@ def sync_equipment(conn: psycopg.Connection, plant: Plant) -> None:
                         (unit.id, kind, binding.tag, binding.bits, binding.reset_threshold),
                     )
             if unit.bindings.energy is not None:
-                # An energy meter only ever resets (64-bit: a wrap never happens in practice).
+                # An energy meter only ever resets (64-bit: a wrap never happens in practice;
+                # a zero wrap share makes every drop a reset).
                 cur.execute(
                     "INSERT INTO counter_bindings (equipment_id, kind, tag, bits, reset_threshold) "
-                    "VALUES (%s, 'energy', %s, 64, 1)",
+                    "VALUES (%s, 'energy', %s, 64, 0)",
                     (unit.id, unit.bindings.energy),
                 )
 

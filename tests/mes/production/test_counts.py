@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import timedelta
 
 import psycopg
@@ -29,39 +28,70 @@ def test_signed_16_bit_values_are_read_as_unsigned() -> None:
     assert counter_delta(32_767, -32_768, bits=16, reset_threshold=0.5) == 1
 
 
-def test_sql_counts_match_the_rule_through_wraps_resets_and_bad_samples(db: psycopg.Connection) -> None:
-    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
-    values = [65_000, 65_300, 65_535, 200, 900, None, None, 1_500, 40, 300, 65_535, 5]
+def _counter(db: psycopg.Connection, values: list[float | None], step: float, tag: str = "good") -> None:
     writer = SampleWriter(db)
     for i, value in enumerate(values):
-        at = T0 + timedelta(seconds=30 * i)
+        at = T0 + timedelta(seconds=step * i)
         if value is None:
-            writer.bad("good", at)
+            writer.bad(tag, at)
         else:
-            writer.add("good", at, value)
+            writer.add(tag, at, value)
     writer.flush()
+
+
+def _events(db: psycopg.Connection) -> list[tuple]:
+    return db.execute("SELECT stream, at, kind, previous_value, value, quantity FROM data_quality_events "
+                      "ORDER BY at").fetchall()  # fmt: skip
+
+
+def test_sql_counts_through_wraps_resets_jumps_and_bad_samples(db: psycopg.Connection) -> None:
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))  # fastest PRU 0.4 s: at most 5/s
+    # 30 s apart: at most 5 x (30 + 10) + 10 = 210 units a step.
+    _counter(db, [65_400, 65_475, 65_535, 60, 130, None, None, 300, 40, 110, 65_500, 20], 30)
     derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
-    good = [v for v in values if v is not None]
-    expected = sum(counter_delta(a, b, 16, 0.5) for a, b in itertools.pairwise(good))
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
-    assert k["gq"] == pytest.approx(expected)
-    assert k["gq"] == pytest.approx(300 + 235 + 201 + 700 + 600 + 40 + 260 + 65_235 + 6)
+    # +75 +60, wrap +61, +70, +170 across the bad samples, reset +40, +70, jump 0, wrap +56.
+    assert k["gq"] == pytest.approx(75 + 60 + 61 + 70 + 170 + 40 + 70 + 0 + 56)
+    events = _events(db)
+    assert [(e[1], e[2], e[5]) for e in events] == [
+        (T0 + timedelta(seconds=240), "counter_reset", 40),
+        (T0 + timedelta(seconds=300), "counter_jump", 65_390),
+    ]
+
+
+def test_a_glitch_read_of_zero_in_a_running_counter_is_not_production(db: psycopg.Connection) -> None:
+    """40,000 -> 0 -> 40,100 made 100 units, not 40,300 (issue 13); derived in two runs."""
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
+    _counter(db, [39_950, 40_000, 0], 60)
+    derive.run_once(db, plant(), now=T0 + timedelta(minutes=2))
+    _counter(db, [None, None, None, 40_100, 40_150], 60)
+    derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
+    k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
+    assert k["gq"] == pytest.approx(50 + 100 + 50)
+    assert [(e[1], e[2], e[3], e[4], e[5]) for e in _events(db)] == [
+        (T0 + timedelta(minutes=2), "counter_glitch", 40_000, 0, 40_000)]
 
 
 def test_a_reset_from_high_up_is_not_read_as_a_wrap() -> None:
-    # 40,000 -> 12 in one minute: a wrap would mean 25,548 units; the line makes at most 240.
-    assert counter_delta(40_000, 12, bits=16, reset_threshold=0.5, max_units=240) == 12
-    assert counter_delta(65_500, 12, bits=16, reset_threshold=0.5, max_units=240) == 48
+    # 40,000 -> 12: a wrap would mean 25,548 units; 40,000 is not near the top of the range.
+    assert counter_delta(40_000, 12, bits=16) == 12
+    assert counter_delta(40_000, 12, bits=16, max_rate=5) == 12
+    assert counter_delta(65_500, 12, bits=16, max_rate=5) == 48
 
 
-def test_sql_tells_a_high_reset_from_a_wrap_by_the_line_rate(db: psycopg.Connection) -> None:
-    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))  # fastest PRU 0.4 s: 2.5/s, at most 5/s
-    writer = SampleWriter(db)
-    for i, value in enumerate([39_900, 40_000, 12, 100, 65_500, 60]):
-        writer.add("good", T0 + timedelta(seconds=60 * i), value)
-    writer.flush()
+def test_a_rise_faster_than_the_line_can_make_is_not_counted(db: psycopg.Connection) -> None:
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))  # at most 5 x (60 + 10) + 10 = 360 a minute
+    _counter(db, [39_900, 40_000, 12, 100, 65_500, 65_600], 60)
     derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
-    # +100, reset (12), +88, +65,400 in one minute is impossible: ... 100 -> 65,500 is a rise of
-    # 65,400 the rule cannot judge (no drop); then 65,500 -> 60 wraps: +96.
-    assert k["gq"] == pytest.approx(100 + 12 + 88 + 65_400 + 96)
+    # +100, reset +12, +88, +65,400 in one minute is a jump (0), then +100 from the new reading.
+    assert k["gq"] == pytest.approx(100 + 12 + 88 + 0 + 100)
+    assert [e[2] for e in _events(db)] == ["counter_reset", "counter_jump"]
+
+
+def test_max_rate_from_the_config_bounds_the_counter(db: psycopg.Connection) -> None:
+    line = plant(max_rate=120)  # 2 units/s: at most 2 x 70 + 10 = 150 a minute
+    derive.run_once(db, line, now=T0 - timedelta(hours=1))
+    _counter(db, [0, 100, 300, 400], 60)
+    derive.run_once(db, line, now=T0 + timedelta(hours=1))
+    assert kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))["gq"] == pytest.approx(100 + 0 + 100)
