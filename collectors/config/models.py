@@ -60,6 +60,37 @@ class Storage(Strict):
     queue_max_samples: int = Field(default=500_000, ge=1000)
 
 
+class Web(Strict):
+    """How ``linebrain serve`` offers the API and pages (the ``web:`` section)."""
+
+    bind: str = Field(default="127.0.0.1", description="address to listen on (0.0.0.0: every interface)")
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^/\s]+(/\S*)?$",
+                                   description="the address users type, e.g. https://mes.plant.example")
+    allowed_hosts: list[str] = Field(default_factory=list, description="Host headers accepted besides "
+                                     "localhost, the bind address and the public URL's host")
+    tls_cert: str | None = Field(default=None, description="PEM certificate: serve HTTPS directly")
+    tls_key: str | None = None
+    behind_proxy: bool = Field(default=False, description="a reverse proxy terminates TLS in front of us")
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1"],
+                                       description="proxies whose X-Forwarded-For/-Proto headers count")
+    session_hours: float = Field(default=12, gt=0, le=24 * 90, description="a browser session's lifetime")
+    anonymous_read: bool = Field(default=False, description="let anyone who reaches the port read (GET)")
+    ready_max_batch_age_s: float | None = Field(default=None, gt=0, description="/readyz fails when the "
+                                                "collectors' newest batch is older than this")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> Web:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+    @property
+    def https(self) -> bool:
+        """Do browsers reach us over HTTPS (directly, or through the proxy)?"""
+        return self.tls_cert is not None or (self.public_url or "").startswith("https://")
+
+
 # --------------------------------------------------------------------------- connections
 
 
@@ -452,6 +483,7 @@ class ShiftPattern(Strict):
 class Plant(Strict):
     site: Site
     storage: Storage = Storage()
+    web: Web = Web()
     areas: list[Area] = Field(default_factory=list)
     connections: list[Connection] = Field(default_factory=list)
     tags: list[Tag] = Field(default_factory=list)

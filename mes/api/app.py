@@ -1,21 +1,32 @@
-"""The FastAPI application: production, orders and quality routes on one connection pool."""
+"""The application: API routes, sign-in, health and offline docs on one connection pool, behind
+the Host check, the JSON-only rule for writes and the security headers."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from urllib.parse import urlsplit
 
 import psycopg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
 from psycopg_pool import ConnectionPool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from mes.api import order_routes, production_routes
+from collectors.config.models import Web
+from mes.api import admin_routes, health_routes, order_routes, production_routes
 from mes.api.deps import connection
+from mes.api.docs import add_docs
+from mes.api.middleware import security_headers
+from mes.auth.deps import AuthSettings, read_access
+from mes.web import sign_in
 
 
-def create_app(database_url: str | None, pool_size: int = 4) -> FastAPI:
-    """The API on ``database_url`` (a migrated LineBrain database). OpenAPI at /docs."""
+def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = None) -> FastAPI:
+    """The server on ``database_url`` (a migrated LineBrain database), configured by the ``web:``
+    section. OpenAPI at /openapi.json, Swagger UI at /docs, ReDoc at /redoc."""
+    web = web or Web()
     pool = ConnectionPool(database_url, min_size=1, max_size=pool_size, kwargs={"autocommit": True},
                           open=False) if database_url else None  # fmt: skip
 
@@ -34,14 +45,43 @@ def create_app(database_url: str | None, pool_size: int = 4) -> FastAPI:
         summary="Production facts and ISO 22400-2 KPIs: lines, states, orders, shifts, downtime, counts, quality.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_exception_handler(psycopg.DataError, _unstorable)
     app.state.pool = pool
     app.state.database_url = database_url
-    app.include_router(production_routes.router)
-    app.include_router(order_routes.router)
+    app.state.web = web
+    app.state.auth = AuthSettings(anonymous_read=web.anonymous_read, secure_cookies=web.https,
+                                  session_lifetime=timedelta(hours=web.session_hours))  # fmt: skip
+    signed_in = [Depends(read_access)]
+    app.include_router(production_routes.router, dependencies=signed_in)
+    app.include_router(order_routes.router, dependencies=signed_in)
+    app.include_router(admin_routes.router, dependencies=signed_in)
     _include_quality(app)
+    app.include_router(health_routes.router)
+    app.include_router(sign_in.router)
+    add_docs(app)
+    if not any(getattr(route, "path", None) == "/" for route in app.routes):
+        app.add_api_route("/", _home, include_in_schema=False)
+    app.middleware("http")(security_headers(web.https))
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(web))
     return app
+
+
+def allowed_hosts(web: Web) -> list[str]:
+    """Host headers we answer: localhost, the bind address, the public URL's host, and the listed ones."""
+    hosts = ["localhost", "127.0.0.1", "::1", "[::1]", *web.allowed_hosts]
+    if web.bind not in ("0.0.0.0", "::"):
+        hosts.append(web.bind)
+    if web.public_url:
+        hosts.append(urlsplit(web.public_url).hostname or "")
+    return sorted({host for host in hosts if host})
+
+
+def _home() -> RedirectResponse:
+    """Until the pages exist, the API documentation is the front page."""
+    return RedirectResponse("/docs")
 
 
 async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
@@ -52,9 +92,7 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
 
 def _include_quality(app: FastAPI) -> None:
     """The quality module's routes, sharing our pool (its connection dependency is overridable)."""
-    try:
-        from mes.api import quality_routes
-    except ImportError:  # pragma: no cover - quality is developed alongside
-        return
-    app.include_router(quality_routes.router)
+    from mes.api import quality_routes
+
+    app.include_router(quality_routes.router, dependencies=[Depends(read_access)])
     app.dependency_overrides[quality_routes.quality_connection] = connection

@@ -1,39 +1,8 @@
-"""The authentication seam. Every write records ``current_user().name``.
+"""Authentication for the API routes: the dependencies of :mod:`mes.auth.deps`, re-exported
+where the routes have always imported them. Every write route depends on ``audited(action)``
+(role check + one audit row), every router on ``read_access``."""
 
-Until the web UI brings real sign-in, the user is taken from the
-``X-LineBrain-User`` header (default ``anonymous``): trusted, for a closed plant
-network. Real authentication replaces :func:`current_user` — through
-``app.state.authenticate`` (a callable ``Request -> User``) or FastAPI's
-``dependency_overrides`` — and no route changes.
-"""
+from mes.auth.deps import AuditedWrite, CurrentUser, audited, current_user, require
+from mes.auth.models import User
 
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends, Header, HTTPException, Request
-
-USER_HEADER = "X-LineBrain-User"
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-
-
-def current_user(
-    request: Request,
-    x_linebrain_user: Annotated[str | None, Header(alias=USER_HEADER, max_length=100)] = None,
-) -> User:
-    authenticate = getattr(request.app.state, "authenticate", None)
-    if authenticate is not None:
-        user = authenticate(request)
-        if user is None:
-            raise HTTPException(401, "sign in first")
-        return user
-    name = (x_linebrain_user or "").strip()
-    return User(name or "anonymous")
-
-
-CurrentUser = Annotated[User, Depends(current_user)]
+__all__ = ["AuditedWrite", "CurrentUser", "User", "audited", "current_user", "require"]

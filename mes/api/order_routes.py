@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mes.api.auth import CurrentUser
+from mes.api.auth import AuditedWrite, audited
 from mes.api.deps import Conn, call
 from mes.production import orders
 
@@ -38,11 +38,19 @@ def list_orders(conn: Conn, line_id: str | None = None, status: Status | None = 
     return call(orders.list_orders, conn, line_id, status, limit, where="query")
 
 
+Plan = Annotated[AuditedWrite, Depends(audited("orders.plan"))]
+Transition = Annotated[AuditedWrite, Depends(audited("orders.transition"))]
+
+
+def _order(order: dict) -> str:
+    return f"order:{order['id']}"
+
+
 @router.post("", status_code=201)
-def create(body: OrderIn, conn: Conn, user: CurrentUser) -> dict:
+def create(body: OrderIn, conn: Conn, caller: Plan) -> dict:
     """A new order in status planned."""
-    return call(orders.create_order, conn, body.number, body.line_id, body.product_id, body.planned_quantity,
-                user.name, body.due_at, body.note)  # fmt: skip
+    return call(caller.write, conn, _order, orders.create_order, body.number, body.line_id, body.product_id,
+                body.planned_quantity, caller.user.name, body.due_at, body.note)  # fmt: skip
 
 
 class OrderChange(BaseModel):
@@ -52,10 +60,11 @@ class OrderChange(BaseModel):
 
 
 @router.patch("/{order_id}")
-def change(order_id: OrderId, body: OrderChange, conn: Conn, user: CurrentUser) -> dict:
+def change(order_id: OrderId, body: OrderChange, conn: Conn, caller: Plan) -> dict:
     """Change the plan (quantity, due time, note) of an unfinished order; each change is logged."""
-    return call(orders.update_order, conn, order_id, user.name, body.model_dump(exclude_unset=True,
-                                                                                exclude_none=True))
+    return call(caller.write, conn, f"order:{order_id}", orders.update_order, order_id, caller.user.name,
+                body.model_dump(exclude_unset=True, exclude_none=True),
+                before=lambda: orders.get_order(conn, order_id))  # fmt: skip
 
 
 @router.get("/{order_id}")
@@ -67,8 +76,9 @@ def read(order_id: OrderId, conn: Conn) -> dict:
 
 
 @router.post("/{order_id}/{action}")
-def act(order_id: OrderId, action: Action, conn: Conn, user: CurrentUser, body: TransitionIn | None = None) -> dict:
+def act(order_id: OrderId, action: Action, conn: Conn, caller: Transition, body: TransitionIn | None = None) -> dict:
     """Release, start, resume, pause, complete or cancel; stamped with the user and time.
     A second running order on the line is refused with 409."""
     body = body or TransitionIn()
-    return call(orders.transition, conn, order_id, orders.ACTIONS[action], user.name, body.at, body.note)
+    return call(caller.write, conn, f"order:{order_id}", orders.transition, order_id, orders.ACTIONS[action],
+                caller.user.name, body.at, body.note, before=lambda: orders.get_order(conn, order_id))  # fmt: skip

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel, Field
 
-from mes.api.auth import CurrentUser
+from mes.api.auth import AuditedWrite, audited
 from mes.api.deps import Conn, call, field_error
 from mes.production import counts, downtime, kpi, products, shifts, status
 from mes.production.equipment import get_unit, list_equipment
@@ -21,6 +21,11 @@ EventId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 From = Annotated[AwareDatetime, Query(alias="from", description="start, ISO 8601 with offset")]
 To = Annotated[AwareDatetime, Query(alias="to", description="end, ISO 8601 with offset")]
 
+
+Calendar = Annotated[AuditedWrite, Depends(audited("calendar.edit"))]
+Assign = Annotated[AuditedWrite, Depends(audited("downtime.assign"))]
+EditStops = Annotated[AuditedWrite, Depends(audited("downtime.edit"))]
+Adjust = Annotated[AuditedWrite, Depends(audited("counts.adjust"))]
 
 EARLIEST, LATEST = datetime(1970, 1, 2, tzinfo=UTC), datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -94,11 +99,13 @@ class PlannedDowntimeIn(BaseModel):
 
 
 @router.post("/lines/{line_id}/planned-downtime", status_code=201)
-def planned_downtime(line_id: UnitId, body: PlannedDowntimeIn, conn: Conn, user: CurrentUser) -> dict:
+def planned_downtime(line_id: UnitId, body: PlannedDowntimeIn, conn: Conn, caller: Calendar) -> dict:
     """Plan downtime (taken out of PBT)."""
     unit = call(get_unit, conn, line_id)
-    new_id = call(shifts.add_planned_downtime, conn, unit["line_id"] or unit["id"], body.start, body.end, body.kind,
-                  body.note, user.name)  # fmt: skip
+    line = unit["line_id"] or unit["id"]
+    new_id = call(caller.write, conn, lambda new: f"line:{line}/planned-downtime:{new}", shifts.add_planned_downtime,
+                  line, body.start, body.end, body.kind, body.note, caller.user.name,
+                  after=lambda new: {"id": new, "line_id": line, **body.model_dump()})  # fmt: skip
     return {"id": new_id}
 
 
@@ -109,12 +116,14 @@ class ExtraShiftIn(BaseModel):
 
 
 @router.post("/lines/{line_id}/extra-shifts", status_code=201)
-def extra_shift(line_id: UnitId, body: ExtraShiftIn, conn: Conn, user: CurrentUser) -> dict:
+def extra_shift(line_id: UnitId, body: ExtraShiftIn, conn: Conn, caller: Calendar) -> dict:
     """A per-line calendar override: an extra shift (it may not overlap another)."""
     unit = call(get_unit, conn, line_id)
-    new_id = call(shifts.add_extra_shift, conn, unit["line_id"] or unit["id"], body.name, body.start, body.end,
-                  unit["timezone"])  # fmt: skip
-    return {"id": new_id, "by": user.name}
+    line = unit["line_id"] or unit["id"]
+    new_id = call(caller.write, conn, lambda new: f"line:{line}/extra-shift:{new}", shifts.add_extra_shift, line,
+                  body.name, body.start, body.end, unit["timezone"],
+                  after=lambda new: {"id": new, "line_id": line, **body.model_dump()})  # fmt: skip
+    return {"id": new_id, "by": caller.user.name}
 
 
 class HolidayIn(BaseModel):
@@ -124,11 +133,12 @@ class HolidayIn(BaseModel):
 
 
 @router.post("/holidays", status_code=201)
-def holiday(body: HolidayIn, conn: Conn, user: CurrentUser) -> dict:
+def holiday(body: HolidayIn, conn: Conn, caller: Calendar) -> dict:
     """No shifts on that (plant-local) day, for one line or all; its pattern shifts are removed."""
     if body.line_id is not None:
         call(get_unit, conn, body.line_id)
-    call(shifts.add_holiday, conn, body.day, body.name, user.name, body.line_id)
+    call(caller.write, conn, f"holiday:{body.day}" + (f"/line:{body.line_id}" if body.line_id else ""),
+         shifts.add_holiday, body.day, body.name, caller.user.name, body.line_id, after=lambda _: body.model_dump())
     return {"day": body.day, "line_id": body.line_id}
 
 
@@ -164,9 +174,10 @@ class AssignIn(BaseModel):
 
 
 @router.post("/downtime/{event_id}/reason")
-def assign(event_id: EventId, body: AssignIn, conn: Conn, user: CurrentUser) -> dict:
+def assign(event_id: EventId, body: AssignIn, conn: Conn, caller: Assign) -> dict:
     """Assign or reclassify the reason (a new assignment; earlier ones stay as history)."""
-    return call(downtime.assign_reason, conn, event_id, body.reason_code, user.name, body.why)
+    return call(caller.write, conn, f"downtime:{event_id}", downtime.assign_reason, event_id, body.reason_code,
+                caller.user.name, body.why, before=lambda: downtime.get_event(conn, event_id))  # fmt: skip
 
 
 class SplitIn(BaseModel):
@@ -175,9 +186,10 @@ class SplitIn(BaseModel):
 
 
 @router.post("/downtime/{event_id}/split")
-def split(event_id: EventId, body: SplitIn, conn: Conn, user: CurrentUser) -> list:
+def split(event_id: EventId, body: SplitIn, conn: Conn, caller: EditStops) -> list:
     """Split a closed stop in two at ``at``."""
-    return call(downtime.split_event, conn, event_id, body.at, user.name, body.why)
+    return call(caller.write, conn, f"downtime:{event_id}", downtime.split_event, event_id, body.at, caller.user.name,
+                body.why, before=lambda: downtime.get_event(conn, event_id))  # fmt: skip
 
 
 class MergeIn(BaseModel):
@@ -187,9 +199,11 @@ class MergeIn(BaseModel):
 
 
 @router.post("/downtime/merge")
-def merge(body: MergeIn, conn: Conn, user: CurrentUser) -> dict:
+def merge(body: MergeIn, conn: Conn, caller: EditStops) -> dict:
     """Merge closed stops of one line into one."""
-    return call(downtime.merge_events, conn, body.event_ids, user.name, body.why, body.reason_code)
+    return call(caller.write, conn, lambda merged: f"downtime:{merged.get('id', '')}", downtime.merge_events,
+                body.event_ids, caller.user.name, body.why, body.reason_code,
+                before=lambda: [downtime.get_event(conn, event_id) for event_id in body.event_ids])  # fmt: skip
 
 
 # --------------------------------------------------------------------------- counts
@@ -203,10 +217,12 @@ class AdjustmentIn(BaseModel):
 
 
 @router.post("/lines/{line_id}/count-adjustments", status_code=201)
-def adjust(line_id: UnitId, body: AdjustmentIn, conn: Conn, user: CurrentUser) -> dict:
+def adjust(line_id: UnitId, body: AdjustmentIn, conn: Conn, caller: Adjust) -> dict:
     """A manual count correction (signed), kept with who, when and why."""
     call(get_unit, conn, line_id)
-    new_id = call(counts.adjust_count, conn, line_id, body.kind, body.at, body.quantity, body.why, user.name)
+    new_id = call(caller.write, conn, lambda new: f"line:{line_id}/count-adjustment:{new}", counts.adjust_count,
+                  line_id, body.kind, body.at, body.quantity, body.why, caller.user.name,
+                  after=lambda new: {"id": new, "line_id": line_id, **body.model_dump()})  # fmt: skip
     return {"id": new_id}
 
 

@@ -2,9 +2,9 @@
 
 Thin on purpose: each route validates its input with the domain's pydantic
 models and calls one function of :mod:`mes.quality`. Writes record the
-signed-in user (:mod:`mes.api.auth`); approvals — dispositions, closing,
-freezing SPC limits, skipping an inspection — need a named user (403 for
-``anonymous``). Domain errors become
+signed-in user and its one audit row (:func:`mes.auth.deps.audited`); approvals —
+dispositions, closing, freezing SPC limits, skipping an inspection — need the
+``quality.disposition`` action. Domain errors become
 HTTP errors here — bad input 422, unknown record 404, a status change that is
 not allowed 409 — with the message as ``detail``.
 """
@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import AwareDatetime, Field
 
 from mes import errors as mes_errors
-from mes.api.auth import CurrentUser, User
+from mes.api.auth import AuditedWrite, audited
 from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
 from mes.quality.capability import capability as compute_capability
 from mes.quality.models import QualityInput
@@ -61,20 +61,24 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise HTTPException(422, f"value not storable: {str(exc).splitlines()[0]}") from exc
 
 
-def approver(user: User) -> str:
-    """Approvals (dispositions, closing, freezing limits, skipping) need a named user, not ``anonymous``."""
-    if user.name == "anonymous":
-        raise HTTPException(403, "approvals need a named user: sign in (or send X-LineBrain-User)")
-    return user.name
+Plan = Annotated[AuditedWrite, Depends(audited("quality.plan"))]
+Inspect = Annotated[AuditedWrite, Depends(audited("quality.inspect"))]
+Approve = Annotated[AuditedWrite, Depends(audited("quality.disposition"))]
+
+
+def _id(kind: str) -> Callable[[dict], str]:
+    """The audit object of a created record: ``kind:<its id>``."""
+    return lambda record: f"{kind}:{record.get('id', '')}"
 
 
 # --------------------------------------------------------------------------- specs
 
 
 @router.post("/specs", status_code=201)
-def create_spec(body: specs.SpecIn, conn: Conn, user: CurrentUser) -> dict:
+def create_spec(body: specs.SpecIn, conn: Conn, caller: Plan) -> dict:
     """Add a specification (replaces the active one for the same product, line and characteristic)."""
-    return call(specs.create_spec, conn, body.model_copy(update={"created_by": user.name}))
+    spec = body.model_copy(update={"created_by": caller.user.name})
+    return call(caller.write, conn, _id("spec"), specs.create_spec, spec)
 
 
 @router.get("/specs")
@@ -116,8 +120,8 @@ def capability(body: CapabilityIn) -> dict:
 
 
 @router.post("/plans", status_code=201)
-def create_plan(body: inspections.PlanIn, conn: Conn) -> dict:
-    return call(inspections.create_plan, conn, body)
+def create_plan(body: inspections.PlanIn, conn: Conn, caller: Plan) -> dict:
+    return call(caller.write, conn, _id("inspection-plan"), inspections.create_plan, body)
 
 
 @router.get("/plans")
@@ -126,9 +130,9 @@ def list_plans(conn: Conn) -> list[dict]:
 
 
 @router.post("/inspections/schedule")
-def schedule(conn: Conn, now: AwareDatetime | None = None) -> list[dict]:
+def schedule(conn: Conn, caller: Plan, now: AwareDatetime | None = None) -> list[dict]:
     """Create the due inspections the plans ask for up to ``now``."""
-    return call(inspections.schedule_due, conn, now or datetime.now(UTC))
+    return call(caller.write, conn, "inspections/due", inspections.schedule_due, now or datetime.now(UTC))
 
 
 @router.get("/inspections/due")
@@ -142,15 +146,17 @@ class SkipIn(QualityInput):
 
 
 @router.post("/inspections/due/{due_id}/skip")
-def skip(due_id: Id, body: SkipIn, conn: Conn, user: CurrentUser) -> dict:
-    return call(inspections.skip_due, conn, due_id, approver(user), body.why)
+def skip(due_id: Id, body: SkipIn, conn: Conn, caller: Approve) -> dict:
+    return call(caller.write, conn, f"inspection-due:{due_id}", inspections.skip_due, due_id, caller.user.name,
+                body.why)
 
 
 @router.post("/inspections", status_code=201)
-def record_inspection(body: inspections.RecordIn, conn: Conn, user: CurrentUser) -> dict:
+def record_inspection(body: inspections.RecordIn, conn: Conn, caller: Inspect) -> dict:
     """Record an inspection (inspector: the signed-in user unless given); values out of spec open a
     nonconformance (its id is returned)."""
-    return call(inspections.record_inspection, conn, body.model_copy(update={"inspector": body.inspector or user.name}))
+    record = body.model_copy(update={"inspector": body.inspector or caller.user.name})
+    return call(caller.write, conn, _id("inspection"), inspections.record_inspection, record)
 
 
 @router.get("/inspections")
@@ -162,9 +168,9 @@ def list_inspections(conn: Conn, spec_id: int | None = None, limit: int = Query(
 
 
 @router.post("/process-checks/run")
-def run_process_checks(conn: Conn, now: AwareDatetime | None = None) -> list[dict]:
+def run_process_checks(conn: Conn, caller: Plan, now: AwareDatetime | None = None) -> list[dict]:
     """Check bound tags of the orders that ran against their process limits; returns excursions touched."""
-    return call(process_checks.run_process_checks, conn, now)
+    return call(caller.write, conn, "process-checks", process_checks.run_process_checks, now)
 
 
 @router.get("/excursions")
@@ -176,8 +182,8 @@ def list_excursions(conn: Conn, line_id: str | None = None, work_order_id: int |
 
 
 @router.post("/spc/charts", status_code=201)
-def create_chart(body: spc.ChartIn, conn: Conn) -> dict:
-    return call(spc.create_chart, conn, body)
+def create_chart(body: spc.ChartIn, conn: Conn, caller: Plan) -> dict:
+    return call(caller.write, conn, _id("spc-chart"), spc.create_chart, body)
 
 
 @router.get("/spc/charts")
@@ -197,9 +203,10 @@ class PhaseOneIn(QualityInput):
 
 
 @router.post("/spc/charts/{chart_id}/phase-one")
-def phase_one(chart_id: Id, body: PhaseOneIn, conn: Conn) -> dict:
+def phase_one(chart_id: Id, body: PhaseOneIn, conn: Conn, caller: Plan) -> dict:
     """Compute trial (Phase I) limits from the data in [start, end)."""
-    return call(spc.compute_phase_one, conn, chart_id, body.start, body.end, body.exclude)
+    return call(caller.write, conn, f"spc-chart:{chart_id}", spc.compute_phase_one, chart_id, body.start, body.end,
+                body.exclude, before=lambda: spc.get_chart(conn, chart_id))
 
 
 class NoteIn(QualityInput):
@@ -207,20 +214,22 @@ class NoteIn(QualityInput):
 
 
 @router.post("/spc/charts/{chart_id}/freeze")
-def freeze(chart_id: Id, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
+def freeze(chart_id: Id, body: NoteIn, conn: Conn, caller: Approve) -> dict:
     """Freeze the Phase I limits (approved by the signed-in user): new points are judged against them."""
-    return call(spc.freeze, conn, chart_id, approver(user))
+    return call(caller.write, conn, f"spc-chart:{chart_id}", spc.freeze, chart_id, caller.user.name,
+                before=lambda: spc.get_chart(conn, chart_id))
 
 
 @router.post("/spc/charts/{chart_id}/unfreeze")
-def unfreeze(chart_id: Id, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
-    return call(spc.unfreeze, conn, chart_id, approver(user))
+def unfreeze(chart_id: Id, body: NoteIn, conn: Conn, caller: Approve) -> dict:
+    return call(caller.write, conn, f"spc-chart:{chart_id}", spc.unfreeze, chart_id, caller.user.name,
+                before=lambda: spc.get_chart(conn, chart_id))
 
 
 @router.post("/spc/charts/{chart_id}/evaluate")
-def evaluate(chart_id: Id, conn: Conn, until: AwareDatetime | None = None) -> dict:
+def evaluate(chart_id: Id, conn: Conn, caller: Plan, until: AwareDatetime | None = None) -> dict:
     """Judge Phase II points against the frozen limits; new rule violations become quality events."""
-    return call(spc.evaluate, conn, chart_id, until)
+    return call(caller.write, conn, f"spc-chart:{chart_id}", spc.evaluate, chart_id, until)
 
 
 @router.get("/spc/charts/{chart_id}/violations")
@@ -233,9 +242,10 @@ def violations(chart_id: Id, conn: Conn) -> list[dict]:
 
 
 @router.post("/nonconformances", status_code=201)
-def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn, user: CurrentUser) -> dict:
-    update = {"reported_by": body.reported_by or user.name}
-    return call(nonconformances.create_nonconformance, conn, body.model_copy(update=update))
+def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn, caller: Inspect) -> dict:
+    update = {"reported_by": body.reported_by or caller.user.name}
+    return call(caller.write, conn, _id("nonconformance"), nonconformances.create_nonconformance,
+                body.model_copy(update=update))
 
 
 @router.get("/nonconformances")
@@ -253,24 +263,27 @@ def get_nonconformance(nc_id: BigId, conn: Conn) -> dict:
 
 
 @router.post("/nonconformances/{nc_id}/dispositions")
-def disposition(nc_id: BigId, body: nonconformances.DispositionIn, conn: Conn, user: CurrentUser) -> dict:
+def disposition(nc_id: BigId, body: nonconformances.DispositionIn, conn: Conn, caller: Approve) -> dict:
     """Scrap, rework, use as is or return to supplier (part of) the quantity, approved by the signed-in
     user; scrap and rework reach the order's counts and KPIs."""
-    decision = body.model_copy(update={"approved_by": approver(user)})
-    return call(nonconformances.disposition, conn, nc_id, decision)
+    decision = body.model_copy(update={"approved_by": caller.user.name})
+    return call(caller.write, conn, f"nonconformance:{nc_id}", nonconformances.disposition, nc_id, decision,
+                before=lambda: nonconformances.get_nonconformance(conn, nc_id))
 
 
 @router.post("/nonconformances/{nc_id}/close")
-def close_nonconformance(nc_id: BigId, body: NoteIn, conn: Conn, user: CurrentUser) -> dict:
-    return call(nonconformances.close, conn, nc_id, approver(user), body.note)
+def close_nonconformance(nc_id: BigId, body: NoteIn, conn: Conn, caller: Approve) -> dict:
+    return call(caller.write, conn, f"nonconformance:{nc_id}", nonconformances.close, nc_id, caller.user.name,
+                body.note, before=lambda: nonconformances.get_nonconformance(conn, nc_id))
 
 
 # --------------------------------------------------------------------------- lots
 
 
 @router.post("/lots", status_code=201)
-def create_lot(body: genealogy.LotIn, conn: Conn, user: CurrentUser) -> dict:
-    return call(genealogy.create_lot, conn, body.model_copy(update={"created_by": user.name}))
+def create_lot(body: genealogy.LotIn, conn: Conn, caller: Inspect) -> dict:
+    return call(caller.write, conn, f"lot:{body.code}", genealogy.create_lot,
+                body.model_copy(update={"created_by": caller.user.name}))
 
 
 @router.get("/lots/{code}")
@@ -284,8 +297,9 @@ class ConsumeIn(QualityInput):
 
 
 @router.post("/lots/{code}/consume", status_code=201)
-def consume(code: str, body: ConsumeIn, conn: Conn, user: CurrentUser) -> dict:
-    return call(genealogy.consume, conn, code, body.into, body.quantity, by=user.name)
+def consume(code: str, body: ConsumeIn, conn: Conn, caller: Inspect) -> dict:
+    return call(caller.write, conn, f"lot:{code}", genealogy.consume, code, body.into, body.quantity,
+                by=caller.user.name)
 
 
 class SplitIn(QualityInput):
@@ -293,8 +307,9 @@ class SplitIn(QualityInput):
 
 
 @router.post("/lots/{code}/split", status_code=201)
-def split(code: str, body: SplitIn, conn: Conn, user: CurrentUser) -> list[dict]:
-    return call(genealogy.split, conn, code, body.parts, by=user.name)
+def split(code: str, body: SplitIn, conn: Conn, caller: Inspect) -> list[dict]:
+    return call(caller.write, conn, f"lot:{code}", genealogy.split, code, body.parts, by=caller.user.name,
+                before=lambda: genealogy.get_lot(conn, code))
 
 
 class MergeIn(QualityInput):
@@ -303,9 +318,10 @@ class MergeIn(QualityInput):
 
 
 @router.post("/lots/merge", status_code=201)
-def merge(body: MergeIn, conn: Conn, user: CurrentUser) -> dict:
-    into = body.into.model_copy(update={"created_by": user.name})
-    return call(genealogy.merge, conn, body.sources, into, by=user.name)
+def merge(body: MergeIn, conn: Conn, caller: Inspect) -> dict:
+    into = body.into.model_copy(update={"created_by": caller.user.name})
+    return call(caller.write, conn, f"lot:{body.into.code}", genealogy.merge, body.sources, into,
+                by=caller.user.name)
 
 
 @router.get("/lots/{code}/trace")

@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "quality",
     "kpi",
     "orders",
+    "users",
+    "serve",
 ]
 
 for _module in COMMAND_MODULES:

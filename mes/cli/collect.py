@@ -106,16 +106,24 @@ def run(
     spool_dir: SpoolDir = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the API and pages too (the config's web: "
+                                        "section), for a single-host plant.")] = False,
 ) -> None:
-    """Run everything for a plant in one process: collectors, store, metrics and the MES jobs.
+    """Run everything for a plant in one process: collectors, store, metrics and the MES jobs
+    (and with --serve the server of ``linebrain serve``).
 
-    Example: linebrain run plant.yaml
+    Examples: linebrain run plant.yaml — linebrain run plant.yaml --serve
     """
     import asyncio
 
     _logging()
     plant, url, service = _service(config, None, metrics_port, spool_dir, database_url, data_dir, "run")
-    asyncio.run(service.run(jobs=mes_jobs(plant, url)))
+    jobs = mes_jobs(plant, url)
+    if serve:
+        from mes.cli.serve import serve_job
+
+        jobs.append(serve_job(url, plant.web))
+    asyncio.run(service.run(jobs=jobs))
 
 
 def mes_jobs(plant: Any, database_url: str) -> list[Any]:

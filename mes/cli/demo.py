@@ -46,6 +46,7 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     import psycopg
     import uvicorn
 
+    from collectors.config.models import Web
     from collectors.service import CollectorService, ServiceOptions
     from collectors.store import default_spool_dir
     from mes.api import create_app
@@ -66,8 +67,9 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
         service = CollectorService(plant, url, ServiceOptions(name="demo", spool_dir=spool, metrics_port=0,
                                                               announce=False))  # fmt: skip
         job = derivation_job(plant, url, every_s=2.0, clock=lambda: sim.now)
-        api = uvicorn.Server(uvicorn.Config(create_app(url), host="127.0.0.1", port=_free(port),
-                                            log_level="warning", lifespan="on"))  # fmt: skip
+        # The demo's API is local and for looking: reads are open; writes still need a user.
+        api = uvicorn.Server(uvicorn.Config(create_app(url, web=Web(anonymous_read=True)), host="127.0.0.1",
+                                            port=_free(port), log_level="warning", lifespan="on"))  # fmt: skip
         tasks = [asyncio.create_task(service.run(jobs=[job])), asyncio.create_task(api.serve())]
         await service.started.wait()
         console.print(f"simulator: OPC UA {sim.opcua_endpoint} (brewery line, speed {speed:g}, seed {seed})")

@@ -15,29 +15,31 @@ from hypothesis import HealthCheck, given, settings
 
 from mes.api import create_app
 from mes.production import derive
+from tests.mes.auth.helpers import add_user, sign_in, user_with_token
 from tests.mes.production.scenario import FAULT, RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")
-USER = {"X-LineBrain-User": "ann"}
 EXAMPLES = int(os.environ.get("LINEBRAIN_SCHEMA_EXAMPLES", "10"))  # more for a deeper local run
 
 
 @pytest.fixture
 def client(db: psycopg.Connection, db_url: str) -> Iterator[TestClient]:
     derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
-    with TestClient(create_app(db_url)) as test_client:
+    add_user(db, "ann", "supervisor")
+    with TestClient(create_app(db_url), base_url="http://localhost") as test_client:
+        assert sign_in(test_client, "ann").status_code == 303
         yield test_client
 
 
 def test_order_round_trip_records_the_user(client: TestClient, db: psycopg.Connection) -> None:
     body = {"number": "W-1", "line_id": "line1", "product_id": "lager", "planned_quantity": 500}
-    created = client.post("/api/orders", json=body, headers=USER)
+    created = client.post("/api/orders", json=body)
     assert created.status_code == 201, created.text
     order_id = created.json()["id"]
-    started = client.post(f"/api/orders/{order_id}/start", json={"at": T0.isoformat()}, headers=USER)
+    started = client.post(f"/api/orders/{order_id}/start", json={"at": T0.isoformat()})
     assert started.status_code == 200 and started.json()["status"] == "running"
-    other = client.post("/api/orders", json={**body, "number": "W-2"}, headers=USER).json()
-    clash = client.post(f"/api/orders/{other['id']}/start", headers=USER)
+    other = client.post("/api/orders", json={**body, "number": "W-2"}).json()
+    clash = client.post(f"/api/orders/{other['id']}/start")
     assert clash.status_code == 409 and "W-1" in clash.text
     detail = client.get(f"/api/orders/{order_id}").json()
     assert [(t["to_status"], t["by_user"]) for t in detail["transitions"]] == [("planned", "ann"), ("running", "ann")]
@@ -68,8 +70,7 @@ def test_downtime_is_reclassified_and_kpis_show_their_elements(client: TestClien
     window = {"from": T0.isoformat(), "to": (T0 + timedelta(minutes=30)).isoformat()}
     events = client.get("/api/lines/line1/downtime", params=window).json()
     assert len(events) == 1
-    assigned = client.post(f"/api/downtime/{events[0]['id']}/reason", json={"reason_code": "material", "why": "x"},
-                           headers=USER)
+    assigned = client.post(f"/api/downtime/{events[0]['id']}/reason", json={"reason_code": "material", "why": "x"})
     assert assigned.status_code == 200 and assigned.json()["assigned_by"] == "ann"
     row = client.get("/api/lines/line1/kpi", params=window).json()[0]
     assert {"pot", "pbt", "apt", "adet", "pq", "gq", "availability", "oee", "minor_stop_loss"} <= set(row)
@@ -81,10 +82,11 @@ def test_downtime_is_reclassified_and_kpis_show_their_elements(client: TestClien
     assert client.get("/docs").status_code == 200
 
 
-def test_openapi_schema_holds_without_server_errors(client: TestClient) -> None:
+def test_openapi_schema_holds_without_server_errors(client: TestClient, db: psycopg.Connection) -> None:
     """Every production, order and downtime operation, fed schema-generated input against a
-    real database (in process, through the ASGI app), never answers with a 5xx."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+    real database (in process, through the ASGI app) by a signed-in admin, never answers with a 5xx."""
+    headers = {"Host": "localhost", **user_with_token(db, "root", "admin")}
+    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app, headers={"Host": "localhost"})
     operations = [result.ok() for result in schema.get_all_operations()]
     checked = []
     for operation in operations:
@@ -96,7 +98,7 @@ def test_openapi_schema_holds_without_server_errors(client: TestClient) -> None:
         @settings(max_examples=EXAMPLES, deadline=None, database=None,
                   suppress_health_check=list(HealthCheck))  # fmt: skip
         def no_server_error(case: schemathesis.Case) -> None:
-            response = case.call()
+            response = case.call(headers=headers)
             assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
 
         no_server_error()
@@ -106,12 +108,12 @@ def test_openapi_schema_holds_without_server_errors(client: TestClient) -> None:
 
 def test_plans_and_calendar_changes_are_recorded(client: TestClient) -> None:
     body = {"number": "W-5", "line_id": "line1", "product_id": "lager", "planned_quantity": 500}
-    order = client.post("/api/orders", json=body, headers=USER).json()
-    changed = client.patch(f"/api/orders/{order['id']}", json={"planned_quantity": 800}, headers=USER)
+    order = client.post("/api/orders", json=body).json()
+    changed = client.patch(f"/api/orders/{order['id']}", json={"planned_quantity": 800})
     assert changed.status_code == 200 and changed.json()["planned_quantity"] == 800
     log = client.get(f"/api/orders/{order['id']}").json()["transitions"]
     assert log[-1]["note"] == "planned_quantity: 500.0 -> 800.0" and log[-1]["by_user"] == "ann"
-    extra = client.post("/api/lines/line1/extra-shifts", headers=USER, json={
+    extra = client.post("/api/lines/line1/extra-shifts", json={
         "name": "overtime", "start": local("2026-03-07", "22:00").isoformat(),
         "end": local("2026-03-07", "23:30").isoformat()})
     assert extra.status_code == 201, extra.text

@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import psycopg
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from mes.api.quality_routes import router
+from mes.api import create_app
+from tests.mes.auth.helpers import add_user, bearer
 from tests.mes.quality.datasets import PISTON_RINGS
 from tests.mes.quality.helpers import at, make_line, make_order
 
 
 @pytest.fixture
-def client(db: psycopg.Connection, db_url: str) -> TestClient:
+def client(db: psycopg.Connection, db_url: str) -> Iterator[TestClient]:
     make_line(db)
-    app = FastAPI()
-    app.state.database_url = db_url
-    app.include_router(router)
-    return TestClient(app, headers={"X-LineBrain-User": "qa-lead"})
+    add_user(db, "qa-lead", "quality")
+    with TestClient(create_app(db_url), base_url="http://localhost", headers=bearer(db, "qa-lead")) as test_client:
+        yield test_client
 
 
 def test_spec_inspection_nonconformance_round_trip(client: TestClient, db: psycopg.Connection) -> None:
@@ -39,9 +40,10 @@ def test_spec_inspection_nonconformance_round_trip(client: TestClient, db: psyco
     assert (nc["work_order_id"], nc["lot_code"], nc["quantity"]) == (order, "LOT-9", 1)
     assert nc["reported_by"] == "ana"  # given in the record; the signed-in user otherwise
     assert client.post(f"/api/quality/nonconformances/{nc_id}/close", json={}).status_code == 409
-    anonymous = client.post(f"/api/quality/nonconformances/{nc_id}/dispositions",
-                            json={"disposition": "scrap", "quantity": 1}, headers={"X-LineBrain-User": ""})
-    assert anonymous.status_code == 403
+    add_user(db, "op", "operator")
+    operator = client.post(f"/api/quality/nonconformances/{nc_id}/dispositions",
+                           json={"disposition": "scrap", "quantity": 1}, headers=bearer(db, "op"))
+    assert operator.status_code == 403  # operators record inspections; quality decides
     done = client.post(f"/api/quality/nonconformances/{nc_id}/dispositions",
                        json={"disposition": "scrap", "quantity": 1, "approved_by": "someone else"})
     assert done.status_code == 200 and done.json()["status"] == "dispositioned"
@@ -92,12 +94,12 @@ def test_quality_openapi_holds_without_server_errors(db: psycopg.Connection, db_
     import schemathesis
     from hypothesis import HealthCheck, given, settings
 
-    from mes.api import create_app
 
     make_line(db)
     make_order(db, "WO-1", at(0), at(60))
-    with TestClient(create_app(db_url), headers={"X-LineBrain-User": "qa"}) as app_client:
-        schema = schemathesis.openapi.from_asgi("/openapi.json", app_client.app)
+    add_user(db, "qa", "admin")
+    with TestClient(create_app(db_url), base_url="http://localhost", headers=bearer(db, "qa")) as app_client:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app_client.app, headers={"Host": "localhost"})
         checked = []
         for result in schema.get_all_operations():
             operation = result.ok()
@@ -107,7 +109,7 @@ def test_quality_openapi_holds_without_server_errors(db: psycopg.Connection, db_
             @given(case=operation.as_strategy())
             @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
             def no_server_error(case: schemathesis.Case) -> None:
-                response = case.call()
+                response = case.call(headers={"Host": "localhost", **app_client.headers})
                 assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
 
             no_server_error()

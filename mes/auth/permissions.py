@@ -1,0 +1,61 @@
+"""The one permission table: which role may do which action.
+
+The API, the pages and the CLI all ask :func:`allowed`; a button a role may not
+press is also a 403 in the API. Reads need only a signed-in user (or
+``web.anonymous_read``); every write names one action here. docs/security.md
+shows this table (``markdown_table()``; a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Role = Literal["operator", "supervisor", "quality", "maintenance", "manager", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+# action -> what it lets a user do
+ACTIONS: dict[str, str] = {
+    "orders.plan": "create work orders and change their plan (quantity, due time, note)",
+    "orders.transition": "release, start, pause, resume, complete or cancel work orders",
+    "downtime.assign": "give a stop its reason (or reclassify it)",
+    "downtime.edit": "split and merge stops",
+    "counts.adjust": "correct good/reject/total/rework counts",
+    "calendar.edit": "plan downtime, add extra shifts and holidays",
+    "quality.plan": "specifications, inspection plans, SPC charts and limits, run checks",
+    "quality.inspect": "record inspections and lots (create, consume, split, merge)",
+    "quality.disposition": "disposition and close nonconformances, freeze SPC limits, skip inspections",
+    "audit.read": "read the audit log",
+    "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
+}
+
+_EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspect"}
+
+PERMISSIONS: dict[Role, frozenset[str]] = {
+    "operator": frozenset(_EVERYONE_ON_THE_LINE),
+    "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
+                                                     "calendar.edit"}),
+    "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}),
+    "maintenance": frozenset({"downtime.assign", "downtime.edit"}),
+    "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
+                          "calendar.edit", "audit.read"}),
+    "admin": frozenset(ACTIONS),
+}  # fmt: skip
+
+
+def allowed(role: str, action: str) -> bool:
+    """May ``role`` do ``action``? An unknown action is a programming error, not a silent no."""
+    if action not in ACTIONS:
+        raise KeyError(f"unknown action {action!r}; add it to mes.auth.permissions.ACTIONS")
+    return action in PERMISSIONS.get(role, frozenset())  # type: ignore[call-overload]
+
+
+def markdown_table() -> str:
+    """The table as Markdown (role columns, action rows), as docs/security.md shows it."""
+    head = "| action | " + " | ".join(ROLES) + " | what it allows |"
+    rule = "|---|" + "---|" * len(ROLES) + "---|"
+    rows = [
+        f"| `{action}` | " + " | ".join("✓" if action in PERMISSIONS[role] else "" for role in ROLES)
+        + f" | {meaning} |"
+        for action, meaning in ACTIONS.items()
+    ]
+    return "\n".join([head, rule, *rows])

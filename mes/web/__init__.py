@@ -1,0 +1,1 @@
+"""LineBrain's web pages (server-rendered, Jinja2 templates in ``templates/``)."""
