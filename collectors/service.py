@@ -176,6 +176,21 @@ class CollectorService:
                 loop.add_signal_handler(signum, self.stop)
 
 
+def spool_folder(configured: str | None, config_file: Path, name: str, data_dir: Path | None = None) -> Path:
+    """The spool folder of one collector process: ``<base>/<name>``, where the base is the config's
+    ``storage.spool_dir`` (relative to the config file's folder, ``~`` expanded), else ``<data dir>/spool``.
+    One folder per process name, because a spool folder is locked by the process using it."""
+    if configured:
+        base = Path(configured).expanduser()
+        if not base.is_absolute():
+            base = config_file.resolve().parent / base
+    elif data_dir is not None:
+        base = data_dir / "spool"
+    else:
+        base = default_spool_dir()
+    return base / name
+
+
 def _safe_url(url: str) -> str:
     """A database URL without its password, for logs."""
     if "@" not in url or "://" not in url:

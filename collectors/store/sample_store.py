@@ -30,7 +30,7 @@ from collectors.errors import StoreError
 from collectors.samples import Sample
 from collectors.store.ledger import PartitionCache, commit_batch
 from collectors.store.rows import EncodedBatch, RowEncoder, catalog, from_unix_us, split_rows
-from collectors.store.spool import Spool, SpoolFull, SpoolRecord
+from collectors.store.spool import Spool, SpoolDiskFull, SpoolFull, SpoolRecord, free_disk_bytes
 from collectors.store.stats import StoreStats
 
 log = logging.getLogger("linebrain.store")
@@ -148,6 +148,11 @@ class SampleStore:
                       exc, batch.rows, self.stats.last_error or "no error recorded")  # fmt: skip
             self._check_near_full()
             return None
+        except SpoolDiskFull as exc:
+            self.stats.rows_dropped_disk_full += batch.rows
+            log.error("DISK FULL: %s: %d samples DROPPED", exc, batch.rows)
+            self._check_near_full()
+            return None
         self.stats.batches_spooled += 1
         self.stats.rows_spooled += batch.rows
         self._check_near_full()
@@ -176,15 +181,19 @@ class SampleStore:
             return len(self._outgoing)
 
     def _check_near_full(self) -> None:
+        """Near full: the spool holds 80% of its limit, or the disk under it has less free space than a fifth
+        of the limit. Warned at most every 30 s, with the free disk space."""
         ratio = self.spool.size_bytes() / self.spool.max_bytes
-        near = ratio >= NEAR_FULL_RATIO
+        free = free_disk_bytes(self.spool.folder)
+        near = ratio >= NEAR_FULL_RATIO or (free is not None and free < self.spool.max_bytes * (1 - NEAR_FULL_RATIO))
         self.stats.spool_near_full = near
         now = time.monotonic()
         if near and now - self._last_near_full_log > 30:
             self._last_near_full_log = now
-            log.warning("SPOOL NEAR FULL: %s holds %.0f%% of its %d MB limit (%d batches waiting); the database "
-                        "is not keeping up or unreachable: %s", self.spool.folder, ratio * 100,
+            log.warning("SPOOL NEAR FULL: %s holds %.0f%% of its %d MB limit (%d batches waiting), %s free on its "
+                        "disk; the database is not keeping up or unreachable: %s", self.spool.folder, ratio * 100,
                         self.spool.max_bytes // (1024 * 1024), self.pending_batches(),
+                        "unknown" if free is None else f"{free / 2**20:.1f} MB",
                         self.stats.last_error or "-")  # fmt: skip
 
     # ------------------------------------------------------------------ sending

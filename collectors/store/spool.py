@@ -9,16 +9,21 @@ confirmed, and a segment is never longer than ``segment_bytes``.
 
 On start the segments are read in order; a torn record at the end of the last
 segment (the process died mid-write) is cut off — it was never fsync'd, so it was
-never sent either. Every complete record is replayed in order; batches the
-database already recorded are skipped there by batch id, which is what makes a
-crash between COMMIT and deleting the segment harmless.
+never sent either. A damaged record inside a segment is skipped up to the next
+record whose header and CRC check out, so one bad record never hides the good
+ones behind it. A write the disk refuses (full, quota, file size limit) is cut
+back off the segment at once and reported as :class:`SpoolDiskFull`. Every
+complete record is replayed in order; batches the database already recorded
+are skipped there by batch id, which is what makes a crash between COMMIT and deleting the segment harmless.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
+import shutil
 import struct
 import threading
 import uuid
@@ -50,6 +55,22 @@ class SpoolRecord:
 
 class SpoolFull(StoreError):
     """The spool reached its size limit: the batch was not spooled."""
+
+
+class SpoolDiskFull(StoreError):
+    """The disk under the spool refused the write (no space, quota, file size limit): the batch was not
+    spooled, and nothing of it was left in the segment."""
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def free_disk_bytes(folder: Path) -> int | None:
+    """Free bytes on the file system of ``folder`` (None when it cannot be asked)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 class Spool:
@@ -100,12 +121,17 @@ class Spool:
         records: list[SpoolRecord] = []
         offset = 0
         while offset + _HEADER.size <= len(data):
-            magic, length, raw_id, rows, first_us, last_us, crc = _HEADER.unpack_from(data, offset)
-            start = offset + _HEADER.size
-            if magic != _MAGIC or start + length > len(data) or zlib.crc32(data[start : start + length]) != crc:
-                break
-            records.append(SpoolRecord(uuid.UUID(bytes=raw_id), rows, first_us, last_us, segment, start, length))
-            offset = start + length
+            record = _record_at(data, offset, segment)
+            if record is None:
+                following = _next_record(data, offset + 1)
+                if following is None:
+                    break
+                log.warning("spool %s: skipping %d damaged bytes at byte %d; the records behind them are kept",
+                            path, following - offset, offset)  # fmt: skip
+                offset = following
+                continue
+            records.append(record)
+            offset = record.offset + record.length
         if offset < len(data):
             log.warning("spool %s: cutting a torn record at byte %d (%d bytes never committed)",
                         path, offset, len(data) - offset)  # fmt: skip
@@ -128,12 +154,30 @@ class Spool:
             segment = self._current
             offset = self._sizes[segment]
             data = memoryview(header + payload)
-            while data:  # a regular file takes it in one write, but a signal may cut it short
-                data = data[os.write(self._handle, data) :]
-            os.fdatasync(self._handle)  # data and the new file size: what a replay needs
+            try:
+                while data:  # a regular file takes it in one write, but a signal or a full disk may cut it short
+                    data = data[os.write(self._handle, data) :]
+                os.fdatasync(self._handle)  # data and the new file size: what a replay needs
+            except OSError as exc:
+                self._cut_back(offset)
+                if exc.errno in _DISK_FULL:
+                    free = free_disk_bytes(self.folder)
+                    raise SpoolDiskFull(f"disk of spool {self.folder} refused a {size}-byte batch ({exc.strerror}; "
+                                        f"{_megabytes(free)} free)") from exc  # fmt: skip
+                raise
             self._sizes[segment] += size
             self._pending[segment] += 1
             return SpoolRecord(batch_id, rows, first_us, last_us, segment, offset + len(header), len(payload))
+
+    def _cut_back(self, offset: int) -> None:
+        """Remove a partly written record, so the segment ends with the last complete one (shrinking a file
+        needs no free space)."""
+        assert self._handle is not None
+        try:
+            os.ftruncate(self._handle, offset)
+            os.fdatasync(self._handle)
+        except OSError as exc:  # the scan at the next start skips the torn bytes instead
+            log.error("spool %s: could not cut back a failed write: %s", self.folder, exc)
 
     def _rotate(self) -> None:
         if self._handle is not None:
@@ -196,6 +240,30 @@ class Spool:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+
+def _record_at(data: bytes, offset: int, segment: int) -> SpoolRecord | None:
+    """The complete, intact record at ``offset``, or None."""
+    if offset + _HEADER.size > len(data):
+        return None
+    magic, length, raw_id, rows, first_us, last_us, crc = _HEADER.unpack_from(data, offset)
+    start = offset + _HEADER.size
+    if magic != _MAGIC or start + length > len(data) or zlib.crc32(data[start : start + length]) != crc:
+        return None
+    return SpoolRecord(uuid.UUID(bytes=raw_id), rows, first_us, last_us, segment, start, length)
+
+
+def _next_record(data: bytes, offset: int) -> int | None:
+    """Offset of the next intact record at or after ``offset``."""
+    while (found := data.find(_MAGIC, offset)) >= 0:
+        if _record_at(data, found, 0) is not None:
+            return found
+        offset = found + 1
+    return None
+
+
+def _megabytes(count: int | None) -> str:
+    return "unknown" if count is None else f"{count / 2**20:.1f} MB"
 
 
 def _name(segment: int) -> str:

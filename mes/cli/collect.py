@@ -36,7 +36,8 @@ MetricsPort = Annotated[
 ]
 SpoolDir = Annotated[
     Path | None,
-    typer.Option("--spool-dir", help="Spool folder (default: <data dir>/spool/<config>[-<connections>]).",
+    typer.Option("--spool-dir", help="Spool folder (default: <storage.spool_dir or <data dir>/spool>/<config>"
+                 "[-<connections>]).",
                  show_default=False),
 ]  # fmt: skip
 
@@ -47,16 +48,15 @@ def _logging() -> None:
 
 def _service(config: Path, connections: str | None, metrics_port: int, spool_dir: Path | None,
              database_url: str | None, data_dir: Path | None, role: str):  # fmt: skip
-    from collectors.service import CollectorService, ServiceOptions
-    from collectors.store import default_spool_dir
+    from collectors.service import CollectorService, ServiceOptions, spool_folder
 
     plant = load_config_or_exit(config)
     chosen = [c.strip() for c in connections.split(",") if c.strip()] if connections else None
     name = config.stem + (f"-{'-'.join(sorted(chosen))}" if chosen else "")
-    if data_dir is not None and spool_dir is None:
-        spool_dir = data_dir / "spool" / name
-    options = ServiceOptions(connections=chosen, spool_dir=spool_dir or default_spool_dir() / name,
-                             name=f"{role}-{name}", metrics_port=metrics_port)  # fmt: skip
+    if spool_dir is None:
+        spool_dir = spool_folder(plant.storage.spool_dir, config, name, data_dir)
+    options = ServiceOptions(connections=chosen, spool_dir=spool_dir, name=f"{role}-{name}",
+                             metrics_port=metrics_port)  # fmt: skip
     url = _collector_database_url(database_url, data_dir)
     try:
         return plant, url, CollectorService(plant, url, options)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -80,3 +84,15 @@ def stored_cycles(url: str, seed: int) -> dict[int, list[int]]:
         index = int(name[1:])
         cycles.setdefault(index, []).append(cycle_of(index, int(value), seed))
     return cycles
+
+
+@contextlib.contextmanager
+def tiny_filesystem(folder: Path, size_kb: int) -> Iterator[Path]:
+    """A real, small file system at ``folder`` (a tmpfs of ``size_kb`` KiB), unmounted afterwards: a disk
+    that fills up for real. Needs root (the tests run as root; CI runs them in a root container)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k,mode=0700", "tmpfs", str(folder)], check=True)
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
