@@ -167,7 +167,9 @@ def import_(
             err_console.print(str(exc))
             raise typer.Exit(1) from None
     console.print(f"{result.rows_read} rows read, {result.rows_stored} stored in {result.batches} batches, "
-                  f"{result.batches_skipped} batches already imported, {result.rows_rejected} rejected")  # fmt: skip
+                  f"{result.rows_already_stored} already stored, {result.rows_rejected} rejected")  # fmt: skip
+    if result.rollup_error:
+        err_console.print(f"rollup refresh failed (the rows are stored): {result.rollup_error}", markup=False)
     for reason, count in sorted(result.reasons.items()):
         console.print(f"  {count} × {reason}")
 

@@ -51,7 +51,7 @@ def test_import_command_loads_a_csv_and_reports_rejected_lines(db_url: str, tmp_
     result = CliRunner().invoke(app, ["import", str(tmp_path / "old.csv"), "--config", str(config),
                                       "--database-url", db_url])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "102 rows read, 100 stored in 1 batches, 0 batches already imported, 2 rejected" in result.output
+    assert "102 rows read, 100 stored in 1 batches, 0 already stored, 2 rejected" in result.output
     assert "unknown tag" in result.output and "unreadable line" in result.output
     assert counts_per_tag(db_url) == {"t0": 50, "t1": 50}
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from collectors.store import import_csv
 from tests.collectors.store.helpers import counts_per_tag, plant
@@ -27,7 +29,7 @@ def test_import_loads_every_row_once_and_a_rerun_skips_it(db_url: str, tmp_path:
     first = import_csv(source, plant(2), db_url, batch_rows=1000)
     assert (first.rows_read, first.rows_stored, first.rows_rejected) == (5001, 5001, 0)
     again = import_csv(source, plant(2), db_url, batch_rows=1000)
-    assert again.rows_stored == 0 and again.batches_skipped == first.batches
+    assert again.rows_stored == 0 and again.rows_already_stored == 5001
     assert counts_per_tag(db_url) == {"t0": 2500, "t1": 2500, "batch_code": 1}
     with psycopg.connect(db_url) as conn:
         text = conn.execute("SELECT text_value, value FROM samples s JOIN tags t ON t.id = s.tag_id "
@@ -76,3 +78,53 @@ def test_periodic_rollup_refresh_leaves_the_open_minute_for_later(db_url: str, t
         total = conn.execute("SELECT sum(sample_count) FROM samples_1m").fetchone()[0]
         pending = conn.execute("SELECT count(*) FROM sample_rollup_pending").fetchone()[0]
     assert total == 15 and pending == 0
+
+
+def test_a_rerun_with_other_batch_rows_or_appended_rows_stores_only_what_is_new(db_url: str, tmp_path: Path) -> None:
+    source = _csv(tmp_path / "history.csv", 3000)
+    assert import_csv(source, plant(2), db_url, batch_rows=1000).rows_stored == 3001
+    assert import_csv(source, plant(2), db_url, batch_rows=777).rows_stored == 0
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    with source.open("a") as handle:  # one more row appended to the same file
+        handle.write(f"{(start + timedelta(seconds=5000)).isoformat()},t0,7.5,good\n")
+    appended = import_csv(source, plant(2), db_url, batch_rows=500)
+    assert (appended.rows_stored, appended.rows_already_stored) == (1, 3001)
+    assert counts_per_tag(db_url) == {"t0": 1501, "t1": 1500, "batch_code": 1}
+
+
+def test_unusable_lines_are_counted_with_file_and_line_and_the_import_goes_on(
+    db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from collectors.samples import BAD_NO_DATA, GOOD, UNCERTAIN
+
+    caplog.set_level(logging.WARNING, logger="linebrain.import")
+    source = tmp_path / "messy.csv"
+    local = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
+    good = lambda i: f"{(local + timedelta(seconds=i)).isoformat()},t0,{i},good\n".encode()  # noqa: E731
+    source.write_bytes(b"".join([
+        b"time,tag,value,quality\n",
+        good(1),
+        f"{local.isoformat()},t1,\xff\xfe,good\n".encode("latin-1"),     # line 3: not UTF-8
+        good(2),
+        f"{local.isoformat()},batch_code,{'x' * 200_000}\n".encode(),     # line 5: a field over 128 KB
+        good(3),
+        f"{local.isoformat()},t1,1,0x1FFFFFFFF\n".encode(),               # line 7: quality beyond 32 bits
+        f"{local.isoformat()},ghost,1\n".encode(),                        # line 8: unknown tag
+        f"{(local + timedelta(seconds=9)).isoformat()},t1,,\n".encode(),  # empty value: stored Bad_NoData
+        b"2026-03-29T02:30:00,t1,5\n",                                    # Berlin DST gap: flagged
+        b"2026-10-25T02:30:00,t1,6\n",                                    # Berlin DST fold: flagged
+        good(4),
+    ]))  # fmt: skip
+    config = plant(2)
+    config = config.model_copy(update={"site": config.site.model_copy(update={"timezone": "Europe/Berlin"})})
+    result = import_csv(source, config, db_url)
+    assert result.rows_read == 11 and result.rows_rejected == 4 and result.rows_stored == 7
+    assert result.reasons["unreadable line"] == 3 and result.reasons["unknown tag"] == 1
+    for line in (3, 5, 7, 8):
+        assert f"messy.csv:{line}:" in caplog.text
+    assert "'ghost' is not a tag of the config" in caplog.text
+    with psycopg.connect(db_url) as conn:
+        rows = dict(conn.execute("SELECT s.value, s.status FROM samples s JOIN tags t ON t.id = s.tag_id "
+                                 "WHERE t.name = 't1'").fetchall())  # fmt: skip
+    assert rows == {None: BAD_NO_DATA, 5.0: UNCERTAIN, 6.0: UNCERTAIN}
+    assert counts_per_tag(db_url)["t0"] == 4 and GOOD == 0
