@@ -14,12 +14,23 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
 from mes import ALL_MIGRATIONS
 
 TEMPLATE = "linebrain_template"
+
+# Property and fuzz tests are deterministic by default: the same examples on every run and machine, so a
+# failure reproduces and never blocks an unrelated landing; the falsifying example is printed with the
+# blob to replay it. HYPOTHESIS_PROFILE=explore draws fresh random examples (and more of them) for a
+# deliberate search (tests that set no max_examples of their own get 500). The API fuzz tests take their
+# examples per operation from LINEBRAIN_SCHEMA_EXAMPLES (tests/fuzz.py).
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("explore", derandomize=False, database=None, print_blob=True, deadline=None,
+                          max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:

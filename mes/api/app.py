@@ -3,6 +3,7 @@ the Host check, the JSON-only rule for writes and the security headers."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 
 import psycopg
 from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from psycopg_pool import ConnectionPool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -49,6 +52,7 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
         redoc_url=None,
     )
     app.add_exception_handler(psycopg.DataError, _unstorable)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.state.pool = pool
     app.state.database_url = database_url
     app.state.web = web
@@ -88,6 +92,23 @@ async def _unstorable(request: Request, exc: Exception) -> JSONResponse:
     """Input the database cannot hold (a NUL byte in text, a number out of range) is bad input."""
     return JSONResponse(status_code=422, content={"detail": [{"loc": ["body"], "msg": f"value not storable: {exc}",
                                                                "type": "value_error"}]})
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, but an offending NaN or Infinity (which Python's JSON parser accepts) is echoed as
+    text: JSON has no such numbers, and the default handler would fail to write them (a 500)."""
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse(status_code=422, content={"detail": _json_safe(jsonable_encoder(exc.errors()))})
+
+
+def _json_safe(value: object) -> object:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    return value
 
 
 def _include_quality(app: FastAPI) -> None:

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from mes.api.auth import AuditedWrite, audited
 from mes.api.deps import Conn, call
+from mes.bounds import PositiveQuantity
 from mes.production import orders
 
 router = APIRouter(prefix="/api/orders", tags=["orders"])
@@ -21,7 +22,7 @@ class OrderIn(BaseModel):
     number: str = Field(min_length=1, max_length=100, pattern=r"^\S(.*\S)?$")
     line_id: str = Field(min_length=1, max_length=200)
     product_id: str = Field(min_length=1, max_length=200)
-    planned_quantity: float = Field(gt=0, le=1e12)
+    planned_quantity: PositiveQuantity
     due_at: AwareDatetime | None = None
     note: str = Field(default="", max_length=1000)
 
@@ -54,7 +55,7 @@ def create(body: OrderIn, conn: Conn, caller: Plan) -> dict:
 
 
 class OrderChange(BaseModel):
-    planned_quantity: float | None = Field(default=None, gt=0, le=1e12)
+    planned_quantity: PositiveQuantity | None = None
     due_at: AwareDatetime | None = None
     note: str | None = Field(default=None, max_length=1000)
 

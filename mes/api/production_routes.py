@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from mes.api.auth import AuditedWrite, audited
 from mes.api.deps import Conn, call, field_error
+from mes.bounds import BigId
 from mes.production import counts, downtime, kpi, products, shifts, status
 from mes.production.equipment import get_unit, list_equipment
 
@@ -193,7 +194,7 @@ def split(event_id: EventId, body: SplitIn, conn: Conn, caller: EditStops) -> li
 
 
 class MergeIn(BaseModel):
-    event_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=2, max_length=100)
+    event_ids: list[BigId] = Field(min_length=2, max_length=100)
     why: str = Field(min_length=1, max_length=500)
     reason_code: str | None = Field(default=None, max_length=100)
 

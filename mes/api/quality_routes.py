@@ -21,14 +21,16 @@ from pydantic import AwareDatetime, Field
 
 from mes import errors as mes_errors
 from mes.api.auth import AuditedWrite, audited
+from mes.bounds import MAX_INT4, MAX_INT8, Measurement, Quantity
 from mes.quality import events, genealogy, inspections, nonconformances, process_checks, spc, specs, summary
 from mes.quality.capability import capability as compute_capability
 from mes.quality.models import QualityInput
 
 router = APIRouter(prefix="/api/quality", tags=["quality"])
 T = TypeVar("T")
-Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-BigId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Path(ge=1, le=MAX_INT4)]
+BigId = Annotated[int, Path(ge=1, le=MAX_INT8)]
+OrderQuery = Annotated[int | None, Query(ge=1, le=MAX_INT8, description="work order id")]
 
 
 def quality_connection(request: Request) -> Iterator[psycopg.Connection]:
@@ -93,7 +95,7 @@ def get_spec(spec_id: Id, conn: Conn) -> dict:
 
 @router.get("/specs/{spec_id}/capability")
 def spec_capability(
-    spec_id: int, conn: Conn, start: AwareDatetime | None = None, end: AwareDatetime | None = None,
+    spec_id: Id, conn: Conn, start: AwareDatetime | None = None, end: AwareDatetime | None = None,
     estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None,
 ) -> dict:  # fmt: skip
     """Cp, Cpk, Pp, Ppk of the spec's inspection measurements, with the σ estimator named."""
@@ -101,10 +103,10 @@ def spec_capability(
 
 
 class CapabilityIn(QualityInput):
-    lsl: float | None = None
-    usl: float | None = None
-    subgroups: list[list[float]] | None = Field(default=None, max_length=10_000)
-    values: list[float] | None = Field(default=None, max_length=100_000)
+    lsl: Measurement | None = None
+    usl: Measurement | None = None
+    subgroups: list[list[Measurement]] | None = Field(default=None, max_length=10_000)
+    values: list[Measurement] | None = Field(default=None, max_length=100_000)
     estimator: Literal["rbar_d2", "sbar_c4", "mrbar_d2"] | None = None
 
 
@@ -160,7 +162,8 @@ def record_inspection(body: inspections.RecordIn, conn: Conn, caller: Inspect) -
 
 
 @router.get("/inspections")
-def list_inspections(conn: Conn, spec_id: int | None = None, limit: int = Query(200, ge=1, le=5000)) -> list[dict]:
+def list_inspections(conn: Conn, spec_id: Annotated[int | None, Query(ge=1, le=MAX_INT4)] = None,
+                     limit: int = Query(200, ge=1, le=5000)) -> list[dict]:
     return call(inspections.list_records, conn, spec_id, limit)
 
 
@@ -174,7 +177,7 @@ def run_process_checks(conn: Conn, caller: Plan, now: AwareDatetime | None = Non
 
 
 @router.get("/excursions")
-def list_excursions(conn: Conn, line_id: str | None = None, work_order_id: int | None = None) -> list[dict]:
+def list_excursions(conn: Conn, line_id: str | None = None, work_order_id: OrderQuery = None) -> list[dict]:
     return call(process_checks.list_excursions, conn, line_id=line_id, work_order_id=work_order_id)
 
 
@@ -199,7 +202,8 @@ def get_chart(chart_id: Id, conn: Conn) -> dict:
 class PhaseOneIn(QualityInput):
     start: AwareDatetime | None = None
     end: AwareDatetime | None = None
-    exclude: list[int] = Field(default_factory=list, description="0-based subgroups with an assignable cause")
+    exclude: list[Annotated[int, Field(ge=0, le=MAX_INT4)]] = Field(
+        default_factory=list, max_length=10_000, description="0-based subgroups with an assignable cause")
 
 
 @router.post("/spc/charts/{chart_id}/phase-one")
@@ -251,7 +255,7 @@ def create_nonconformance(body: nonconformances.NonconformanceIn, conn: Conn, ca
 @router.get("/nonconformances")
 def list_nonconformances(
     conn: Conn, status: Literal["open", "dispositioned", "closed"] | None = None,
-    work_order_id: int | None = None, line_id: str | None = None,
+    work_order_id: OrderQuery = None, line_id: str | None = None,
 ) -> list[dict]:  # fmt: skip
     return call(nonconformances.list_nonconformances, conn, status=status, work_order_id=work_order_id,
                 line_id=line_id)
@@ -293,7 +297,7 @@ def get_lot(code: str, conn: Conn) -> dict:
 
 class ConsumeIn(QualityInput):
     into: str = Field(min_length=1, description="the lot it went into")
-    quantity: float | None = Field(default=None, ge=0)
+    quantity: Quantity | None = None
 
 
 @router.post("/lots/{code}/consume", status_code=201)
@@ -335,7 +339,8 @@ def trace(code: str, conn: Conn, direction: Literal["forward", "backward"] = "ba
 
 
 @router.get("/events")
-def list_events(conn: Conn, after_id: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> list[dict]:
+def list_events(conn: Conn, after_id: int = Query(0, ge=0, le=MAX_INT8),
+                limit: int = Query(500, ge=1, le=5000)) -> list[dict]:
     """Quality events (SPC violations, excursions, nonconformances, overdue inspections) after ``after_id``."""
     return call(events.events_since, conn, after_id, limit)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from mes.cli.common import DatabaseUrl, DataDir, console, err_console
+
+if TYPE_CHECKING:
+    from mes.errors import MesError
 
 orders_app = typer.Typer(
     help="Work orders: planned → released → running ⇄ paused → completed / cancelled.\n\n"
@@ -35,8 +38,13 @@ def _connect(database_url: str | None, data_dir):
     return psycopg.connect(migrated_database_url(database_url, data_dir), autocommit=True)
 
 
-def _fail(exc) -> typer.Exit:
-    err_console.print(f"{'--' + exc.field.replace('_', '-') + ': ' if exc.field else ''}{exc}")
+OPTION_OF_FIELD = {"planned_quantity": "--quantity", "line_id": "--line", "product_id": "--product", "due_at": "--due"}
+
+
+def _fail(exc: MesError) -> typer.Exit:
+    """Exit 2 with the domain's message, naming the option at fault (the domain names its field)."""
+    option = OPTION_OF_FIELD.get(exc.field, "--" + exc.field.replace("_", "-")) if exc.field else None
+    err_console.print(f"{option + ': ' if option else ''}{exc}", markup=False)
     return typer.Exit(2)
 
 

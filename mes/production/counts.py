@@ -35,6 +35,7 @@ from datetime import datetime
 
 import psycopg
 
+from mes.bounds import check_number
 from mes.errors import InvalidInput
 
 COUNT_KINDS = ("good", "reject", "total", "rework", "energy")
@@ -253,6 +254,7 @@ def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime
         raise InvalidInput(f"kind must be good, reject, total or rework, not {kind!r}", field="kind")
     if not why.strip():
         raise InvalidInput("say why the count is corrected", field="why")
+    quantity = check_number(quantity, "quantity")
     row = conn.execute(
         "INSERT INTO count_adjustments (equipment_id, kind, at, quantity, why, by_user) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",

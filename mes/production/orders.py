@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from mes.bounds import check_number
 from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput, NotFound
 
@@ -39,8 +40,7 @@ ORDER_COLUMNS = (
 def create_order(conn: psycopg.Connection, number: str, line_id: str, product_id: str, planned_quantity: float,
                  by: str, due_at: datetime | None = None, note: str = "") -> dict:
     """A new order in status ``planned``."""
-    if planned_quantity <= 0:
-        raise InvalidInput("planned quantity must be positive", field="planned_quantity")
+    planned_quantity = check_number(planned_quantity, "planned_quantity", positive=True)
     if conn.execute("SELECT 1 FROM equipment WHERE id = %s AND level = 'line'", (line_id,)).fetchone() is None:
         raise InvalidInput(f"no line {line_id!r}", field="line_id")
     if conn.execute("SELECT 1 FROM products WHERE id = %s", (product_id,)).fetchone() is None:
@@ -71,8 +71,9 @@ def update_order(conn: psycopg.Connection, order_id: int, by: str, changes: dict
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise InvalidInput(f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0])
-    if changes.get("planned_quantity") is not None and changes["planned_quantity"] <= 0:
-        raise InvalidInput("planned quantity must be positive", field="planned_quantity")
+    if changes.get("planned_quantity") is not None:
+        changes = changes | {"planned_quantity": check_number(changes["planned_quantity"], "planned_quantity",
+                                                              positive=True)}
     with conn.transaction():
         order = get_order(conn, order_id)
         if order["status"] in ("completed", "cancelled"):

@@ -12,11 +12,13 @@ specification limit only the one-sided index exists (Cp is then None).
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from mes.quality.charts import check_measurements
 from mes.quality.constants import constants, d2
 from mes.quality.errors import QualityError
 
@@ -71,6 +73,7 @@ def capability(
         raise QualityError("give either subgroups or individual values")
     if subgroups is not None:
         data = [float(v) for group in subgroups for v in group]
+        check_measurements(data)
         sizes = {len(g) for g in subgroups}
         if len(sizes) != 1 or min(sizes) < 2:
             raise QualityError("subgroups must all have the same size, at least 2")
@@ -86,6 +89,7 @@ def capability(
             raise QualityError("estimator mrbar_d2 is for individual values; use rbar_d2 or sbar_c4")
     else:
         data = [float(v) for v in values or []]
+        check_measurements(data)
         if len(data) < 2:
             raise QualityError("capability needs at least 2 values")
         if estimator not in (None, SigmaEstimator.mrbar_d2, "mrbar_d2"):
@@ -100,11 +104,18 @@ def capability(
     return Capability(mean, len(data), lsl, usl, sigma_within, sigma_overall, label, cp, cpk, cpl, cpu, pp, ppk)
 
 
-def _indices(mean: float, sigma: float, lsl: float | None, usl: float | None):
+Indices = tuple[float | None, float | None, float | None, float | None]
+
+
+def _indices(mean: float, sigma: float, lsl: float | None, usl: float | None) -> Indices:
+    """(Cp, Cpl, Cpu, Cpk) for ``sigma``; all None when σ is zero or so small (a subnormal float) that
+    an index would overflow: no spread to judge, like σ = 0."""
     if sigma <= 0:
         return None, None, None, None
     spread = (usl - lsl) / (6 * sigma) if lsl is not None and usl is not None else None
     lower = (mean - lsl) / (3 * sigma) if lsl is not None else None
     upper = (usl - mean) / (3 * sigma) if usl is not None else None
+    if any(x is not None and not math.isfinite(x) for x in (spread, lower, upper)):
+        return None, None, None, None
     k = min(x for x in (lower, upper) if x is not None)
     return spread, lower, upper, k

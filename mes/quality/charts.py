@@ -19,10 +19,11 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
+from mes.bounds import MAGNITUDE
 from mes.quality.constants import constants, d2, e2
 from mes.quality.errors import QualityError
 
@@ -172,11 +173,12 @@ def _validate(chart: ChartType, data: ChartData) -> None:
             raise QualityError(f"{chart.value} chart needs subgroups of one size, got sizes {sorted(sizes)}")
         if sizes.pop() < 2:
             raise QualityError(f"{chart.value} chart needs at least 2 measurements per subgroup")
-        _finite(v for group in data.subgroups for v in group)
+        check_measurements(v for group in data.subgroups for v in group)
     elif chart is ChartType.imr:
-        _finite(data.values)
+        check_measurements(data.values)
     else:
-        _finite(data.counts)
+        check_measurements(data.counts)
+        check_measurements(data.sizes)
         if any(c < 0 for c in data.counts):
             raise QualityError("counts must not be negative")
         if chart in (ChartType.p, ChartType.np, ChartType.u):
@@ -190,10 +192,11 @@ def _validate(chart: ChartType, data: ChartData) -> None:
             raise QualityError("np chart needs a constant sample size; use a p chart for varying sizes")
 
 
-def _finite(values) -> None:
+def check_measurements(values: Iterable[float]) -> None:
+    """Every value a measurement (finite, within ±MAGNITUDE), so the sums and squares cannot overflow."""
     for v in values:
-        if not math.isfinite(v):
-            raise QualityError(f"value {v!r} is not a finite number")
+        if not (math.isfinite(v) and abs(v) <= MAGNITUDE):
+            raise QualityError(f"value {v!r} is not a finite number within ±{MAGNITUDE:g}")
 
 
 def _xbar_r(data: ChartData) -> ChartLimits:

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import Field
 
+from mes.bounds import BigId, PositiveQuantity, Quantity
 from mes.quality.db import one, rows
 from mes.quality.errors import NotFound, QualityError
 from mes.quality.models import AwareDatetime, QualityInput
@@ -34,9 +35,9 @@ class LotIn(QualityInput):
     code: str = Field(min_length=1, max_length=120)
     kind: Literal["produced", "material"] = "produced"
     product: str = ""
-    work_order_id: int | None = None
+    work_order_id: BigId | None = None
     line_id: str | None = None
-    quantity: float = Field(default=0, ge=0)
+    quantity: Quantity = 0
     unit: str = "pcs"
     supplier: str | None = None
     supplier_lot: str | None = None
@@ -47,7 +48,7 @@ class LotIn(QualityInput):
 
 class SplitPart(QualityInput):
     code: str = Field(min_length=1, max_length=120)
-    quantity: float = Field(gt=0)
+    quantity: PositiveQuantity
 
 
 def create_lot(conn: psycopg.Connection, lot: LotIn) -> dict[str, Any]:

@@ -12,12 +12,14 @@ the spec open a nonconformance on the spot.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import psycopg
 from pydantic import Field, model_validator
 
+from mes.bounds import MAGNITUDE, MAX_INT4, BigId, Count, Measurement, PositiveQuantity, SerialId
 from mes.quality.db import one, rows
 from mes.quality.errors import QualityError
 from mes.quality.events import record_event
@@ -31,11 +33,11 @@ MAX_NEW_PER_ORDER = 500  # a plan misconfigured as "every 1 unit" must not flood
 
 class PlanIn(QualityInput):
     name: str = Field(min_length=1, max_length=200)
-    spec_id: int
+    spec_id: SerialId
     line_id: str | None = None
     sample_size: int = Field(default=1, ge=1, le=10_000)
     trigger: Trigger
-    interval_value: float | None = Field(default=None, gt=0, description="units or minutes for every_* triggers")
+    interval_value: PositiveQuantity | None = Field(default=None, description="units or minutes for every_* triggers")
     grace_minutes: float = Field(default=15, ge=0, le=100_000)
     automatic: bool = Field(default=False, description="take the result from the spec's bound tag when due")
 
@@ -50,18 +52,18 @@ class PlanIn(QualityInput):
 
 
 class RecordIn(QualityInput):
-    spec_id: int
-    plan_id: int | None = None
-    due_id: int | None = None
-    work_order_id: int | None = None
+    spec_id: SerialId
+    plan_id: SerialId | None = None
+    due_id: BigId | None = None
+    work_order_id: BigId | None = None
     lot_code: str | None = None
     line_id: str | None = None
     time: AwareDatetime | None = None
     inspector: str = ""
-    measurements: list[float] = Field(default_factory=list, max_length=10_000)
-    sample_size: int | None = Field(default=None, ge=1)
-    nonconforming: int = Field(default=0, ge=0)
-    defects: dict[str, int] = Field(default_factory=dict, description="defect code -> count")
+    measurements: list[Measurement] = Field(default_factory=list, max_length=10_000)
+    sample_size: int | None = Field(default=None, ge=1, le=MAX_INT4)
+    nonconforming: Count = 0
+    defects: dict[str, Count] = Field(default_factory=dict, description="defect code -> count")
     passed: bool | None = Field(default=None, description="given for attribute checks; computed for measured ones")
     note: str = ""
 
@@ -308,6 +310,9 @@ def record_from_tag(
     if len(values) < sample_size:
         raise QualityError(f"tag {spec['tag']} has only {len(values)} good samples up to {at:%Y-%m-%d %H:%M:%S}")
     measurements = [r["value"] for r in reversed(values)]
+    for value in measurements:  # a device can send what no person may type: it stays due, and is flagged overdue
+        if not (math.isfinite(value) and abs(value) <= MAGNITUDE):
+            raise QualityError(f"tag {spec['tag']}: {value!r} is not a measurement (finite, within ±{MAGNITUDE:g})")
     return record_inspection(
         conn,
         RecordIn(spec_id=spec_id, work_order_id=work_order_id, due_id=due_id, time=at, inspector="tag",

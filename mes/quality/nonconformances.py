@@ -34,6 +34,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import Field
 
+from mes.bounds import BigId, PositiveQuantity, SerialId
 from mes.production.counts import adjust_count
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
@@ -46,22 +47,22 @@ _EPSILON = 1e-9
 
 class NonconformanceIn(QualityInput):
     description: str = Field(min_length=1, max_length=2000)
-    quantity: float = Field(gt=0)
+    quantity: PositiveQuantity
     found_at: str = ""
-    work_order_id: int | None = None
+    work_order_id: BigId | None = None
     lot_code: str | None = None
     line_id: str | None = None
     equipment_id: str | None = None
     product_id: str | None = None
     defect_code: str | None = None
-    spec_id: int | None = None
+    spec_id: SerialId | None = None
     reported_by: str = ""
     time: AwareDatetime | None = None
 
 
 class DispositionIn(QualityInput):
     disposition: Disposition
-    quantity: float = Field(gt=0)
+    quantity: PositiveQuantity
     approved_by: str = Field(default="", max_length=100, description="who approved it (API: the signed-in user)")
     note: str = ""
 

@@ -22,6 +22,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 from pydantic import Field, model_validator
 
+from mes.bounds import PositiveSeconds, SerialId
 from mes.quality.charts import ChartData, ChartLimits, ChartType, PlottedChart, compute_limits, plot
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
@@ -34,10 +35,10 @@ class ChartIn(QualityInput):
     name: str = Field(min_length=1, max_length=200)
     chart_type: ChartType
     source: Literal["inspections", "tag"] = "inspections"
-    spec_id: int | None = None
+    spec_id: SerialId | None = None
     tag: str | None = None
     subgroup_size: int | None = Field(default=None, ge=1, le=500)
-    subgroup_seconds: float | None = Field(default=None, gt=0)
+    subgroup_seconds: PositiveSeconds | None = None
     rule_set: Literal["nelson", "western_electric"] = "nelson"
     rules: list[str] | None = Field(default=None, description="rule codes; default: the set's rules for the chart")
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import psycopg
 from pydantic import Field, model_validator
 
+from mes.bounds import Measurement, Seconds
 from mes.quality.db import one, rows
 from mes.quality.errors import QualityError
 from mes.quality.models import QualityInput
@@ -25,13 +26,13 @@ class SpecIn(QualityInput):
     characteristic: str = Field(min_length=1, max_length=120)
     kind: Literal["measured", "attribute"] = "measured"
     unit: str = ""
-    target: float | None = None
-    lsl: float | None = None
-    usl: float | None = None
+    target: Measurement | None = None
+    lsl: Measurement | None = None
+    usl: Measurement | None = None
     tag: str | None = None
-    process_low: float | None = None
-    process_high: float | None = None
-    min_duration_s: float = Field(default=0, ge=0)
+    process_low: Measurement | None = None
+    process_high: Measurement | None = None
+    min_duration_s: Seconds = 0
     created_by: str = ""
 
     @model_validator(mode="after")

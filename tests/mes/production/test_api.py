@@ -3,23 +3,20 @@ the field, and the OpenAPI schema holds up under schemathesis without server err
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 
 import psycopg
 import pytest
-import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
 
 from mes.api import create_app
 from mes.production import derive
+from tests.fuzz import operations_without_server_errors
 from tests.mes.auth.helpers import add_user, sign_in, user_with_token
 from tests.mes.production.scenario import FAULT, RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")
-EXAMPLES = int(os.environ.get("LINEBRAIN_SCHEMA_EXAMPLES", "10"))  # more for a deeper local run
 
 
 @pytest.fixture
@@ -85,24 +82,9 @@ def test_downtime_is_reclassified_and_kpis_show_their_elements(client: TestClien
 def test_openapi_schema_holds_without_server_errors(client: TestClient, db: psycopg.Connection) -> None:
     """Every production, order and downtime operation, fed schema-generated input against a
     real database (in process, through the ASGI app) by a signed-in admin, never answers with a 5xx."""
-    headers = {"Host": "localhost", **user_with_token(db, "root", "admin")}
-    schema = schemathesis.openapi.from_asgi("/openapi.json", client.app, headers={"Host": "localhost"})
-    operations = [result.ok() for result in schema.get_all_operations()]
-    checked = []
-    for operation in operations:
-        if not operation.path.startswith(("/api/lines", "/api/orders", "/api/downtime", "/api/equipment",
-                                          "/api/products")):
-            continue
-
-        @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
-        def no_server_error(case: schemathesis.Case) -> None:
-            response = case.call(headers=headers)
-            assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:500]}"
-
-        no_server_error()
-        checked.append(f"{operation.method.upper()} {operation.path}")
+    checked = operations_without_server_errors(client.app, ("/api/lines", "/api/orders", "/api/downtime",
+                                                            "/api/equipment", "/api/products"),
+                                               user_with_token(db, "root", "admin"))
     assert len(checked) >= 15, checked
 
 

@@ -44,3 +44,10 @@ def test_orders_and_kpi_from_the_command_line(db: psycopg.Connection, db_url: st
     assert table.exit_code == 0 and "W-7" in table.output
     bad = runner.invoke(app, ["orders", "start", "W-7", *url])
     assert bad.exit_code == 2 and "running" in bad.output
+
+
+def test_a_quantity_that_is_not_a_number_names_the_option(db: psycopg.Connection, db_url: str) -> None:
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
+    refused = runner.invoke(app, ["orders", "create", "W-8", "--line", "line1", "--product", "lager",
+                                  "--quantity", "nan", "--database-url", db_url])  # fmt: skip
+    assert refused.exit_code == 2 and "--quantity: planned_quantity must be a finite number" in refused.output

@@ -8,8 +8,8 @@ from datetime import timedelta
 import psycopg
 import pytest
 
-from mes.errors import Conflict
-from mes.production import derive, orders
+from mes.errors import Conflict, InvalidInput
+from mes.production import counts, derive, orders
 from tests.mes.production.scenario import RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-04", "07:00")
@@ -36,6 +36,25 @@ def test_lifecycle_is_stamped_with_user_and_time(synced: psycopg.Connection) -> 
                     (T0 + timedelta(minutes=30), T0 + timedelta(minutes=60))]
     with pytest.raises(Conflict):
         orders.transition(synced, o["id"], "running", "bo")
+
+
+@pytest.mark.parametrize("quantity", [float("nan"), float("inf"), 2e12, 0, -5])
+def test_a_planned_quantity_outside_its_bounds_is_refused_naming_the_field(synced: psycopg.Connection,
+                                                                           quantity: float) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        orders.create_order(synced, "W-9", "line1", "lager", quantity, by="planner")
+    assert refused.value.field == "planned_quantity"
+    order = orders.create_order(synced, "W-9", "line1", "lager", 10, by="planner")
+    with pytest.raises(InvalidInput) as refused:
+        orders.update_order(synced, order["id"], "planner", {"planned_quantity": quantity})
+    assert refused.value.field == "planned_quantity"
+    assert orders.get_order(synced, order["id"])["planned_quantity"] == 10
+
+
+def test_a_count_correction_must_be_a_finite_number(synced: psycopg.Connection) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        counts.adjust_count(synced, "line1", "good", T0, float("nan"), "miscounted", "ann")
+    assert refused.value.field == "quantity"
 
 
 def test_the_database_refuses_a_second_running_order_on_a_line(synced: psycopg.Connection) -> None:

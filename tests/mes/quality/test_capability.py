@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from mes.bounds import MAGNITUDE
 from mes.quality.capability import capability
 from mes.quality.constants import constants
 from mes.quality.errors import QualityError
@@ -58,3 +62,31 @@ def test_capability_rejects_missing_or_inverted_specs() -> None:
         capability(None, None, values=[1, 2, 3])
     with pytest.raises(QualityError, match="below usl"):
         capability(5, 1, values=[1, 2, 3])
+
+
+def test_a_sigma_too_small_to_divide_by_gives_no_index_rather_than_infinity() -> None:
+    """σ̂ of a subnormal float: every index would overflow to ∞; none is reported, like σ̂ = 0."""
+    result = capability(None, MAGNITUDE, values=[0.0, 5e-324, 0.0])
+    assert result.sigma_within > 0
+    assert (result.cp, result.cpk, result.cpu, result.pp, result.ppk, result.capable) == (None,) * 6
+
+
+def test_values_beyond_the_bounds_are_refused_before_any_sum() -> None:
+    with pytest.raises(QualityError, match="within"):
+        capability(0.0, None, values=[0.0, 8.98846567431158e307, 0.0])
+    with pytest.raises(QualityError, match="within"):
+        capability(0.0, 1.0, subgroups=[[0.0, 1.0], [float("nan"), 0.5]])
+
+
+measurement = st.floats(min_value=-MAGNITUDE, max_value=MAGNITUDE, allow_nan=False)
+
+
+@given(values=st.lists(measurement, min_size=2, max_size=60), limits=st.lists(measurement, min_size=2, max_size=2,
+                                                                               unique=True).map(sorted))
+def test_capability_of_any_values_within_bounds_is_finite_or_absent(values: list[float], limits: list[float]) -> None:
+    """Whatever passes the input bounds, the statistics neither overflow nor report an infinite index."""
+    result = capability(limits[0], limits[1], values=values)
+    for index in (result.mean, result.sigma_within, result.sigma_overall, result.cp, result.cpk, result.pp,
+                  result.ppk):
+        assert index is None or math.isfinite(index)
+    assert min(values) <= result.mean <= max(values)

@@ -98,6 +98,17 @@ def test_an_automatic_inspection_reads_the_bound_tag(db: psycopg.Connection, set
     assert record["passed"] is True
 
 
+def test_a_tag_value_no_person_may_type_leaves_the_inspection_due(db: psycopg.Connection, setup: dict) -> None:
+    """A device can send 1e300 or NaN; an automatic inspection refuses it (the due stays open and turns
+    overdue) instead of storing it or failing the whole quality pass."""
+    write_samples(db, "ring_diameter", [(at(0), 74.0), (at(1), 1e300), (at(2), float("nan"))])
+    with pytest.raises(QualityError, match=r"ring_diameter: 1e\+300 is not a measurement"):
+        record_from_tag(db, setup["spec"], at(1), sample_size=1)
+    with pytest.raises(QualityError, match="nan is not a measurement"):
+        record_from_tag(db, setup["spec"], at(2), sample_size=1)
+    assert record_from_tag(db, setup["spec"], at(0), sample_size=1)["measurements"] == [74.0]
+
+
 def test_an_automatic_plan_is_taken_from_the_tag_when_due(db: psycopg.Connection, setup: dict) -> None:
     from mes.quality.jobs import run_quality_checks
 
