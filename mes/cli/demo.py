@@ -41,8 +41,12 @@ def demo(
     asyncio.run(run_demo(url, duration, speed, seed, port, data_dir))
 
 
-async def run_demo(url: str, duration: float | None, speed: float, seed: int, port: int, data_dir) -> dict:
-    """The demo; returns the summary, the simulator's true counts and the window (for tests)."""
+async def run_demo(url: str, duration: float | None, speed: float, seed: int, port: int, data_dir,
+                   ends_at: datetime | None = None) -> dict:
+    """The demo; returns the summary, the simulator's true counts and the window (for tests).
+
+    A run with a ``duration`` ends at ``ends_at`` in simulated time (default: now); tests pin it, so
+    what the line does (a break, a shift change) does not depend on the hour the test runs."""
     import psycopg
     import uvicorn
 
@@ -56,7 +60,7 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     from mes.production.sync import sync_plant
     from simulator import Simulator, SimulatorOptions
 
-    start = _start_time(url, duration, speed)
+    start = _start_time(url, duration, speed, ends_at or datetime.now(UTC).replace(microsecond=0))
     options = SimulatorOptions(scenario="brewery", seed=seed, speed=speed, start=start, modbus_port=None)
     async with Simulator(options) as sim:
         plant = demo_plant(sim.opcua_endpoint)
@@ -155,12 +159,12 @@ def demo_database(database_url: str | None, data_dir) -> str:
     return url
 
 
-def _start_time(url: str, duration: float | None, speed: float) -> datetime:
-    """Simulated start: ``duration × speed`` ago (the run ends now), never before data already there."""
+def _start_time(url: str, duration: float | None, speed: float, ends_at: datetime) -> datetime:
+    """Simulated start: ``duration × speed`` before ``ends_at`` (or ``ends_at`` itself for an open-ended
+    run), never before data already there."""
     import psycopg
 
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = now - timedelta(seconds=duration * speed) if duration else now
+    start = ends_at - timedelta(seconds=duration * speed) if duration else ends_at
     with psycopg.connect(url) as conn:
         newest = conn.execute("SELECT max(time) FROM samples").fetchone()[0]
     return max(start, newest + timedelta(seconds=1)) if newest else start

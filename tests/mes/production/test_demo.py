@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -11,9 +12,16 @@ import pytest
 from mes.cli.demo import run_demo
 from tests.conftest import free_port
 
+# 08:45–09:00 in the brewery's zone (Europe/Berlin): inside the early shift, away from its 10:00 break. The
+# window used to end at the wall clock, so between 10:00 and 10:40 (and around the other breaks) the line
+# stood still and the test failed by time of day.
+DEMO_ENDS_AT = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
+
 
 def test_demo_counts_what_the_simulated_line_made(db_url: str, tmp_path: Path) -> None:
-    result = asyncio.run(run_demo(db_url, duration=15, speed=60, seed=3, port=free_port(), data_dir=tmp_path))
+    result = asyncio.run(run_demo(db_url, duration=15, speed=60, seed=3, port=free_port(), data_dir=tmp_path,
+                                  ends_at=DEMO_ENDS_AT))
+    assert result["end"] >= DEMO_ENDS_AT
     line = result["summary"]["line1"]["total"]
     assert line["pbt"] > 10 * 60, "a quarter of a simulated hour inside shifts"
     assert 0 < line["oee"] <= 1
