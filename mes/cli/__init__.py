@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "orders",
     "users",
     "serve",
+    "derive",
 ]
 
 for _module in COMMAND_MODULES:

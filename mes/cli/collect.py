@@ -172,6 +172,21 @@ def import_(
         err_console.print(f"rollup refresh failed (the rows are stored): {result.rollup_error}", markup=False)
     for reason, count in sorted(result.reasons.items()):
         console.print(f"  {count} × {reason}")
+    _load_plant_into_mes(plant, url)
+    console.print(f"plant config loaded; derive the samples with: linebrain derive --config {config}",
+                  markup=False, highlight=False, soft_wrap=True)
+
+
+def _load_plant_into_mes(plant: Any, url: str) -> None:
+    """Lines, products and reasons known right after an import, so `orders create` works before `run`."""
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from mes.production.sync import sync_plant
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        sync_plant(conn, plant, datetime.now(UTC))
 
 
 def status(

@@ -38,13 +38,16 @@ def _connect(database_url: str | None, data_dir):
     return psycopg.connect(migrated_database_url(database_url, data_dir), autocommit=True)
 
 
-OPTION_OF_FIELD = {"planned_quantity": "--quantity", "line_id": "--line", "product_id": "--product", "due_at": "--due"}
+# Domain field names (the API's) -> the options of these verbs; "" for what is no option (the
+# order number argument, the order's status).
+OPTION_OF_FIELD = {"planned_quantity": "--quantity", "line_id": "--line", "product_id": "--product", "due_at": "--due",
+                   "number": "", "status": "", "order_id": ""}
 
 
 def _fail(exc: MesError) -> typer.Exit:
     """Exit 2 with the domain's message, naming the option at fault (the domain names its field)."""
     option = OPTION_OF_FIELD.get(exc.field, "--" + exc.field.replace("_", "-")) if exc.field else None
-    err_console.print(f"{option + ': ' if option else ''}{exc}", markup=False)
+    err_console.print(f"{option + ': ' if option else ''}{exc}", markup=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -11,8 +11,10 @@ returns at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,6 +26,7 @@ from mes.production.counts import counter_rule, derive_counts, rewind_counts
 from mes.production.downtime import derive_events
 from mes.production.equipment import work_units
 from mes.production.orders import follow_order_tag
+from mes.production.shifts import build_line_calendar
 from mes.production.states import derive_states
 from mes.production.sync import extend_calendar, sync_plant
 
@@ -43,13 +46,18 @@ class DeriveReport:
     errors: list[str] = field(default_factory=list)
 
 
-def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None) -> DeriveReport:
-    """Derive everything new for every bound line and work cell of ``plant``.
+def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None,
+             only: set[str] | None = None) -> DeriveReport:
+    """Derive everything new for every bound line and work cell of ``plant`` (or the units in
+    ``only``).
 
     ``conn`` must be in autocommit mode (each unit is its own transaction, so one
     unit's bad data cannot hold back the others). ``now`` is the horizon of the
     provisional state tail (default: the current time). The plant is synced into
-    the database on the first call for that plant object."""
+    the database on the first call for that plant object. The shift calendar is built
+    for every local day that holds samples not derived yet (imported history), and
+    store batches that arrived late (older than what is derived) re-derive their
+    window."""
     now = now or datetime.now(UTC)
     report = DeriveReport()
     if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
@@ -63,10 +71,13 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
         else:
             extend_calendar(conn, plant, now)
         tags = tag_ids(conn)
+        late = None if only is not None else _take_pending(conn)
         for unit in work_units(plant):
+            if only is not None and unit.id not in only:
+                continue
             try:
                 with conn.transaction():
-                    derive_unit(conn, unit.id, tags, now)
+                    _derive_or_rederive(conn, plant, unit.id, unit.line_id, tags, now, late)
                 report.units.append(unit.id)
             except psycopg.Error as exc:  # keep the others going; say which unit failed
                 log.exception("derivation failed for %s", unit.id)
@@ -74,6 +85,75 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return report
+
+
+def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, line_id: str, tags: dict[str, int],
+                        now: datetime, late: datetime | None) -> None:
+    """One unit: calendar for the days its new samples fall on, then derive; from ``late`` on
+    again when its facts already reach past it."""
+    earliest = earliest_underived(conn, unit_id, tags)
+    reaches = conn.execute("SELECT max(last_time) FROM derive_watermarks WHERE equipment_id = %s",
+                           (unit_id,)).fetchone()[0]  # fmt: skip
+    rederive_from = late if late is not None and reaches is not None and late <= reaches else None
+    starts = [t for t in (earliest, rederive_from) if t is not None]
+    if starts:
+        cover_history(conn, plant, line_id, min(starts), now)
+    if rederive_from is not None:
+        rewind_unit(conn, unit_id, tags, rederive_from)
+    derive_unit(conn, unit_id, tags, now)
+
+
+def _take_pending(conn: psycopg.Connection) -> datetime | None:
+    """The earliest sample time of the store batches committed since the last run (and forget them)."""
+    with conn.transaction():
+        return conn.execute(
+            "WITH taken AS (DELETE FROM derive_pending RETURNING first_time) SELECT min(first_time) FROM taken"
+        ).fetchone()[0]
+
+
+def earliest_underived(conn: psycopg.Connection, unit_id: str, tags: dict[str, int]) -> datetime | None:
+    """The time of the unit's oldest sample that no stream has derived yet (None: caught up)."""
+    streams = unit_streams(conn, unit_id)
+    found = []
+    for stream, tag in streams.items():
+        if tag not in tags:
+            continue
+        row = conn.execute(
+            "SELECT min(s.time) FROM samples s WHERE s.tag_id = %s AND s.time > coalesce((SELECT last_time "
+            "FROM derive_watermarks WHERE equipment_id = %s AND stream = %s), '-infinity')",
+            (tags[tag], unit_id, stream),
+        ).fetchone()
+        if row[0] is not None:
+            found.append(row[0])
+    return min(found) if found else None
+
+
+def unit_streams(conn: psycopg.Connection, unit_id: str) -> dict[str, str]:
+    """Derivation stream -> bound tag name of one unit."""
+    unit = conn.execute("SELECT state_tag, order_number_tag FROM equipment WHERE id = %s", (unit_id,)).fetchone()
+    streams = {f"count:{kind}": tag for kind, tag in conn.execute(
+        "SELECT kind, tag FROM counter_bindings WHERE equipment_id = %s", (unit_id,))}  # fmt: skip
+    if unit and unit[0]:
+        streams["state"] = unit[0]
+    if unit and unit[1]:
+        streams["order_number"] = unit[1]
+    return streams
+
+
+def cover_history(conn: psycopg.Connection, plant: Plant, line_id: str, since: datetime, now: datetime) -> int:
+    """Build the line's pattern shifts for the local days from the day before ``since`` (a night
+    shift started then) up to yesterday; existing shifts and holidays are kept."""
+    tz = ZoneInfo(plant.site.timezone)
+    first_day = since.astimezone(tz).date() - timedelta(days=1)
+    last_day = now.astimezone(tz).date() - timedelta(days=1)
+    if first_day >= last_day:
+        return 0  # extend_calendar covers yesterday on
+    line = next((ln for ln in plant.lines() if ln.id == line_id), None)
+    if line is None:
+        return 0
+    patterns = {p.id: p for p in plant.shift_patterns}
+    pattern = patterns.get(line.shift_pattern) if line.shift_pattern else None
+    return build_line_calendar(conn, line_id, pattern, plant.site.timezone, first_day, last_day)
 
 
 def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> None:
@@ -113,20 +193,30 @@ def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: dateti
     now = now or datetime.now(UTC)
     tags = tag_ids(conn)
     with conn.transaction():
-        unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
+        unit = first(conn, "SELECT line_id FROM equipment WHERE id = %s", (unit_id,))
         if unit is None:
             raise ValueError(f"no unit {unit_id!r}")
-        if unit["state_tag"] in tags:
-            _rewind(conn, unit_id, "state", tags[unit["state_tag"]], since)
-        for binding in rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings "
-                            "WHERE equipment_id = %s", (unit_id,)):  # fmt: skip
-            if binding["tag"] in tags:
-                rewind_counts(conn, unit_id, binding["kind"], tags[binding["tag"]], counter_rule(binding, unit),
-                              since)  # fmt: skip
-        conn.execute(
-            "DELETE FROM count_buckets WHERE equipment_id = %s AND good = 0 AND reject = 0 AND total = 0 "
-            "AND rework = 0 AND energy = 0", (unit_id,))  # fmt: skip
+        cover_history(conn, plant, unit["line_id"] or unit_id, since, now)
+        rewind_unit(conn, unit_id, tags, since)
         derive_unit(conn, unit_id, tags, now)
+
+
+def rewind_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], since: datetime) -> None:
+    """Forget the unit's derived facts from ``since`` on (states, counts, data-quality events),
+    so the next derivation makes them again. Counters restart from the readings before the
+    whole minute before ``since``."""
+    unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
+    if unit is None:
+        raise ValueError(f"no unit {unit_id!r}")
+    if unit["state_tag"] in tags:
+        _rewind(conn, unit_id, "state", tags[unit["state_tag"]], since)
+    for binding in rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings "
+                        "WHERE equipment_id = %s", (unit_id,)):  # fmt: skip
+        if binding["tag"] in tags:
+            rewind_counts(conn, unit_id, binding["kind"], tags[binding["tag"]], counter_rule(binding, unit), since)
+    conn.execute(
+        "DELETE FROM count_buckets WHERE equipment_id = %s AND good = 0 AND reject = 0 AND total = 0 "
+        "AND rework = 0 AND energy = 0", (unit_id,))  # fmt: skip
 
 
 def _rewind(conn: psycopg.Connection, unit_id: str, stream: str, tag_id: int, since: datetime) -> None:
@@ -147,3 +237,57 @@ def _rewind(conn: psycopg.Connection, unit_id: str, stream: str, tag_id: int, si
         "last_value = EXCLUDED.last_value, last_usable = EXCLUDED.last_usable, updated_at = now()",
         (unit_id, stream, row[0], row[1], row[2]),
     )
+
+
+@dataclass
+class CatchUp:
+    """What :func:`catch_up` did: the units, the time derived up to, and failures."""
+
+    units: list[str]
+    start: datetime | None
+    until: datetime
+    errors: list[str] = field(default_factory=list)
+
+
+def units_of(plant: Plant, line: str | None) -> list[str]:
+    """The work units of one line or work cell (all when ``line`` is None); an unknown id is
+    an :class:`~mes.errors.InvalidInput` naming ``--line``."""
+    from mes.errors import InvalidInput
+
+    units = [u.id for u in work_units(plant) if line is None or line in (u.id, u.line_id)]
+    if line is not None and not units:
+        known = ", ".join(sorted({u.line_id for u in work_units(plant)})) or "none"
+        raise InvalidInput(f"no line or work cell {line!r} with bindings in the config (lines: {known})", field="line")
+    return units
+
+
+def catch_up(conn: psycopg.Connection, plant: Plant, *, line: str | None = None, since: datetime | None = None,
+             until: datetime | None = None, rederive_all: bool = False,
+             progress: Callable[[float, float], None] | None = None, step: timedelta = timedelta(days=1)) -> CatchUp:
+    """Derive on demand (``linebrain derive``): sync the config, optionally forget the facts from
+    ``since`` on (``rederive_all``; from the first sample when ``since`` is None), then derive
+    day by day up to ``until`` (default now), calling ``progress(done, total)`` in seconds."""
+    until = until or datetime.now(UTC)
+    units = units_of(plant, line)
+    sync_plant(conn, plant, datetime.now(UTC))
+    _synced[id(plant)] = (plant, conn.info.dsn)
+    tags = tag_ids(conn)
+    if rederive_all:
+        for unit_id in units:
+            with conn.transaction():
+                rewind_unit(conn, unit_id, tags, since or datetime(1970, 1, 1, tzinfo=UTC))
+    starts = [t for t in (earliest_underived(conn, u, tags) for u in units) if t is not None]
+    start = min(starts) if starts else None
+    result = CatchUp(units, start, until)
+    if start is None or start > until:
+        result.start = None
+        return result
+    total = (until - start).total_seconds()
+    horizon = start
+    while horizon < until:
+        horizon = min(horizon + step, until)
+        report = run_once(conn, plant, now=horizon, only=set(units))
+        result.errors.extend(report.errors)
+        if progress:
+            progress((horizon - start).total_seconds(), total)
+    return result

@@ -219,5 +219,7 @@ def get_unit(conn: psycopg.Connection, unit_id: str) -> dict:
 
     row = first(conn, "SELECT * FROM equipment WHERE id = %s AND level IN ('line', 'work_cell')", (unit_id,))
     if row is None:
-        raise NotFound(f"no line or work cell {unit_id!r}", field="line")
+        raise NotFound(f"no line or work cell {unit_id!r} in the database (lines come from the plant config: "
+                       "`linebrain import --config plant.yaml` or `linebrain derive --config plant.yaml` load it)",
+                       field="line")
     return row

@@ -29,6 +29,10 @@ TRANSITIONS: dict[str, set[str]] = {
 ACTIONS = {"release": "released", "start": "running", "resume": "running", "pause": "paused",
            "complete": "completed", "cancel": "cancelled"}  # fmt: skip
 
+# Lines and products come from the plant config; a verb without the config says how to load it.
+NOT_SYNCED_HINT = " (lines and products come from the plant config: `linebrain import --config plant.yaml`, " \
+    "`linebrain derive --config plant.yaml` or `linebrain run plant.yaml` load it)"
+
 ORDER_COLUMNS = (
     "o.id, o.number, o.line_id, o.product_id, o.planned_quantity, o.due_at, o.status, o.note, o.created_by, "
     "o.created_at, (SELECT min(lower(r.period)) FROM order_runs r WHERE r.order_id = o.id) AS started_at, "
@@ -42,9 +46,9 @@ def create_order(conn: psycopg.Connection, number: str, line_id: str, product_id
     """A new order in status ``planned``."""
     planned_quantity = check_number(planned_quantity, "planned_quantity", positive=True)
     if conn.execute("SELECT 1 FROM equipment WHERE id = %s AND level = 'line'", (line_id,)).fetchone() is None:
-        raise InvalidInput(f"no line {line_id!r}", field="line_id")
+        raise InvalidInput(f"no line {line_id!r} in the database{NOT_SYNCED_HINT}", field="line_id")
     if conn.execute("SELECT 1 FROM products WHERE id = %s", (product_id,)).fetchone() is None:
-        raise InvalidInput(f"no product {product_id!r}", field="product_id")
+        raise InvalidInput(f"no product {product_id!r} in the database{NOT_SYNCED_HINT}", field="product_id")
     try:
         with conn.transaction():
             row = conn.execute(
