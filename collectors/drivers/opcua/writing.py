@@ -3,7 +3,7 @@
 Servers refuse a Write whose Variant type differs from the variable's DataType
 (BadTypeMismatch), and many refuse source timestamps in a Write, so the value
 is sent as a bare Variant of the node's built-in type, read once and cached.
-The audited setpoint path (limits, read-back, log) sits above this.
+No limit check, read-back or log happens here: that is for a caller to add.
 """
 
 from __future__ import annotations
