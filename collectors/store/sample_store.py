@@ -356,7 +356,8 @@ def _tag_ids(plant: Plant, database_url: str, folder: Path) -> dict[str, int]:
         try:
             ids = json.loads(cache.read_text())
         except (OSError, ValueError):
-            raise StoreError(f"database unreachable and no tag ids remembered in {folder}: {exc}") from exc
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise StoreError(f"database unreachable and no tag ids remembered in {folder}: {reason}") from exc
         missing = [tag.name for tag in plant.tags if tag.name not in ids]
         log.warning("database unreachable (%s); spooling with the tag ids remembered in %s%s", exc, cache,
                     f"; {len(missing)} new tags are rejected until it is back" if missing else "")  # fmt: skip

@@ -10,10 +10,12 @@ collectors in the same loop and waits for them on shutdown.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,8 +44,43 @@ SpoolDir = Annotated[
 ]  # fmt: skip
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+LogLevel = Annotated[
+    str, typer.Option("--log-level", help="Level of LineBrain's own log lines (debug, info, warning, error); "
+                      "libraries (asyncua, pymodbus, psycopg) log at warning or above.")
+]  # fmt: skip
+OWN_LOGGERS = ("linebrain", "collectors", "mes", "simulator")
+
+
+def configure_logging(level: str = "info") -> None:
+    """LineBrain's own loggers at ``level``, everything else (library chatter: asyncua logs kilobytes of
+    certificate bytes per connect at INFO) at WARNING, or at ``level`` when that is stricter."""
+    number = logging.getLevelName(level.upper())
+    if not isinstance(number, int):
+        err_console.print(f"--log-level: unknown level {level!r}; use debug, info, warning or error")
+        raise typer.Exit(2)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(max(number, logging.WARNING))
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(number)
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """An unreachable database or a spool held by another process is one clear line and exit 1, not a
+    traceback: both are situations an operator fixes, not bugs."""
+    import psycopg
+
+    from collectors.errors import LineBrainError
+
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        err_console.print(f"database unreachable: {first}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except LineBrainError as exc:
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _service(config: Path, connections: str | None, metrics_port: int, spool_dir: Path | None,
@@ -88,6 +125,7 @@ def collect(
     spool_dir: SpoolDir = None,
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
+    log_level: LogLevel = "info",
 ) -> None:
     """Run the collectors of a plant config and store their samples, until SIGTERM/Ctrl-C.
 
@@ -95,9 +133,10 @@ def collect(
     """
     import asyncio
 
-    _logging()
+    configure_logging(log_level)
     _plant, _url, service = _service(config, connections, metrics_port, spool_dir, database_url, data_dir, "collect")
-    asyncio.run(service.run())
+    with _one_line_errors():
+        asyncio.run(service.run())
 
 
 def run(
@@ -108,6 +147,7 @@ def run(
     data_dir: DataDir = None,
     serve: Annotated[bool, typer.Option("--serve", help="Serve the API and pages too (the config's web: "
                                         "section), for a single-host plant.")] = False,
+    log_level: LogLevel = "info",
 ) -> None:
     """Run everything for a plant in one process: collectors, store, metrics and the MES jobs
     (and with --serve the server of ``linebrain serve``).
@@ -116,14 +156,15 @@ def run(
     """
     import asyncio
 
-    _logging()
+    configure_logging(log_level)
     plant, url, service = _service(config, None, metrics_port, spool_dir, database_url, data_dir, "run")
     jobs = mes_jobs(plant, url)
     if serve:
         from mes.cli.serve import serve_job
 
         jobs.append(serve_job(url, plant.web))
-    asyncio.run(service.run(jobs=jobs))
+    with _one_line_errors():
+        asyncio.run(service.run(jobs=jobs))
 
 
 def mes_jobs(plant: Any, database_url: str) -> list[Any]:
@@ -148,7 +189,6 @@ def import_(
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from collectors.errors import StoreError
     from collectors.store import import_csv
     from mes.cli.common import migrated_database_url
 
@@ -156,16 +196,13 @@ def import_(
     if not csv_file.exists():
         err_console.print(f"{csv_file}: no such file")
         raise typer.Exit(2)
-    url = migrated_database_url(database_url, data_dir)
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=err_console) as progress:  # fmt: skip
+    with _one_line_errors():
+        url = migrated_database_url(database_url, data_dir)
+    columns = ("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with _one_line_errors(), Progress(*columns, console=err_console) as progress:
         task = progress.add_task(f"importing {csv_file.name}", total=csv_file.stat().st_size)
-        try:
-            result = import_csv(csv_file, plant, url, batch_rows=batch_rows,
-                                progress=lambda done, total: progress.update(task, completed=done, total=total))
-        except StoreError as exc:
-            err_console.print(str(exc))
-            raise typer.Exit(1) from None
+        result = import_csv(csv_file, plant, url, batch_rows=batch_rows,
+                            progress=lambda done, total: progress.update(task, completed=done, total=total))
     console.print(f"{result.rows_read} rows read, {result.rows_stored} stored in {result.batches} batches, "
                   f"{result.rows_already_stored} already stored, {result.rows_rejected} rejected")  # fmt: skip
     if result.rollup_error:
