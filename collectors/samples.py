@@ -19,10 +19,8 @@ BAD_TIMEOUT = 0x800A0000
 BAD_NO_COMMUNICATION = 0x80310000
 BAD_NODE_ID_UNKNOWN = 0x80340000
 BAD_OUT_OF_RANGE = 0x803C0000
-BAD_NOT_READABLE = 0x803A0000
 BAD_TYPE_MISMATCH = 0x80740000
 BAD_DEVICE_FAILURE = 0x808B0000
-BAD_OUT_OF_SERVICE = 0x808D0000
 BAD_NO_DATA = 0x809B0000
 UNCERTAIN_ENGINEERING_UNITS_EXCEEDED = 0x40940000
 
@@ -33,10 +31,6 @@ def is_good(status: int) -> bool:
 
 def is_bad(status: int) -> bool:
     return status >> 30 == 2
-
-
-def is_uncertain(status: int) -> bool:
-    return status >> 30 == 1
 
 
 @dataclass(slots=True)

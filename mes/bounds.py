@@ -36,9 +36,6 @@ Quantity = Annotated[float, Field(ge=0, le=MAGNITUDE, allow_inf_nan=False)]
 PositiveQuantity = Annotated[float, Field(gt=0, le=MAGNITUDE, allow_inf_nan=False)]
 """Units that must be more than none (a nonconformance, a disposition, a planned order)."""
 
-SignedQuantity = Annotated[float, Field(ge=-MAGNITUDE, le=MAGNITUDE, allow_inf_nan=False)]
-"""A correction of a count, which may take units away."""
-
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)]
 """A duration in seconds: finite, at most 10⁹ s (about 31 years)."""
 

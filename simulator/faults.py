@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ALL_UNITS = None
-
 
 @dataclass
 class ModbusFaults:

@@ -44,9 +44,6 @@ class ModbusLocation:
 
 
 # OPC UA variant type names used for the node of each point.
-OPCUA_TYPES = ("Boolean", "UInt16", "Int16", "UInt32", "Int32", "Float", "Double", "String")
-
-
 @dataclass(eq=False, slots=True)
 class Point:
     """One simulated value.
@@ -96,9 +93,3 @@ class Point:
         return self.name.rsplit(".", 1)[-1]
 
 
-def float_point(name: str, value: float, unit: str, low: float, high: float, **kw) -> Point:
-    return Point(name=name, opcua_type=kw.pop("opcua_type", "Double"), value=value, unit=unit, range=(low, high), **kw)
-
-
-def int_point(name: str, opcua_type: str = "UInt16", value: int = 0, **kw) -> Point:
-    return Point(name=name, opcua_type=opcua_type, value=value, **kw)

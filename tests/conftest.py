@@ -1,4 +1,4 @@
-"""Shared fixtures: one embedded PostgreSQL per test session (per xdist worker), a
+"""Shared fixtures: one embedded PostgreSQL per test session, a
 migrated template database, and a fresh database per test cloned from it."""
 
 from __future__ import annotations

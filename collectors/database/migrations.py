@@ -15,7 +15,6 @@ import hashlib
 import re
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import psycopg
 
@@ -139,5 +138,3 @@ def _apply(conn: psycopg.Connection, migration: Migration) -> None:
         ) from exc
 
 
-def sql_folder(package: str) -> Path:
-    return Path(str(resources.files(package).joinpath("sql")))

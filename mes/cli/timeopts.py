@@ -7,8 +7,6 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-SHORTCUTS = {"now": timedelta(0)}
-
 
 def parse_time(text: str, timezone: str, option: str) -> datetime:
     """``2026-03-02T06:00`` (plant time), ``2026-03-02T06:00+01:00``, ``now``, ``-8h``, ``-30m``, ``-2d``,

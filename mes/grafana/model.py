@@ -109,15 +109,6 @@ def stat(title: str, sql: str, *, unit: str | None = None, **kw: Any) -> Panel:
     return Panel("stat", title, sql, shape="numbers", unit=unit, options=options, **kw)
 
 
-def gauge(title: str, sql: str, *, unit: str = "percentunit", **kw: Any) -> Panel:
-    options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-               "showThresholdLabels": False, "showThresholdMarkers": True}  # fmt: skip
-    kw.setdefault("width", 6)
-    kw.setdefault("min", 0)
-    kw.setdefault("max", 1)
-    return Panel("gauge", title, sql, shape="numbers", unit=unit, options=options, **kw)
-
-
 def bargauge(title: str, sql: str, *, unit: str | None = None, **kw: Any) -> Panel:
     """One bar per row: the query returns a text column and numbers."""
     options = {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True},

@@ -177,14 +177,6 @@ def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], no
             derive_events(conn, unit, changed_from)
 
 
-def forget_sync(plant: Plant | None = None) -> None:
-    """Make the next run_once sync the plant again (after a config reload)."""
-    if plant is None:
-        _synced.clear()
-    else:
-        _synced.pop(id(plant), None)
-
-
 def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: datetime,
              now: datetime | None = None) -> None:
     """Derive one unit again from ``since`` on: for samples that arrived late (older than

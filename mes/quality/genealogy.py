@@ -256,11 +256,6 @@ def process_values_during(conn: psycopg.Connection, lot: dict[str, Any]) -> list
     )
 
 
-def lots_of_order(conn: psycopg.Connection, work_order_id: int) -> list[dict[str, Any]]:
-    return rows(conn, "SELECT * FROM lots WHERE work_order_id = %s ORDER BY started_at NULLS LAST, id",
-                (work_order_id,))
-
-
 def lot_at(conn: psycopg.Connection, work_order_id: int, at: datetime) -> dict[str, Any] | None:
     """The order's lot whose time window contains ``at`` (an open window counts), if any."""
     found = rows(

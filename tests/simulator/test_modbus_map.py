@@ -7,7 +7,7 @@ import pytest
 from simulator import STATE_CODES
 from tests.simulator.helpers import f32, frozen, i16, modbus_client, text, u32
 
-FILLER, CAPPER, LABELLER, PACKER = 1, 2, 3, 4
+FILLER, CAPPER, LABELLER = 1, 2, 3
 LINE = "Packaging.Line1"
 
 

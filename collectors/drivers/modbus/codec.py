@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
-from collectors.config.models import ByteOrder, DataType, ModbusTable, Tag
+from collectors.config.models import ByteOrder, DataType, Tag
 
 # data type -> (struct code, registers)
 NUMERIC_LAYOUT: dict[DataType, tuple[str, int]] = {
@@ -54,10 +54,6 @@ EIGHT_BIT = {
     DataType.uint8_low: ("B", 1),
 }
 STRING_TYPES = (DataType.string, DataType.string_bytewise)
-INTEGER_TYPES = {
-    DataType.int16, DataType.uint16, DataType.int32, DataType.uint32, DataType.int64, DataType.uint64,
-    DataType.int8_high, DataType.int8_low, DataType.uint8_high, DataType.uint8_low,
-}
 FLOAT_TYPES = {DataType.float16, DataType.float32, DataType.float64}
 
 # Byte orders that swap the bytes inside each register, and those that read right to left.
@@ -383,5 +379,3 @@ def _encode_string(tag: Tag, text: str, location: str) -> list[int]:
     return list(struct.unpack(f">{count}H", block))
 
 
-def is_register_table(table: ModbusTable | None) -> bool:
-    return table in (ModbusTable.holding_register, ModbusTable.input_register)
