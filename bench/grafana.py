@@ -20,8 +20,6 @@ Goal: every panel answers in under a second.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -190,8 +188,10 @@ def main() -> None:
         if server is not None:
             server.stop()
     interval = format_interval(panel_interval(start, end, 1500))
-    print(f"\n{platform.machine()}, {len(os.sched_getaffinity(0))} cores, PostgreSQL {version} ({flavour}), "
-          f"range {args.days} days, $__interval {interval}, as the Grafana role\n")
+    from bench.machine import describe
+
+    print(f"\nmachine: {describe(f'PostgreSQL {version} ({flavour})')}")
+    print(f"range {args.days} days, $__interval {interval}, as the Grafana role\n")
     print(f"| dashboard | panel | rows | first run ms | median of {args.repeats} ms |")
     print("|---|---|---:|---:|---:|")
     for dashboard, panel, count, first, warm in rows:

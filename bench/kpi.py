@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -162,8 +161,9 @@ def report(conn, start, end, args) -> None:
         ("mes_downtime_pareto", "SELECT * FROM mes_downtime_pareto('line1', %s, %s)"),
         ("mes_oee_waterfall", "SELECT * FROM mes_oee_waterfall('line1', %s, %s)"),
     ]
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"Python {platform.python_version()}, PostgreSQL {conn.info.server_version // 10000}")
+    from bench.machine import describe
+
+    print(f"machine: {describe(f'PostgreSQL {conn.info.server_version // 10000}')}")
     print(f"{'query':<26} {'rows':>6} {'median ms':>10} {'best ms':>8}")
     from psycopg.rows import dict_row
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import platform
 import sys
 import tempfile
 import time
@@ -125,18 +124,11 @@ async def bench_asyncua(endpoint: str, namespace: int, tags: int, seconds: float
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import asyncua
 
-    cores = multiprocessing.cpu_count()
-    return f"{model}, {cores} cores, Python {platform.python_version()}, asyncua {asyncua.__version__}"
+    from bench.machine import describe
+
+    return describe(f"asyncua {asyncua.__version__}")
 
 
 def main() -> None:

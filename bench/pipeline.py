@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import signal
 import socket
 import subprocess
@@ -140,8 +138,9 @@ def main() -> None:
                 simulator.kill()
             server.stop()
 
-    print(f"machine: {platform.machine()}, {platform.system()} {platform.release()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}")  # fmt: skip
+    from bench.machine import describe
+
+    print(f"machine: {describe()}")
     print(f"simulator: {args.tags:,d} Modbus tags changing every {args.scale_interval:g} s; collector: "
           f"{(args.tags + TAGS_PER_UNIT - 1) // TAGS_PER_UNIT} connections polling every {args.poll_interval:g} s")
     print(f"measured {result['elapsed']:.0f} s after {args.warmup:g} s warm-up:")

@@ -21,7 +21,6 @@ Goal (issue 6): store ≥ 70% of copy, ≥ 4× executemany.
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import describe
 from collectors.config.models import Plant
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
@@ -160,11 +160,10 @@ def main() -> None:
                 server.stop()
 
     rate = {name: n / elapsed for name, (n, elapsed) in results.items()}
-    print(f"\nmachine: {platform.machine()}, {platform.system()} {platform.release()}, "
-          f"{_cpus()} CPUs, Python {platform.python_version()}, psycopg {psycopg.__version__}")  # fmt: skip
-    print(f"best of runs, {args.batch:,d} rows per batch:")
+    print(f"\nmachine: {describe(f'psycopg {psycopg.__version__}')}")
+    print(f"best of {args.rounds} interleaved rounds, {args.batch:,d} rows per batch:")
     for name in ("store", "copy", "executemany"):
-        print(f"  {name:12s} {rate[name]:>10,.0f} rows/s")
+        print(f"  {name:12s} {rate[name]:>10,.0f} rows/s  ({results[name][0]:,d} rows)")
     print(f"store / copy        = {rate['store'] / rate['copy']:.2f}  (goal ≥ 0.70)")
     print(f"store / executemany = {rate['store'] / rate['executemany']:.1f}×  (goal ≥ 4×)")
 
@@ -175,12 +174,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _cpus() -> int:
-    import os
-
-    return os.cpu_count() or 0
 
 
 if __name__ == "__main__":
