@@ -19,6 +19,8 @@ def check(
 
     Example: linebrain check examples/*.yaml
     """
+    from mes.production.equipment import state_holding
+
     failed = False
     for path in configs:
         try:
@@ -31,6 +33,9 @@ def check(
             f"{path}: ok — site {plant.site.name} ({plant.site.timezone}), {lines} lines, "
             f"{len(plant.connections)} connections, {len(plant.tags)} tags"
         )
+        for unit, tag, seconds, how in state_holding(plant):
+            console.print(f"  {unit}: state tag {tag} holds a reading {seconds:g} s, then no data ({how})",
+                          markup=False, highlight=False)
     if failed:
         raise typer.Exit(2)
 

@@ -63,13 +63,40 @@ def stale_seconds(tag: Tag | None, plant: Plant) -> float:
         return 130.0
     if tag.mode == "subscribe":
         return SUBSCRIBED_STALE_SECONDS
-    interval = 1.0
+    interval = poll_interval(tag, plant)
+    return max(2 * tag.heartbeat + interval if tag.heartbeat > 0 else 0, 3 * interval, 5.0)
+
+
+def poll_interval(tag: Tag, plant: Plant) -> float:
+    """Seconds between reads of a polled tag (its poll group's interval)."""
     try:
         conn = plant.connection(tag.connection)
-        interval = next((g.interval for g in conn.poll_groups if g.name == tag.group), interval)
     except KeyError:
-        pass
-    return max(2 * tag.heartbeat + interval if tag.heartbeat > 0 else 0, 3 * interval, 5.0)
+        return 1.0
+    return next((g.interval for g in conn.poll_groups if g.name == tag.group), 1.0)
+
+
+def state_holding(plant: Plant) -> list[tuple[str, str, float, str]]:
+    """Per work unit with a state tag: (unit, tag, seconds a reading holds, where that comes
+    from), as ``linebrain check`` prints it."""
+    tags = {tag.name: tag for tag in plant.tags}
+    found = []
+    for line in plant.lines():
+        units = [(line.id, line.bindings)] + [(work_cell_id(line.id, eq.id), eq.bindings) for eq in line.equipment]
+        for unit_id, bindings in units:
+            if bindings.state is None:
+                continue
+            tag = tags.get(bindings.state.tag)
+            if line.state_stale_after is not None:
+                seconds, how = line.state_stale_after, "state_stale_after"
+            elif tag is not None and tag.mode == "subscribe":
+                seconds, how = SUBSCRIBED_STALE_SECONDS, "subscribed: silence means no change"
+            else:
+                seconds = stale_seconds(tag, plant)
+                how = (f"2 x heartbeat {tag.heartbeat:g} s + poll {poll_interval(tag, plant):g} s, at least 3 polls "
+                       "and 5 s") if tag else "default"  # fmt: skip
+            found.append((unit_id, bindings.state.tag, seconds, how))
+    return found
 
 
 UPSERT_EQUIPMENT = """

@@ -9,6 +9,7 @@ line binds an order-number tag, from the PLC (:func:`follow_order_tag`).
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -16,6 +17,8 @@ import psycopg
 from mes.bounds import check_number
 from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("planned", "released", "running", "paused", "completed", "cancelled")
 TRANSITIONS: dict[str, set[str]] = {
@@ -238,13 +241,16 @@ PLC_USER = "plc"
 
 def follow_order_tag(conn: psycopg.Connection, unit: dict, tag_id: int, now: datetime) -> None:
     """Start the order whose number the PLC shows (pausing the one running); a blank or zero
-    number pauses the running order. Unknown numbers are ignored: orders are planned first."""
+    number pauses the running order. An order created or released while the PLC already
+    shows its number is started at the time the number appeared. An unknown number is
+    logged once, or created when the line's ``orders.auto_create`` is on."""
     wm = conn.execute(
-        "SELECT last_time, last_text FROM derive_watermarks WHERE equipment_id = %s AND stream = 'order_number'",
+        "SELECT last_time, last_text, value_since FROM derive_watermarks "
+        "WHERE equipment_id = %s AND stream = 'order_number'",
         (unit["id"],),
     ).fetchone()
     after = wm[0] if wm else datetime.min.replace(tzinfo=UTC)
-    previous = wm[1] if wm else None
+    previous, since = (wm[1], wm[2]) if wm else (None, None)
     readings = conn.execute(
         "SELECT time, coalesce(text_value, CASE WHEN value IS NULL OR value = 0 THEN '' "
         "ELSE trim(to_char(value, 'FM999999999999999999')) END) FROM samples WHERE tag_id = %s AND time > %s "
@@ -254,29 +260,68 @@ def follow_order_tag(conn: psycopg.Connection, unit: dict, tag_id: int, now: dat
     for time, number in readings:
         number = (number or "").strip()
         if number != previous:
-            _apply_order_number(conn, unit["line_id"], number, time)
-            previous = number
+            if previous and since is not None:
+                _apply_order_number(conn, unit, previous, since)  # created or released since it appeared
+            _apply_order_number(conn, unit, number, time)
+            previous, since = number, time
+    if previous and since is not None:
+        _apply_order_number(conn, unit, previous, since)  # created or released since it appeared
     if readings:
         conn.execute(
-            "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_text) VALUES (%s, 'order_number', "
-            "%s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
-            "last_text = EXCLUDED.last_text, updated_at = now()",
-            (unit["id"], readings[-1][0], previous),
+            "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_text, value_since) "
+            "VALUES (%s, 'order_number', %s, %s, %s) ON CONFLICT (equipment_id, stream) DO UPDATE SET "
+            "last_time = EXCLUDED.last_time, last_text = EXCLUDED.last_text, value_since = EXCLUDED.value_since, "
+            "updated_at = now()",
+            (unit["id"], readings[-1][0], previous, since),
         )
 
 
-def _apply_order_number(conn: psycopg.Connection, line_id: str, number: str, at: datetime) -> None:
+# What this process has logged about PLC order numbers: each (line, note) once, not every run.
+_logged: set[tuple[str, str]] = set()
+
+
+def _log_once(line_id: str, key: str, message: str, *args: object) -> None:
+    if (line_id, key) not in _logged:
+        _logged.add((line_id, key))
+        log.warning(message, *args)
+
+
+def _apply_order_number(conn: psycopg.Connection, unit: dict, number: str, at: datetime) -> None:
+    """Make the line run the order ``number`` from ``at`` (none for a blank number). A
+    refusal (the order ran later than ``at`` already, another order's run is in the way) is
+    logged; derivation goes on."""
+    line_id = unit["line_id"]
     running = running_order(conn, line_id)
     if running and running["number"] == number:
         return
     target = None
     if number:
-        row = conn.execute(
-            "SELECT id, status FROM work_orders WHERE number = %s AND line_id = %s", (number, line_id)
-        ).fetchone()
-        if row and row[1] in ("planned", "released", "paused"):
+        row = conn.execute("SELECT id, status, line_id FROM work_orders WHERE number = %s", (number,)).fetchone()
+        if row is None:
+            target = _unknown_order_number(conn, line_id, number, at)
+        elif row[2] == line_id and row[1] in ("planned", "released", "paused"):
             target = int(row[0])
-    if running and (target is not None or not number):
-        transition(conn, running["id"], "paused", PLC_USER, at, note="order number changed on the PLC")
-    if target is not None:
-        transition(conn, target, "running", PLC_USER, at, note=f"order number {number} on the PLC")
+    try:
+        with conn.transaction():
+            if running and (target is not None or not number):
+                transition(conn, running["id"], "paused", PLC_USER, at, note="order number changed on the PLC")
+            if target is not None:
+                transition(conn, target, "running", PLC_USER, at, note=f"order number {number} on the PLC")
+    except (Conflict, InvalidInput) as exc:
+        _log_once(line_id, f"refused {number} {at}", "line %s: order number %s on the PLC at %s not followed: %s",
+                  line_id, number, at, exc)
+
+
+def _unknown_order_number(conn: psycopg.Connection, line_id: str, number: str, at: datetime) -> int | None:
+    """Create the order when the line auto-creates (returns its id); else log it once."""
+    line = conn.execute("SELECT auto_create_orders, auto_create_product, auto_create_quantity FROM equipment "
+                        "WHERE id = %s", (line_id,)).fetchone()  # fmt: skip
+    if line and line[0] and line[1]:
+        order = create_order(conn, number, line_id, line[1], line[2] or 1000, PLC_USER,
+                             note=f"created from the PLC order number at {at.isoformat()}")
+        log.info("line %s: created order %s shown by the PLC", line_id, number)
+        return int(order["id"])
+    hint = "set orders.product for the line" if line and line[0] else "create it, or set orders.auto_create: true"
+    _log_once(line_id, f"unknown {number}", "line %s: the PLC shows order number %s, which LineBrain does not "
+              "know (%s)", line_id, number, hint)  # fmt: skip
+    return None

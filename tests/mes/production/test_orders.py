@@ -102,3 +102,36 @@ def test_progress_projects_the_finish_at_the_current_rate(synced: psycopg.Connec
     rate = 200 / 600  # good per second over the run so far
     assert progress["projected_finish"] == now + timedelta(seconds=(1000 - 200) / rate)
     assert progress["late"] is True
+
+
+PLC_LINE = {"bindings": {"state": {"tag": "state", "codes": {"running": [1]}}, "order_number": "order_no"}}
+
+
+def test_an_order_released_after_the_plc_shows_its_number_starts_when_the_number_appeared(
+        synced: psycopg.Connection, caplog: pytest.LogCaptureFixture) -> None:
+    p = plant(**PLC_LINE)
+    writer = SampleWriter(synced)
+    for minute in range(0, 30, 5):
+        writer.add("order_no", T0 + timedelta(minutes=minute), 1001)
+    writer.flush()
+    derive.run_once(synced, p, now=T0 + timedelta(minutes=10))
+    derive.run_once(synced, p, now=T0 + timedelta(minutes=12))
+    # Unknown yet: logged once, not every run.
+    assert sum("1001" in r.getMessage() and "does not know" in r.getMessage() for r in caplog.records) == 1
+    order = orders.create_order(synced, "1001", "line1", "lager", 500, by="planner")
+    orders.transition(synced, order["id"], "released", "planner")
+    derive.run_once(synced, p, now=T0 + timedelta(minutes=30))
+    assert orders.get_order(synced, order["id"])["status"] == "running"
+    runs = synced.execute("SELECT lower(period) FROM order_runs WHERE order_id = %s", (order["id"],)).fetchall()
+    assert runs == [(T0,)]
+
+
+def test_an_unknown_plc_order_number_is_created_when_the_line_auto_creates(synced: psycopg.Connection) -> None:
+    p = plant(**PLC_LINE, orders={"auto_create": True, "product": "pils", "planned_quantity": 800})
+    writer = SampleWriter(synced)
+    writer.add("order_no", T0, 2002)
+    writer.flush()
+    derive.run_once(synced, p, now=T0 + timedelta(minutes=5))
+    created = orders.find_order(synced, "2002")
+    assert (created["status"], created["product_id"], created["planned_quantity"]) == ("running", "pils", 800)
+    assert orders.transitions(synced, created["id"])[-1]["at"] == T0

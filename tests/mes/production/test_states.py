@@ -80,3 +80,36 @@ def test_late_samples_are_taken_in_by_rederive(db: psycopg.Connection) -> None:
     assert kpi.period_kpi(db, "line1", at(0), at(600))["gq"] == 100  # counted once, not twice
     events = db.execute("SELECT kind, lower(period), upper(period) FROM downtime_events").fetchall()
     assert events == [("stop", at(240), at(360))], "the provisional no-data event is gone"
+
+
+def test_a_state_reading_holds_two_heartbeats_and_a_poll_then_is_no_data(db: psycopg.Connection) -> None:
+    # heartbeat 60 s, poll 1 s: a reading holds 121 s.
+    derive.run_once(db, plant(), now=at(-3600))
+    writer = SampleWriter(db)
+    writer.add("state", at(0), 1)
+    writer.flush()
+    derive.run_once(db, plant(), now=at(300))
+    assert intervals(db) == [(at(0), at(121), "running", 1), (at(121), at(300), "unknown", None)]
+
+
+def test_a_line_sets_how_long_a_state_reading_holds(db: psycopg.Connection) -> None:
+    line = plant(state_stale_after=30)
+    derive.run_once(db, line, now=at(-3600))
+    writer = SampleWriter(db)
+    writer.add("state", at(0), 1)
+    writer.flush()
+    derive.run_once(db, line, now=at(300))
+    assert intervals(db) == [(at(0), at(30), "running", 1), (at(30), at(300), "unknown", None)]
+
+
+def test_check_prints_how_long_each_state_tag_holds(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from mes.cli import app
+    from tests.mes.production.scenario import PLANT_YAML
+
+    path = tmp_path / "plant.yaml"
+    path.write_text(PLANT_YAML)
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "line1: state tag state holds a reading 121 s, then no data (2 x heartbeat 60 s + poll 1 s" in result.output
