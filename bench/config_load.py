@@ -1,7 +1,7 @@
 """Loading a big plant config: time and peak memory grow linearly with the file.
 
 Generates plant configs of the given sizes (Modbus connections of 1,000 float32
-tags each, every tag with a unit and a description, about 150 bytes a tag),
+tags each, every tag with a unit and a description, about 190 bytes a tag),
 then, each in a fresh process, loads it with ``load_plant`` (parse with line
 numbers, validate, cross-check) and, as the baseline, with a bare libyaml
 ``yaml.load(CSafeLoader)`` of the same file (no line numbers, no validation).

@@ -77,7 +77,8 @@ def stored_cycles(url: str, seed: int) -> dict[int, list[int]]:
     """Per scale tag index, the cycles whose values were stored, in time order (duplicates kept)."""
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT t.name, s.value FROM samples s JOIN tags t ON t.id = s.tag_id ORDER BY t.name, s.time"
+            "SELECT t.name, s.value FROM samples s JOIN tags t ON t.id = s.tag_id WHERE t.name ~ '^s[0-9]+$' "
+            "ORDER BY t.name, s.time"
         ).fetchall()
     cycles: dict[int, list[int]] = {}
     for name, value in rows:

@@ -21,12 +21,14 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 import yaml
 
 from collectors.store.spool import Spool
 from simulator import Simulator, SimulatorOptions
 from tests.collectors.store.helpers import scale_plant, stored_cycles
 
+pytestmark = pytest.mark.faults
 TAGS = 1000
 SEED = 5
 REPO = Path(__file__).resolve().parents[3]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
@@ -16,6 +17,7 @@ from simulator import Simulator, SimulatorOptions
 from tests.collectors.store.helpers import scale_plant, stored_cycles
 from tests.conftest import free_port
 
+pytestmark = pytest.mark.faults
 TAGS = 40
 SEED = 3
 OUTAGE_S = 30.0
