@@ -20,3 +20,9 @@ def first(conn: psycopg.Connection, sql: str, params: Any = None) -> dict[str, A
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(sql, params)
         return cur.fetchone() if cur.description else None
+
+
+def scalar(conn: psycopg.Connection, sql: str, params: Any = None) -> Any:
+    """The first column of the first row ``sql`` returns, or None (an aggregate's answer)."""
+    row = conn.execute(sql, params).fetchone()
+    return row[0] if row else None

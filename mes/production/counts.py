@@ -36,6 +36,7 @@ from datetime import datetime
 import psycopg
 
 from mes.bounds import check_number
+from mes.db import scalar
 from mes.errors import InvalidInput
 
 COUNT_KINDS = ("good", "reject", "total", "rework", "energy")
@@ -191,7 +192,9 @@ def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, 
         f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} "
         "ORDER BY time DESC LIMIT 2", (tag_id, after))][::-1]  # fmt: skip
     window: list[Reading | None] = [None, None, *before]
-    times, qtys, events = [], [], []
+    times: list[datetime] = []
+    qtys: list[float] = []
+    events: list[tuple[datetime, str, float | None, float, float]] = []
     for reading in new:
         counted = count_step(rule, window[-2], window[-1], reading)
         if counted.quantity:
@@ -287,8 +290,8 @@ def rewind_counts(conn: psycopg.Connection, unit_id: str, kind: str, tag_id: int
     is half forgotten). Its baseline are then the readings before that minute: a late
     reading at ``since`` counts what was made since the reading before it."""
     stream = f"count:{kind}"
-    cut = conn.execute("SELECT date_bin('60 seconds', %s::timestamptz - interval '1 microsecond', 'epoch')",
-                       (since,)).fetchone()[0]  # fmt: skip
+    cut = scalar(conn, "SELECT date_bin('60 seconds', %s::timestamptz - interval '1 microsecond', 'epoch')",
+                 (since,))  # fmt: skip
     conn.execute(f"UPDATE count_buckets SET {kind} = 0 WHERE equipment_id = %s AND cut_end > %s", (unit_id, cut))
     last = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
         f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} ORDER BY time DESC LIMIT 3",

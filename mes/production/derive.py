@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
-from psycopg.rows import dict_row
 
 from collectors.config.models import Plant
 from collectors.database.tags import tag_ids
-from mes.db import first, rows
+from mes.db import first, rows, scalar
 from mes.production.counts import counter_rule, derive_counts, rewind_counts
 from mes.production.downtime import derive_events
 from mes.production.equipment import work_units
@@ -60,7 +59,7 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
     window."""
     now = now or datetime.now(UTC)
     report = DeriveReport()
-    if not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
+    if not scalar(conn, "SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)):
         report.skipped = True
         return report
     try:
@@ -92,8 +91,7 @@ def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, li
     """One unit: calendar for the days its new samples fall on, then derive; from ``late`` on
     again when its facts already reach past it."""
     earliest = earliest_underived(conn, unit_id, tags)
-    reaches = conn.execute("SELECT max(last_time) FROM derive_watermarks WHERE equipment_id = %s",
-                           (unit_id,)).fetchone()[0]  # fmt: skip
+    reaches = scalar(conn, "SELECT max(last_time) FROM derive_watermarks WHERE equipment_id = %s", (unit_id,))
     rederive_from = late if late is not None and reaches is not None and late <= reaches else None
     starts = [t for t in (earliest, rederive_from) if t is not None]
     if starts:
@@ -106,9 +104,8 @@ def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, li
 def _take_pending(conn: psycopg.Connection) -> datetime | None:
     """The earliest sample time of the store batches committed since the last run (and forget them)."""
     with conn.transaction():
-        return conn.execute(
-            "WITH taken AS (DELETE FROM derive_pending RETURNING first_time) SELECT min(first_time) FROM taken"
-        ).fetchone()[0]
+        return scalar(conn, "WITH taken AS (DELETE FROM derive_pending RETURNING first_time) "
+                            "SELECT min(first_time) FROM taken")  # fmt: skip
 
 
 def earliest_underived(conn: psycopg.Connection, unit_id: str, tags: dict[str, int]) -> datetime | None:
@@ -118,13 +115,14 @@ def earliest_underived(conn: psycopg.Connection, unit_id: str, tags: dict[str, i
     for stream, tag in streams.items():
         if tag not in tags:
             continue
-        row = conn.execute(
+        oldest = scalar(
+            conn,
             "SELECT min(s.time) FROM samples s WHERE s.tag_id = %s AND s.time > coalesce((SELECT last_time "
             "FROM derive_watermarks WHERE equipment_id = %s AND stream = %s), '-infinity')",
             (tags[tag], unit_id, stream),
-        ).fetchone()
-        if row[0] is not None:
-            found.append(row[0])
+        )
+        if oldest is not None:
+            found.append(oldest)
     return min(found) if found else None
 
 
@@ -158,12 +156,11 @@ def cover_history(conn: psycopg.Connection, plant: Plant, line_id: str, since: d
 
 def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> None:
     """All streams of one unit, in dependency order."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT * FROM equipment WHERE id = %s", (unit_id,))
-        unit = cur.fetchone()
-        cur.execute("SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s "
-                    "ORDER BY kind", (unit_id,))
-        counters = cur.fetchall()
+    unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
+    if unit is None:
+        raise ValueError(f"no unit {unit_id!r}")
+    counters = rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s "
+                          "ORDER BY kind", (unit_id,))  # fmt: skip
     unit["line_id"] = unit["line_id"] or unit["id"]
     if unit["order_number_tag"] and unit["order_number_tag"] in tags:
         follow_order_tag(conn, unit, tags[unit["order_number_tag"]], now)
