@@ -3,6 +3,9 @@ and, through ``audited``, records its audit row); a new route that forgets fails
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
@@ -20,10 +23,19 @@ def _names(dependant: Dependant) -> set[str]:
     return names
 
 
+def _api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI keeps those as nested objects)."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        elif hasattr(route, "original_router"):
+            yield from _api_routes(route.original_router.routes)
+
+
 def test_every_api_write_is_audited_under_an_action() -> None:
     unaudited, writes = [], 0
-    for route in create_app(None).routes:
-        if not isinstance(route, APIRoute) or not route.path.startswith("/api"):
+    for route in _api_routes(create_app(None).routes):
+        if not route.path.startswith("/api"):
             continue
         for method in route.methods - {"GET", "HEAD"}:
             key = f"{method} {route.path}"
