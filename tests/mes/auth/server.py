@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,17 +20,21 @@ from tests.mes.production.scenario import PLANT_YAML
 
 
 @contextlib.contextmanager
-def linebrain_serve(database_url: str, folder: Path, **web: object) -> Iterator[str]:
-    """Run ``linebrain serve --config <golden plant + web>`` until the block ends; yields its base URL."""
+def linebrain_serve(database_url: str, folder: Path, run: bool = False, **web: object) -> Iterator[str]:
+    """Run ``linebrain serve --config <golden plant + web>`` (or with ``run``: ``linebrain run <config>
+    --serve``, collectors and MES jobs too) until the block ends; yields the server's base URL."""
     port = free_port()
     doc = yaml.safe_load(PLANT_YAML)
     doc["web"] = {"bind": "127.0.0.1", "port": port, **web}
+    doc["connections"][0]["port"] = free_port()  # no PLC there: the collector keeps retrying
     config = folder / "plant.yaml"
     config.write_text(yaml.safe_dump(doc))
     log = (folder / "serve.log").open("w")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, "-m", "mes.cli", "serve", "--config", str(config), "--database-url",
-                                database_url], stdout=log, stderr=subprocess.STDOUT, env=env)  # fmt: skip
+    verb = ["run", str(config), "--serve", "--metrics-port", "0", "--spool-dir", str(folder / "spool")] if run \
+        else ["serve", "--config", str(config)]  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "mes.cli", *verb, "--database-url", database_url], stdout=log,
+                               stderr=subprocess.STDOUT, env=env)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -46,8 +51,10 @@ def linebrain_serve(database_url: str, folder: Path, **web: object) -> Iterator[
     finally:
         process.terminate()
         try:
-            process.wait(timeout=15)
+            process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
         log.close()
+    # A clean stop: uvicorn shuts down and re-raises SIGTERM (systemd counts that as success).
+    assert process.returncode in (0, -signal.SIGTERM), (folder / "serve.log").read_text()[-3000:]

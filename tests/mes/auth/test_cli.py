@@ -59,3 +59,10 @@ def test_readyz_fails_when_the_collectors_are_silent(db: psycopg.Connection, db_
         db.execute("INSERT INTO store_batches (batch_id, rows) VALUES (gen_random_uuid(), 1)")
         fresh = httpx.get(f"{base}/readyz")
         assert fresh.status_code == 200 and fresh.json()["last_batch_age_s"] < 60
+
+
+def test_run_serve_serves_next_to_the_collectors_and_stops_with_them(db: psycopg.Connection, db_url: str,
+                                                                     tmp_path: Path) -> None:  # fmt: skip
+    with linebrain_serve(db_url, tmp_path, run=True) as base:
+        assert httpx.get(f"{base}/readyz").status_code == 200
+        assert httpx.get(f"{base}/api/lines").status_code == 401
