@@ -47,7 +47,7 @@ from mes.production.sync import sync_plant  # noqa: E402
 from tests.mes.grafana.harness import run_dashboard  # noqa: E402
 from tests.mes.grafana.plant_data import record_quality  # noqa: E402
 
-PLANT = ROOT / "tests" / "grafana" / "plant.yaml"
+PLANT = ROOT / "tests" / "mes" / "grafana" / "plant.yaml"
 LIMIT_SECONDS = 1.0
 
 SAMPLES_SQL = """

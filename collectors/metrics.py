@@ -101,6 +101,11 @@ class CollectorMetrics(Collector):
         yield failing
         yield GaugeMetricFamily("linebrain_database_up", "1 when the last write reached the database",
                                 value=1.0 if stats.database_up else 0.0)  # fmt: skip
+        if stats.flavour:
+            flavour = GaugeMetricFamily("linebrain_database_info", "the database's flavour (always 1)",
+                                        labels=["flavour"])  # fmt: skip
+            flavour.add_metric([stats.flavour], 1.0)
+            yield flavour
         yield GaugeMetricFamily("linebrain_spool_bytes", "bytes in the spool", value=store.spool.size_bytes())
         yield GaugeMetricFamily("linebrain_spool_limit_bytes", "spool size limit", value=store.spool.max_bytes)
         yield GaugeMetricFamily("linebrain_spool_batches", "batches spooled, not yet committed",

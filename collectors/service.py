@@ -120,7 +120,7 @@ class CollectorService:
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
         pipeline.start()
         refresher = RollupRefresher(self.database_url, options.rollup_interval,
-                                    retention_days=self.plant.storage.retention_days, stats=store.stats)  # fmt: skip
+                                    storage=self.plant.storage, stats=store.stats)  # fmt: skip
         refresher.start()
         self.workers = [self.worker_factory(conn, self.plant.tags_of(conn.id), pipeline.sink)
                         for conn in self.connections]  # fmt: skip

@@ -1,5 +1,11 @@
 """Shared fixtures: one embedded PostgreSQL per test session, a
-migrated template database, and a fresh database per test cloned from it."""
+migrated template database, and a fresh database per test cloned from it.
+
+``LINEBRAIN_TEST_FLAVOUR=timescaledb`` runs the server with TimescaleDB preloaded
+(scripts/test installs it and runs the database tests a second time so);
+``LINEBRAIN_TEST_DATABASE_URL`` runs them against any server instead. Tests that
+use the server are marked ``database``; one that only makes sense on one flavour
+is marked ``plain_only("why")`` or ``timescaledb_only("why")``."""
 
 from __future__ import annotations
 
@@ -8,19 +14,31 @@ import os
 import shutil
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from hypothesis import settings
 
 from collectors.database.embedded import EmbeddedPostgres
+from collectors.database.flavour import Flavour, database_flavour
 from collectors.database.migrations import migrate
 from mes import ALL_MIGRATIONS
 
-TEMPLATE = "linebrain_template"
+# Which server the database tests run on (scripts/test runs the database tests once per flavour):
+# "plain" (the default; TimescaleDB is not preloaded even when installed) or "timescaledb".
+FLAVOUR = os.environ.get("LINEBRAIN_TEST_FLAVOUR", "plain")
+if FLAVOUR not in ("plain", "timescaledb"):
+    raise pytest.UsageError(f"LINEBRAIN_TEST_FLAVOUR={FLAVOUR!r}: use plain or timescaledb")
+# A user's own server instead of the embedded one; its flavour is whatever it is.
+EXTERNAL_URL = os.environ.get("LINEBRAIN_TEST_DATABASE_URL") or None
+# Every database a session creates carries this prefix, and only such databases are dropped.
+PREFIX = f"lbt_{uuid.uuid4().hex[:8]}_"
+ADMIN_DATABASE = urlsplit(EXTERNAL_URL).path.lstrip("/") if EXTERNAL_URL else "postgres"
 
 # Property and fuzz tests are deterministic by default: the same examples on every run and machine, so a
 # failure reproduces and never blocks an unrelated landing; the falsifying example is printed with the
@@ -58,48 +76,121 @@ def pg_data_dir() -> Iterator[Path]:
         yield path
 
 
+class ExternalServer:
+    """A server named by ``LINEBRAIN_TEST_DATABASE_URL`` (a user's own PostgreSQL or TimescaleDB).
+
+    Its URL's user needs CREATEDB; the suite creates its databases under ``PREFIX`` and drops only those."""
+
+    def __init__(self, url: str) -> None:
+        self.base = url
+
+    def url(self, database: str) -> str:
+        return database_url(self.base, database)
+
+
+def database_url(url: str, database: str) -> str:
+    """``url`` pointing at another database on the same server."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def login_url(url: str, user: str, password: str) -> str:
+    """``url`` with another user and password (e.g. Grafana's read-only role)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, f"{quote(user)}:{quote(password)}@{host}", parts.path, parts.query, ""))
+
+
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[EmbeddedPostgres]:
-    """The same embedded server the product runs, in a throw-away data dir."""
+def pg_server() -> Iterator[EmbeddedPostgres | ExternalServer]:
+    """The same embedded server the product runs, in a throw-away data dir, as the flavour
+    ``LINEBRAIN_TEST_FLAVOUR`` asks for; or the external server of ``LINEBRAIN_TEST_DATABASE_URL``."""
+    if EXTERNAL_URL:
+        yield ExternalServer(EXTERNAL_URL)
+        return
     with server_data_dir() as data_dir:
-        server = EmbeddedPostgres(data_dir, port=free_port())
+        server = EmbeddedPostgres(data_dir, port=free_port(), timescaledb=FLAVOUR == "timescaledb")
         server.start()
         yield server
         server.stop()
 
 
+def create_database(server: EmbeddedPostgres | ExternalServer, kind: str, template: str | None = None) -> str:
+    """A new database named ``PREFIX + kind + random``, optionally cloned from ``template``; its URL."""
+    name = f"{PREFIX}{kind}_{uuid.uuid4().hex[:12]}"
+    clause = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(server.url(ADMIN_DATABASE), autocommit=True) as conn:
+        for attempt in range(50):
+            try:
+                conn.execute(f'CREATE DATABASE "{name}"{clause}')
+                break
+            except psycopg.errors.ObjectInUse:
+                # Something still holds the template (a TimescaleDB scheduler being stopped).
+                if attempt == 49:
+                    raise
+                _disconnect_all(conn, template or "")
+                time.sleep(0.1)
+    return server.url(name)
+
+
+def drop_database(server: EmbeddedPostgres | ExternalServer, url: str) -> None:
+    """Drop a database this session created (never one it did not: the name must carry ``PREFIX``)."""
+    name = urlsplit(url).path.lstrip("/")
+    assert name.startswith(PREFIX), f"refusing to drop {name!r}: not created by this test session"
+    with psycopg.connect(server.url(ADMIN_DATABASE), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _disconnect_all(conn: psycopg.Connection, database: str) -> None:
+    conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                 "AND pid <> pg_backend_pid()", (database,))  # fmt: skip
+
+
 @pytest.fixture(scope="session")
-def template_url(pg_server: EmbeddedPostgres) -> str:
-    with psycopg.connect(pg_server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}"')
-        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    url = pg_server.url(TEMPLATE)
+def template_url(pg_server: EmbeddedPostgres | ExternalServer) -> Iterator[str]:
+    """A migrated database the tests' databases are cloned from. Nobody may stay connected to it:
+    TimescaleDB's scheduler would (and CREATE DATABASE ... TEMPLATE refuses a template in use), so
+    connections to it are closed and forbidden once it is migrated."""
+    url = create_database(pg_server, "template")
     migrate(url, ALL_MIGRATIONS)
-    return url
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(pg_server.url(ADMIN_DATABASE), autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        _disconnect_all(conn, name)
+    yield url
+    drop_database(pg_server, url)
+
+
+@pytest.fixture(scope="session")
+def template_name(template_url: str) -> str:
+    return urlsplit(template_url).path.lstrip("/")
+
+
+@pytest.fixture(scope="session")
+def flavour(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> Flavour:
+    """The flavour the test databases have (cloned from the template, so all the same)."""
+    url = create_database(pg_server, "flavour", template_name)
+    try:
+        with psycopg.connect(url) as conn:
+            return database_flavour(conn)
+    finally:
+        drop_database(pg_server, url)
 
 
 @pytest.fixture
-def db_url(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[str]:
+def db_url(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> Iterator[str]:
     """A fresh, fully migrated database for one test (cloned from the template: fast)."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    yield pg_server.url(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = create_database(pg_server, "t", template_name)
+    yield url
+    drop_database(pg_server, url)
 
 
 @pytest.fixture
-def empty_db_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+def empty_db_url(pg_server: EmbeddedPostgres | ExternalServer) -> Iterator[str]:
     """A fresh database with no schema at all."""
-    name = f"e_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.url(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    url = create_database(pg_server, "e")
+    yield url
+    drop_database(pg_server, url)
 
 
 @pytest.fixture
@@ -121,3 +212,23 @@ def _no_ambient_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests choose their database explicitly; a developer's env must not leak in."""
     if "LINEBRAIN_DATABASE_URL" in os.environ:
         monkeypatch.delenv("LINEBRAIN_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses the database server ``database`` (scripts/test selects the
+    TimescaleDB pass by it)."""
+    for item in items:
+        if "pg_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
+@pytest.fixture(autouse=True)
+def _one_flavour_only(request: pytest.FixtureRequest) -> None:
+    """Skip, with its stated reason, a test that only makes sense on the other flavour."""
+    for marker, wanted in (("plain_only", False), ("timescaledb_only", True)):
+        mark = request.node.get_closest_marker(marker)
+        if mark is None:
+            continue
+        flavour: Flavour = request.getfixturevalue("flavour")
+        if flavour.timescaledb != wanted:
+            pytest.skip(f"{marker}: {mark.args[0] if mark.args else mark.kwargs.get('reason', '')}")

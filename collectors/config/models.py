@@ -53,6 +53,8 @@ class Storage(Strict):
 
     retention_days: int = Field(default=365, ge=1, le=36500)
     compress_after_days: int = Field(default=7, ge=1, le=3650)
+    # Sets the TimescaleDB chunk interval (about 25 M rows a chunk; docs/database.md).
+    expected_samples_per_second: float = Field(default=1000, gt=0, le=10_000_000)
     spool_dir: str | None = None
     spool_max_mb: int = Field(default=1024, ge=1)
     batch_max_rows: int = Field(default=20000, ge=1, le=1_000_000)

@@ -8,6 +8,11 @@ ourselves, because we want a TCP port on loopback (Grafana and a second
 LineBrain process connect to it) and a server that outlives the process that
 started it: two LineBrain processes share one server instead of fighting over
 it. A file lock serialises start and stop.
+
+When TimescaleDB is installed into that PostgreSQL (``timescaledb.control`` in
+its extension folder, e.g. by ``../shared/tools/timescaledb-build`` in the
+tests), the server is started with ``shared_preload_libraries=timescaledb``,
+so migrations create hypertables; otherwise it is plain PostgreSQL.
 """
 
 from __future__ import annotations
@@ -49,6 +54,21 @@ def _bin(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
 
 
+def timescaledb_installed() -> bool:
+    """Whether the TimescaleDB extension is installed into the embedded server's PostgreSQL."""
+    return (_bin("postgres").parent.parent / "share" / "extension" / "timescaledb.control").exists()
+
+
+# The scheduler takes one worker per database with the extension, and each running policy one more;
+# PostgreSQL's default of 8 worker processes is also shared with parallel query.
+_TIMESCALEDB_SETTINGS = (
+    "shared_preload_libraries=timescaledb",
+    "timescaledb.telemetry_level=off",
+    "max_worker_processes=24",
+    "timescaledb.max_background_workers=16",
+)
+
+
 @dataclass(frozen=True)
 class ServerStatus:
     running: bool
@@ -63,7 +83,16 @@ class ServerStatus:
 class EmbeddedPostgres:
     """A PostgreSQL server under ``data_dir/pgdata`` listening on 127.0.0.1."""
 
-    def __init__(self, data_dir: Path | str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, data_dir: Path | str | None = None, port: int | None = None, *, timescaledb: bool | None = None
+    ) -> None:
+        """``timescaledb``: None preloads TimescaleDB when it is installed, True requires it, False never."""
+        if timescaledb and not timescaledb_installed():
+            raise DatabaseError(
+                "TimescaleDB is not installed into the embedded PostgreSQL "
+                f"({_bin('postgres').parent.parent}); build it with ../shared/tools/timescaledb-build"
+            )
+        self.timescaledb = timescaledb_installed() if timescaledb is None else timescaledb
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.pgdata = self.data_dir / "pgdata"
         self.log_file = self.data_dir / "postgres.log"
@@ -81,10 +110,10 @@ class EmbeddedPostgres:
                 return status
             self._initdb_once()
             port = self._choose_port()
-            self._pg_ctl(
-                "start", "-w", "-t", "60", "-l", str(self.log_file),
-                "-o", f"-p {port} -h 127.0.0.1 -k {self._socket_dir()}",
-            )  # fmt: skip
+            options = f"-p {port} -h 127.0.0.1 -k {self._socket_dir()}"
+            if self.timescaledb:
+                options += "".join(f" -c {setting}" for setting in _TIMESCALEDB_SETTINGS)
+            self._pg_ctl("start", "-w", "-t", "60", "-l", str(self.log_file), "-o", options)
             self._state_file.write_text(json.dumps({"port": port}))
             status = self.status()
             if not status.running:

@@ -1,20 +1,27 @@
-"""Keeping ``samples_1m`` / ``samples_1h`` current on plain PostgreSQL.
+"""Keeping ``samples_1m`` / ``samples_1h`` current, and the storage settings applied.
 
-On TimescaleDB they are continuous aggregates with their own policies and
-``refresh_sample_rollups()`` is a no-op; on plain PostgreSQL it recomputes the
-minutes touched since the last call (see migration 0003). A collector or
+On plain PostgreSQL ``refresh_sample_rollups()`` recomputes the minutes touched
+since the last call (see migration 0003). On TimescaleDB they are continuous
+aggregates: their policies refresh the recent past, and the ranges of committed
+batches (``sample_rollup_pending``, migration 0020) are refreshed here with
+``refresh_continuous_aggregate``, so late samples — a replayed spool, an
+import, a write into a compressed chunk — reach the rollups too. A collector or
 ``linebrain run`` calls it on a timer; an import calls it once at the end, so
 golden data is queryable through the rollups at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
+from datetime import timedelta
 
 import psycopg
 
+from collectors.config.models import Storage
+from collectors.database.flavour import database_flavour
 from collectors.store.stats import StoreStats
 
 log = logging.getLogger("linebrain.store")
@@ -28,7 +35,31 @@ def refresh_rollups(database_url: str, *, open_minute: bool = True) -> int:
     an explicit call (an import, a test) includes everything stored so far."""
     through = "infinity" if open_minute else None
     with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
+        if database_flavour(conn).timescaledb:
+            return _refresh_continuous_aggregates(conn, through)
         return int(conn.execute("SELECT refresh_sample_rollups(%s::timestamptz)", (through,)).fetchone()[0])
+
+
+def _refresh_continuous_aggregates(conn: psycopg.Connection, through: str | None) -> int:
+    """Refresh both aggregates over each pending span (whole minutes, and the hours around them).
+    A span whose refresh fails goes back to the pending table for the next call."""
+    spans = conn.execute("SELECT span_from, span_to FROM take_sample_rollup_pending(%s::timestamptz)",
+                         (through,)).fetchall()  # fmt: skip
+    for index, (span_from, span_to) in enumerate(spans):
+        try:
+            conn.execute("CALL refresh_continuous_aggregate('samples_1m', %s, %s)", (span_from, span_to))
+            conn.execute(
+                "CALL refresh_continuous_aggregate('samples_1h', date_trunc('hour', %s::timestamptz),"
+                " date_trunc('hour', %s::timestamptz - interval '1 microsecond') + interval '1 hour')",
+                (span_from, span_to),
+            )
+        except psycopg.Error:
+            with contextlib.suppress(psycopg.Error):
+                for left_from, left_to in spans[index:]:
+                    conn.execute("INSERT INTO sample_rollup_pending (first_time, last_time) VALUES (%s, %s)",
+                                 (left_from, left_to - timedelta(microseconds=1)))  # fmt: skip
+            raise
+    return len(spans)
 
 
 def apply_retention(database_url: str, days: int) -> int:
@@ -37,21 +68,33 @@ def apply_retention(database_url: str, days: int) -> int:
         return int(conn.execute("SELECT apply_sample_retention(%s)", (days,)).fetchone()[0])
 
 
+def configure_storage(database_url: str, storage: Storage) -> int:
+    """Apply the config's storage settings: retention on both flavours; on TimescaleDB also the
+    chunk interval for the expected sample rate and the compression policy (migration 0020).
+    Returns the plain partitions dropped by retention."""
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
+        return int(conn.execute(
+            "SELECT configure_sample_storage(%s, %s, %s)",
+            (storage.retention_days, storage.compress_after_days, storage.expected_samples_per_second),
+        ).fetchone()[0])  # fmt: skip
+
+
 class RollupRefresher:
     """Calls :func:`refresh_rollups` every ``interval`` s in a thread, and applies the
-    retention at start and every ``retention_every`` s when ``retention_days`` is set.
+    storage settings (:func:`configure_storage`: retention, and on TimescaleDB chunk interval and
+    compression) at start and every ``retention_every`` s when ``storage`` is given.
     An unreachable database only postpones the work (pending ranges wait in the database); a refresh the
     database refuses is an ERROR, counted in ``stats`` (``rollup_failures``, ``rollup_error``) so ``status``
     shows it: dashboards reading the rollups go stale until it is fixed."""
 
     def __init__(
-        self, database_url: str, interval: float = 30.0, *, retention_days: int | None = None,
+        self, database_url: str, interval: float = 30.0, *, storage: Storage | None = None,
         retention_every: float = 6 * 3600.0, stats: StoreStats | None = None,
     ) -> None:  # fmt: skip
         self.stats = stats if stats is not None else StoreStats()
         self.database_url = database_url
         self.interval = interval
-        self.retention_days = retention_days
+        self.storage = storage
         self.retention_every = retention_every
         self.refreshes = 0
         self._retention_due = 0.0
@@ -67,13 +110,13 @@ class RollupRefresher:
 
     def _loop(self) -> None:
         while True:
-            if self.retention_days and time.monotonic() >= self._retention_due:
+            if self.storage and time.monotonic() >= self._retention_due:
                 try:
-                    dropped = apply_retention(self.database_url, self.retention_days)
+                    dropped = configure_storage(self.database_url, self.storage)
                     self._retention_due = time.monotonic() + self.retention_every
                     if dropped:
                         log.info("retention: dropped %d sample partitions older than %d days", dropped,
-                                 self.retention_days)  # fmt: skip
+                                 self.storage.retention_days)  # fmt: skip
                 except psycopg.Error as exc:
                     log.info("retention postponed: %s", exc)
             if self._stop.wait(self.interval):

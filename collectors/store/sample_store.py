@@ -25,6 +25,7 @@ from pathlib import Path
 import psycopg
 
 from collectors.config.models import Plant
+from collectors.database.flavour import database_flavour
 from collectors.database.tags import sync_tags
 from collectors.errors import StoreError
 from collectors.samples import Sample
@@ -318,6 +319,7 @@ class SampleStore:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=3)
             self._partitions.forget()
+            self.stats.flavour = database_flavour(self._conn).label
         return self._conn
 
     def _lost_connection(self, exc: Exception) -> None:

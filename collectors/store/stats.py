@@ -114,6 +114,7 @@ class StoreStats:
     rows_quarantined: int = 0  # refused by the database for their content, kept aside in spool/quarantine
     rows_dropped_spool_full: int = 0
     database_up: bool = False
+    flavour: str = ""  # "TimescaleDB 2.x" or "plain PostgreSQL (why)", learnt on connecting
     last_error: str = ""
     last_flush_seconds: float = 0.0  # spooled → committed, of the last batch
     last_commit_seconds: float = 0.0  # duration of the last COPY transaction

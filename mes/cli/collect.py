@@ -267,10 +267,13 @@ def read_status(metrics_url: str) -> dict[str, Any]:
     values: dict[str, float] = {}
     connections: dict[str, dict[str, float]] = {}
     latency: list[tuple[float, float]] = []
+    flavour = ""
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if "connection" in sample.labels:
                 connections.setdefault(sample.labels["connection"], {})[sample.name] = sample.value
+            elif sample.name == "linebrain_database_info":
+                flavour = sample.labels.get("flavour", "")
             elif sample.name == "linebrain_sample_latency_seconds_bucket":
                 latency.append((float(sample.labels["le"]), sample.value))
             elif sample.name == "linebrain_rollup_refresh_failing":
@@ -300,6 +303,7 @@ def read_status(metrics_url: str) -> dict[str, Any]:
         "database_up": bool(values.get("linebrain_database_up")),
         "rollup_refresh_failures": int(values.get("linebrain_rollup_refresh_failures_total", 0)),
         "rollup_error": values.get("rollup_error") or "",
+        "database_flavour": flavour,
         "batch_flush_seconds": values.get("linebrain_batch_flush_seconds", 0.0),
         "latency_p50_seconds": _quantile(latency, 0.5),
         "latency_p99_seconds": _quantile(latency, 0.99),
@@ -331,7 +335,8 @@ def _print_status(report: dict[str, Any]) -> None:
     near = "  [bold red]NEAR FULL[/]" if report["spool_near_full"] else ""
     p50, p99 = report["latency_p50_seconds"], report["latency_p99_seconds"]
     console.print(
-        f"database {'up' if report['database_up'] else '[red]DOWN[/]'}  "
+        f"database {'up' if report['database_up'] else '[red]DOWN[/]'}"
+        f"{' (' + report['database_flavour'] + ')' if report['database_flavour'] else ''}  "
         f"{report['samples_per_second']:.0f} samples/s stored ({report['samples_stored']} total)  "
         f"queue {report['queue_depth']}/{report['queue_capacity']}  "
         f"spool {spool_mb:.1f}/{limit_mb:.0f} MB ({report['spool_batches']} batches){near}  "

@@ -36,13 +36,26 @@ def stop(data_dir: DataDir = None) -> None:
 
 @db_app.command("status")
 def status(data_dir: DataDir = None) -> None:
-    """Say whether the embedded server runs, where and on which port. Example: linebrain db status"""
+    """Say whether the embedded server runs, where, on which port and as which flavour
+    (TimescaleDB or plain PostgreSQL). Example: linebrain db status"""
     state = _server(data_dir).status()
     if state.running:
-        console.print(f"running  pid {state.pid}  {state.url()}  data: {state.data_dir}")
+        console.print(f"running  pid {state.pid}  {state.url()}  data: {state.data_dir}  {_flavour(state.url())}")
     else:
         console.print(f"stopped  data: {state.data_dir}")
         raise typer.Exit(1)
+
+
+def _flavour(url: str) -> str:
+    import psycopg
+
+    from collectors.database.flavour import database_flavour
+
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            return database_flavour(conn).label
+    except psycopg.Error as exc:
+        return f"flavour unknown: {exc}".strip()
 
 
 @db_app.command("url")
@@ -71,6 +84,34 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     for warning in result.warnings:
         err_console.print(f"warning: {warning}")
     console.print(f"schema up to date ({flavour}, {len(result.applied)} applied)")
+
+
+@db_app.command("stats")
+def stats(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
+    """Show how the samples are stored: flavour, chunks (or partitions), compression ratio and bytes
+    per sample. Example: linebrain db stats"""
+    import psycopg
+
+    from collectors.database.storage_stats import storage_stats
+    from mes.cli.common import database_url as resolve
+
+    with psycopg.connect(resolve(database_url, data_dir)) as conn:
+        figures = storage_stats(conn)
+    console.print(figures.flavour)
+    console.print(f"chunks            {figures.chunks} ({figures.compressed_chunks} compressed)")
+    console.print(f"samples           ≈ {figures.rows:,}")
+    console.print(f"size              {figures.total_bytes / 2**20:,.1f} MiB")
+    console.print(f"bytes per sample  {_figure(figures.bytes_per_sample, '.1f')}")
+    if figures.compressed_chunks:
+        console.print(f"compressed        {figures.compressed_rows:,} samples, "
+                      f"{figures.bytes_before_compression / 2**20:,.1f} → "
+                      f"{figures.bytes_after_compression / 2**20:,.1f} MiB, "
+                      f"ratio {_figure(figures.compression_ratio, '.1f')}, "
+                      f"{_figure(figures.compressed_bytes_per_sample, '.2f')} bytes per sample")  # fmt: skip
+
+
+def _figure(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def register(app: typer.Typer) -> None:

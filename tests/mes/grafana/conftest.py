@@ -15,6 +15,7 @@ import pytest
 
 from collectors.database.embedded import EmbeddedPostgres
 from mes.grafana.role import ensure_role
+from tests.conftest import ExternalServer, create_database, drop_database, login_url
 from tests.mes.grafana import plant_data
 
 
@@ -29,20 +30,14 @@ class GrafanaDatabase:
 
 @pytest.fixture(scope="session")
 def grafana_db(
-    pg_server: EmbeddedPostgres, template_url: str, tmp_path_factory: pytest.TempPathFactory
+    pg_server: EmbeddedPostgres | ExternalServer, template_name: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GrafanaDatabase]:
-    name = f"g_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
-    url = pg_server.url(name)
+    url = create_database(pg_server, "g", template_name)
     start, end = plant_data.window()
     plant_data.fill(url, start, end, tmp_path_factory.mktemp("spool"))
     end = datetime.now(UTC) + timedelta(minutes=1)  # the store's ledger rows are committed now
     role = f"grafana_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_role(conn, role, "test-password")
-    reader_url = url.replace("postgresql://postgres@", f"postgresql://{role}:test-password@")
-    yield GrafanaDatabase(url, reader_url, role, start, end)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield GrafanaDatabase(url, login_url(url, role, "test-password"), role, start, end)
+    drop_database(pg_server, url)

@@ -21,7 +21,7 @@ from mes.cli.demo import run_demo
 from mes.grafana.dashboards import all_dashboards
 from mes.grafana.provisioning import dashboard_documents
 from mes.grafana.role import ensure_role
-from tests.conftest import free_port
+from tests.conftest import ExternalServer, create_database, drop_database, free_port, login_url
 from tests.mes.grafana.harness import check_shape, run_dashboard
 from tests.mes.grafana.plant_data import record_quality
 
@@ -30,21 +30,17 @@ SHAPES = {panel.title: panel.shape for dashboard in all_dashboards() for panel i
 
 
 @pytest.fixture(scope="module")
-def demo_db(pg_server: EmbeddedPostgres, template_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    name = f"demo_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
-    url = pg_server.url(name)
+def demo_db(
+    pg_server: EmbeddedPostgres | ExternalServer, template_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict]:
+    url = create_database(pg_server, "demo", template_name)
     run = asyncio.run(run_demo(url, 20, 180, 1, free_port(), tmp_path_factory.mktemp("demo")))
     role = f"grafana_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         record_quality(conn, run["start"], run["end"], process_tag=None)
         ensure_role(conn, role, "demo-password")
-    yield {"reader_url": url.replace("postgresql://postgres@", f"postgresql://{role}:demo-password@"),
-           "start": run["start"]}  # fmt: skip
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    yield {"reader_url": login_url(url, role, "demo-password"), "start": run["start"]}
+    drop_database(pg_server, url)
 
 
 @pytest.mark.parametrize("uid", sorted(d.uid for d in all_dashboards()))
