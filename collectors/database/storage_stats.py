@@ -14,22 +14,27 @@ import psycopg
 
 from collectors.database.flavour import database_flavour
 
-# Per chunk of ``samples``: size, estimated rows, and for compressed chunks TimescaleDB's own record
-# of rows and bytes before and after (its catalog; the public views give bytes but not rows).
+# Per chunk of ``samples`` (TimescaleDB's public views), its estimated rows, and for compressed chunks the
+# rows TimescaleDB recorded when it compressed them (its catalog: the public views give bytes, not rows).
 _TIMESCALE_SQL = """
-SELECT count(*)::integer,
-       count(*) FILTER (WHERE ch.compressed_chunk_id IS NOT NULL)::integer,
-       coalesce(sum(CASE WHEN ch.compressed_chunk_id IS NULL
-                         THEN greatest(cl.reltuples, 0) ELSE cs.numrows_pre_compression END), 0)::bigint,
+WITH per_chunk AS (
+    SELECT c.is_compressed, greatest(cl.reltuples, 0)::bigint AS estimated, cs.numrows_pre_compression AS compressed
+    FROM timescaledb_information.chunks c
+    JOIN pg_class cl ON cl.oid = format('%I.%I', c.chunk_schema, c.chunk_name)::regclass
+    LEFT JOIN _timescaledb_catalog.chunk ch ON ch.relid = cl.oid
+    LEFT JOIN _timescaledb_catalog.compression_chunk_size cs ON cs.chunk_id = ch.id
+    WHERE c.hypertable_schema = current_schema() AND c.hypertable_name = 'samples'
+), sizes AS (
+    SELECT coalesce(sum(before_compression_total_bytes), 0) AS before,
+           coalesce(sum(after_compression_total_bytes), 0) AS after
+    FROM hypertable_compression_stats('samples')
+)
+SELECT count(*)::integer, count(*) FILTER (WHERE is_compressed)::integer,
+       coalesce(sum(estimated + CASE WHEN is_compressed THEN coalesce(compressed, 0) ELSE 0 END), 0)::bigint,
        coalesce(hypertable_size('samples'), 0)::bigint,
-       coalesce(sum(cs.numrows_pre_compression), 0)::bigint,
-       coalesce(sum(cs.uncompressed_heap_size + cs.uncompressed_toast_size + cs.uncompressed_index_size), 0)::bigint,
-       coalesce(sum(cs.compressed_heap_size + cs.compressed_toast_size + cs.compressed_index_size), 0)::bigint
-FROM _timescaledb_catalog.chunk ch
-JOIN _timescaledb_catalog.hypertable h ON h.id = ch.hypertable_id
-JOIN pg_class cl ON cl.oid = format('%I.%I', ch.schema_name, ch.table_name)::regclass
-LEFT JOIN _timescaledb_catalog.compression_chunk_size cs ON cs.chunk_id = ch.id
-WHERE h.table_name = 'samples' AND h.schema_name = current_schema() AND NOT ch.dropped
+       coalesce(sum(compressed) FILTER (WHERE is_compressed), 0)::bigint,
+       (SELECT before FROM sizes)::bigint, (SELECT after FROM sizes)::bigint
+FROM per_chunk
 """
 
 _PLAIN_SQL = """

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner, Result
 
+from collectors.database.flavour import Flavour
 from collectors.service import CollectorService, ServiceOptions
 from mes.cli import app
 from simulator import Simulator, SimulatorOptions
@@ -56,7 +57,9 @@ def test_import_command_loads_a_csv_and_reports_rejected_lines(db_url: str, tmp_
     assert counts_per_tag(db_url) == {"t0": 50, "t1": 50}
 
 
-async def test_status_command_shows_connections_rates_queue_and_spool(db_url: str, tmp_path: Path) -> None:
+async def test_status_command_shows_connections_rates_queue_and_spool(
+    db_url: str, tmp_path: Path, flavour: Flavour
+) -> None:
     options = SimulatorOptions(scenario="brewery", tags=20, scale_protocols=("modbus",), opcua_port=None,
                                scale_interval=0.2)  # fmt: skip
     async with Simulator(options) as sim:
@@ -71,6 +74,9 @@ async def test_status_command_shows_connections_rates_queue_and_spool(db_url: st
     assert report["queue_capacity"] == 500_000 and report["spool_limit_bytes"] == 1024 * 1024 * 1024
     assert report["latency_p99_seconds"] is not None
     assert "sim" in text.output and "samples/s" in text.output and "spool" in text.output
+    # Which flavour the collector writes to: "TimescaleDB 2.x" or "plain PostgreSQL (why not)".
+    assert report["database_flavour"] == flavour.label
+    assert flavour.label.split(" (")[0] in text.output
 
 
 async def test_status_counts_samples_pushed_by_opcua_subscriptions(db_url: str, tmp_path: Path) -> None:
