@@ -70,6 +70,11 @@ def server_data_dir() -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def own_server(data_dir: Path) -> EmbeddedPostgres:
+    """An embedded server of the session's flavour for a test that stops and starts it itself."""
+    return EmbeddedPostgres(data_dir, port=free_port(), timescaledb=FLAVOUR == "timescaledb")
+
+
 @pytest.fixture
 def pg_data_dir() -> Iterator[Path]:
     with server_data_dir() as path:

@@ -20,7 +20,6 @@ import psycopg
 import pytest
 
 from collectors.config.models import Plant
-from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
 from collectors.samples import BAD_OUT_OF_RANGE, UNCERTAIN
 from collectors.service import CollectorService, ServiceOptions
@@ -30,7 +29,7 @@ from simulator.faults import ModbusFaults
 from simulator.modbus_server import ModbusTcpServer
 from simulator.registers import UnitBank
 from tests.collectors.store.helpers import duplicates, scale_plant, stored_cycles, tiny_filesystem
-from tests.conftest import free_port
+from tests.conftest import own_server
 
 pytestmark = pytest.mark.faults
 TAGS = 40
@@ -54,7 +53,7 @@ def _gaps(cycles: dict[int, list[int]]) -> int:
 
 
 async def test_a_full_disk_under_the_spool_loses_only_counted_changes(tmp_path: Path, pg_data_dir: Path) -> None:
-    server = EmbeddedPostgres(pg_data_dir / "pg", port=free_port())
+    server = own_server(pg_data_dir / "pg")
     server.start()
     url = server.url()
     migrate(url)

@@ -8,12 +8,11 @@ from pathlib import Path
 
 import psycopg
 
-from collectors.database.embedded import EmbeddedPostgres
-from tests.conftest import free_port
+from tests.conftest import free_port, own_server
 
 
 def test_start_restart_keeps_data_and_stop(pg_data_dir: Path) -> None:
-    server = EmbeddedPostgres(pg_data_dir / "data", port=free_port())
+    server = own_server(pg_data_dir / "data")
     status = server.start()
     assert status.running
     try:
@@ -36,7 +35,7 @@ def test_start_restart_keeps_data_and_stop(pg_data_dir: Path) -> None:
 
 def test_second_process_joins_the_running_server(pg_data_dir: Path) -> None:
     data_dir = pg_data_dir / "shared"
-    first = EmbeddedPostgres(data_dir, port=free_port())
+    first = own_server(data_dir)
     pid = first.start().pid
     try:
         code = (
@@ -49,3 +48,27 @@ def test_second_process_joins_the_running_server(pg_data_dir: Path) -> None:
         assert url == first.url()
     finally:
         first.stop()
+
+
+def test_timescaledb_is_preloaded_exactly_when_installed(pg_data_dir: Path) -> None:
+    """No flavour asked for (what `linebrain` does): TimescaleDB when installed, else plain, and said so."""
+    from typer.testing import CliRunner
+
+    from collectors.database.embedded import EmbeddedPostgres, timescaledb_installed
+    from collectors.database.migrations import migrate
+    from mes.cli import app
+
+    server = EmbeddedPostgres(pg_data_dir / "auto", port=free_port())
+    server.start()
+    try:
+        migrated = migrate(server.url())
+        with psycopg.connect(server.url()) as conn:
+            preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+        status = CliRunner().invoke(app, ["db", "status", "--data-dir", str(pg_data_dir / "auto")])
+    finally:
+        server.stop()
+    installed = timescaledb_installed()
+    assert ("timescaledb" in preload) is installed and migrated.timescale is installed
+    assert status.exit_code == 0, status.output
+    words = " ".join(status.output.split())
+    assert ("TimescaleDB 2." in words and "plain" not in words) if installed else "plain PostgreSQL" in words

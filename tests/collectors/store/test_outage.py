@@ -9,13 +9,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
 from collectors.service import CollectorService, ServiceOptions
 from mes.cli.collect import read_status
 from simulator import Simulator, SimulatorOptions
 from tests.collectors.store.helpers import scale_plant, stored_cycles
-from tests.conftest import free_port
+from tests.conftest import own_server
 
 pytestmark = pytest.mark.faults
 TAGS = 40
@@ -33,7 +32,7 @@ async def _wait(condition, timeout: float, what: str) -> None:
 async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once(
     tmp_path: Path, pg_data_dir: Path
 ) -> None:
-    server = EmbeddedPostgres(pg_data_dir / "pg", port=free_port())  # our own: we are going to stop it
+    server = own_server(pg_data_dir / "pg")  # our own: we are going to stop it
     server.start()
     url = server.url()
     migrate(url)
