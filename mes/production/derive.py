@@ -21,6 +21,7 @@ import psycopg
 from collectors.config.models import Plant
 from collectors.database.tags import tag_ids
 from mes.db import first, rows, scalar
+from mes.errors import NotFound
 from mes.production.counts import counter_rule, derive_counts, rewind_counts
 from mes.production.downtime import derive_events
 from mes.production.equipment import work_units
@@ -64,7 +65,7 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
         return report
     try:
         key = conn.info.dsn
-        if _synced.get(id(plant)) != (plant, key):
+        if _synced.get(id(plant)) != (plant, key) or not _units_present(conn, plant):
             sync_plant(conn, plant, now)
             _synced[id(plant)] = (plant, key)
         else:
@@ -84,6 +85,13 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return report
+
+
+def _units_present(conn: psycopg.Connection, plant: Plant) -> bool:
+    """Every work unit of ``plant`` has its equipment row: false after the database was restored or
+    recreated under the same URL, which must be synced again before anything is derived into it."""
+    ids = [unit.id for unit in work_units(plant)]
+    return bool(scalar(conn, "SELECT count(*) FROM equipment WHERE id = ANY(%s)", (ids,)) == len(ids))
 
 
 def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, line_id: str, tags: dict[str, int],
@@ -158,7 +166,7 @@ def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], no
     """All streams of one unit, in dependency order."""
     unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
     if unit is None:
-        raise ValueError(f"no unit {unit_id!r}")
+        raise NotFound(f"{unit_id}: not in the database (sync the plant config first)", field="unit")
     counters = rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s "
                           "ORDER BY kind", (unit_id,))  # fmt: skip
     unit["line_id"] = unit["line_id"] or unit["id"]
