@@ -14,7 +14,6 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 CHECKED = sorted(str(p.relative_to(REPO)) for p in [*REPO.glob("*.md"), *REPO.glob("docs/*.md"),
                                                       *REPO.glob("*/**/README.md")] if ".venv" not in p.parts)
-AWAITED: set[str] = set()  # paths a document may name before they exist (none now)
 PACKAGES = ("collectors", "simulator", "mes", "tests", "bench", "docs", "scripts", "examples")
 CODE = re.compile(r"`([^`\n]+)`")
 BRACES = re.compile(r"\{([^{}]*)\}")
