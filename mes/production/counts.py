@@ -43,6 +43,7 @@ COUNT_KINDS = ("good", "reject", "total", "rework", "energy")
 USABLE = "status < 2147483648 AND value IS NOT NULL AND value = value"
 SLACK_SECONDS = 10.0  # a reading's time may be late by a poll cycle or two
 SLACK_UNITS = 10.0
+CHUNK_ROWS = 50_000
 
 # %(col)s is a whitelisted column name, everything else is a parameter.
 STORE_DELTAS = """
@@ -175,47 +176,68 @@ def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: 
 def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, rule: CounterRule,
                   now: datetime) -> None:
     """Add the deltas of one counter tag's new readings to ``count_buckets`` and record the
-    data-quality events they imply."""
+    data-quality events they imply. Readings stream in chunks (months of history at 1 s
+    never sit in memory at once)."""
     if kind not in COUNT_KINDS:
         raise ValueError(kind)
     stream = f"count:{kind}"
-    wm = conn.execute(
-        "SELECT last_time FROM derive_watermarks WHERE equipment_id = %s AND stream = %s", (unit["id"], stream)
-    ).fetchone()
-    after = wm[0] if wm else datetime.min.replace(tzinfo=now.tzinfo)
-    new = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
-        f"SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND {USABLE} "
-        "ORDER BY time", (tag_id, after, now))]  # fmt: skip
-    if not new:
-        return
-    before = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
+    after = scalar(conn, "SELECT last_time FROM derive_watermarks WHERE equipment_id = %s AND stream = %s",
+                   (unit["id"], stream)) or datetime.min.replace(tzinfo=now.tzinfo)  # fmt: skip
+    r0, r1 = _last_two(conn, rule, tag_id, after)
+    with conn.cursor(name=f"linebrain_counts_{tag_id}") as cur:
+        cur.execute(f"SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND {USABLE} "
+                    "ORDER BY time", (tag_id, after, now))  # fmt: skip
+        start = after
+        while chunk := cur.fetchmany(CHUNK_ROWS):
+            times: list[datetime] = []
+            qtys: list[float] = []
+            events: list[tuple[datetime, str, float | None, float, float]] = []
+            for time, raw in chunk:
+                r2 = Reading(time, rule.normalise(raw))
+                quantity = _fast_rise(rule, r1, r2)
+                if quantity is None:
+                    step = count_step(rule, r0, r1, r2)
+                    if step.event == "counter_glitch":
+                        assert r0 is not None and r1 is not None
+                        events.append((r1.time, step.event, r0.value, r1.value, step.event_quantity))
+                    elif step.event:
+                        events.append((time, step.event, r1.value if r1 else None, r2.value, step.event_quantity))
+                    quantity = step.quantity
+                if quantity:
+                    times.append(time)
+                    qtys.append(quantity)
+                r0, r1 = r1, r2
+            _store_deltas(conn, unit, kind, times, qtys, start, chunk[-1][0])
+            _store_events(conn, unit["id"], stream, events)
+            start = chunk[-1][0]
+    if r1 is not None and r1.time > after:
+        conn.execute(
+            "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
+            "last_value = EXCLUDED.last_value, updated_at = now()",
+            (unit["id"], stream, r1.time, r1.value),
+        )
+
+
+def _fast_rise(rule: CounterRule, r1: Reading | None, r2: Reading) -> float | None:
+    """The common case without building a step: a plausible rise (None: judge it fully)."""
+    if r1 is None or r2.value < r1.value:
+        return None
+    units = r2.value - r1.value
+    limit = rule.max_units((r2.time - r1.time).total_seconds())
+    if rule.max_rate is None or limit is None or units > limit:
+        return None  # without a rate a rise may end a glitch: the full rule looks back
+    return units
+
+
+def _last_two(conn: psycopg.Connection, rule: CounterRule, tag_id: int,
+              after: datetime) -> tuple[Reading | None, Reading | None]:
+    """The two usable readings at or before ``after``: the baseline a resumed derivation starts from."""
+    found = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
         f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} "
         "ORDER BY time DESC LIMIT 2", (tag_id, after))][::-1]  # fmt: skip
-    window: list[Reading | None] = [None, None, *before]
-    times: list[datetime] = []
-    qtys: list[float] = []
-    events: list[tuple[datetime, str, float | None, float, float]] = []
-    for reading in new:
-        counted = count_step(rule, window[-2], window[-1], reading)
-        if counted.quantity:
-            times.append(reading.time)
-            qtys.append(counted.quantity)
-        if counted.event == "counter_glitch":
-            bad = window[-1]
-            assert bad is not None and window[-2] is not None
-            events.append((bad.time, counted.event, window[-2].value, bad.value, counted.event_quantity))
-        elif counted.event:
-            events.append((reading.time, counted.event, window[-1].value if window[-1] else None, reading.value,
-                           counted.event_quantity))  # fmt: skip
-        window.append(reading)
-    _store_deltas(conn, unit, kind, times, qtys, after, new[-1].time)
-    _store_events(conn, unit["id"], stream, events)
-    conn.execute(
-        "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
-        "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
-        "last_value = EXCLUDED.last_value, updated_at = now()",
-        (unit["id"], stream, new[-1].time, new[-1].value),
-    )
+    padded: list[Reading | None] = [None, None, *found]
+    return padded[-2], padded[-1]
 
 
 def _store_deltas(conn: psycopg.Connection, unit: dict, kind: str, times: list[datetime], qtys: list[float],
