@@ -43,15 +43,13 @@ COUNT_KINDS = ("good", "reject", "total", "rework", "energy")
 USABLE = "status < 2147483648 AND value IS NOT NULL AND value = value"
 SLACK_SECONDS = 10.0  # a reading's time may be late by a poll cycle or two
 SLACK_UNITS = 10.0
-CHUNK_ROWS = 50_000
 
-# %(col)s is a whitelisted column name, everything else is a parameter.
-STORE_DELTAS = """
-WITH delta AS (
-    SELECT * FROM unnest(%(times)s::timestamptz[], %(qtys)s::double precision[]) AS d (time, qty)
-),
+# %(col)s is a whitelisted column name, everything else is a parameter. The cut of a delta:
+# width_bucket over the sorted boundaries (i with b[i] <= time < b[i+1], a binary search),
+# capped at the next whole minute. A cut is stored at its latest sample time: a window ending
+# between two minutes (e.g. "now") holds every delta seen up to it.
+CUT_AND_STORE = """
 bounded AS (
-    -- width_bucket over the sorted boundaries: i with b[i] <= time < b[i+1], a binary search.
     SELECT time, qty, width_bucket(time, %(bounds)s::timestamptz[]) AS i FROM delta
 ),
 cut AS (
@@ -60,12 +58,51 @@ cut AS (
                       ELSE (%(bounds)s::timestamptz[])[i + 1] END) AS cut,
            time, qty
     FROM bounded
+),
+stored AS (
+    INSERT INTO count_buckets (equipment_id, cut_end, {col})
+    SELECT %(unit)s, max(time), sum(qty) FROM cut GROUP BY cut HAVING sum(qty) <> 0
+    ON CONFLICT (equipment_id, cut_end) DO UPDATE SET {col} = count_buckets.{col} + EXCLUDED.{col}
 )
--- A cut is stored at its latest sample time: a window ending between two minutes
--- (e.g. "now") holds every delta seen up to it.
-INSERT INTO count_buckets (equipment_id, cut_end, {col})
-SELECT %(unit)s, max(time), sum(qty) FROM cut GROUP BY cut HAVING sum(qty) <> 0
-ON CONFLICT (equipment_id, cut_end) DO UPDATE SET {col} = count_buckets.{col} + EXCLUDED.{col}
+"""
+
+STORE_DELTAS = """
+WITH delta AS (
+    SELECT * FROM unnest(%(times)s::timestamptz[], %(qtys)s::double precision[]) AS d (time, qty)
+),
+""" + CUT_AND_STORE + "SELECT 1"
+
+# One pass in SQL over the new readings (and the two before them, the baseline): a plain
+# rise the line can make (see _plain_rise) is stored at once; every other step is returned,
+# with the two readings before it, for count_step to judge.
+DERIVE_PLAIN = f"""
+WITH readings AS (
+    SELECT time, value, true AS new FROM samples
+    WHERE tag_id = %(tag)s AND time > %(after)s AND time <= %(until)s AND {USABLE}
+    UNION ALL
+    (SELECT time, value, false FROM samples WHERE tag_id = %(tag)s AND time <= %(after)s AND {USABLE}
+     ORDER BY time DESC LIMIT 2)
+),
+d AS (
+    SELECT time, new, value - %(range)s * floor(value / %(range)s) AS v FROM readings
+),
+steps AS (
+    SELECT time, new, v, lag(v) OVER w AS v1, lag(time) OVER w AS t1, lag(v, 2) OVER w AS v0,
+           lag(time, 2) OVER w AS t0
+    FROM d WINDOW w AS (ORDER BY time)
+),
+judged AS (
+    SELECT *, v1 IS NOT NULL AND v >= v1 AND CASE
+        WHEN %(rate)s::double precision IS NULL THEN NOT coalesce(v1 < v0, false)
+        ELSE v - v1 <= %(rate)s * (greatest(extract(epoch FROM time - t1), 0) + {SLACK_SECONDS}) + {SLACK_UNITS}
+    END AS plain
+    FROM steps WHERE new
+),
+delta AS (
+    SELECT time, CASE WHEN plain THEN v - v1 ELSE 0 END AS qty FROM judged
+),
+""" + CUT_AND_STORE + """
+SELECT time, v, t1, v1, t0, v0 FROM judged WHERE NOT plain AND v1 IS NOT NULL ORDER BY time
 """
 
 BOUNDARIES = """
@@ -122,13 +159,14 @@ class Step:
 def classify(rule: CounterRule, prev: Reading, cur: Reading) -> Step:
     """The step from ``prev`` to ``cur`` (both normalised)."""
     top = rule.size * (1 - rule.reset_threshold)
+    limit = rule.max_units((cur.time - prev.time).total_seconds())
     if cur.value >= prev.value:
         kind, units = "rise", cur.value - prev.value
-    elif prev.value >= top and cur.value < rule.size * rule.reset_threshold:
+    elif (prev.value >= top and cur.value < rule.size * rule.reset_threshold
+          and (limit is None or cur.value + rule.size - prev.value <= limit)):
         kind, units = "wrap", cur.value + rule.size - prev.value
-    else:
+    else:  # a drop that is no wrap the line could make: the counter restarted
         kind, units = "reset", cur.value
-    limit = rule.max_units((cur.time - prev.time).total_seconds())
     if limit is not None and units > limit:
         return Step("jump", units, 0.0)
     return Step(kind, units, units)
@@ -176,79 +214,52 @@ def counter_delta(prev: float | None, value: float, bits: int, reset_threshold: 
 def derive_counts(conn: psycopg.Connection, unit: dict, kind: str, tag_id: int, rule: CounterRule,
                   now: datetime) -> None:
     """Add the deltas of one counter tag's new readings to ``count_buckets`` and record the
-    data-quality events they imply. Readings stream in chunks (months of history at 1 s
-    never sit in memory at once)."""
+    data-quality events they imply. Plain rises are summed in SQL; the few other steps are
+    judged by :func:`count_step`."""
     if kind not in COUNT_KINDS:
         raise ValueError(kind)
     stream = f"count:{kind}"
     after = scalar(conn, "SELECT last_time FROM derive_watermarks WHERE equipment_id = %s AND stream = %s",
                    (unit["id"], stream)) or datetime.min.replace(tzinfo=now.tzinfo)  # fmt: skip
-    r0, r1 = _last_two(conn, rule, tag_id, after)
-    with conn.cursor(name=f"linebrain_counts_{tag_id}") as cur:
-        cur.execute(f"SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND {USABLE} "
-                    "ORDER BY time", (tag_id, after, now))  # fmt: skip
-        start = after
-        while chunk := cur.fetchmany(CHUNK_ROWS):
-            times: list[datetime] = []
-            qtys: list[float] = []
-            events: list[tuple[datetime, str, float | None, float, float]] = []
-            for time, raw in chunk:
-                r2 = Reading(time, rule.normalise(raw))
-                quantity = _fast_rise(rule, r1, r2)
-                if quantity is None:
-                    step = count_step(rule, r0, r1, r2)
-                    if step.event == "counter_glitch":
-                        assert r0 is not None and r1 is not None
-                        events.append((r1.time, step.event, r0.value, r1.value, step.event_quantity))
-                    elif step.event:
-                        events.append((time, step.event, r1.value if r1 else None, r2.value, step.event_quantity))
-                    quantity = step.quantity
-                if quantity:
-                    times.append(time)
-                    qtys.append(quantity)
-                r0, r1 = r1, r2
-            _store_deltas(conn, unit, kind, times, qtys, start, chunk[-1][0])
-            _store_events(conn, unit["id"], stream, events)
-            start = chunk[-1][0]
-    if r1 is not None and r1.time > after:
-        conn.execute(
-            "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
-            "last_value = EXCLUDED.last_value, updated_at = now()",
-            (unit["id"], stream, r1.time, r1.value),
-        )
-
-
-def _fast_rise(rule: CounterRule, r1: Reading | None, r2: Reading) -> float | None:
-    """The common case without building a step: a plausible rise (None: judge it fully)."""
-    if r1 is None or r2.value < r1.value:
-        return None
-    units = r2.value - r1.value
-    limit = rule.max_units((r2.time - r1.time).total_seconds())
-    if rule.max_rate is None or limit is None or units > limit:
-        return None  # without a rate a rise may end a glitch: the full rule looks back
-    return units
-
-
-def _last_two(conn: psycopg.Connection, rule: CounterRule, tag_id: int,
-              after: datetime) -> tuple[Reading | None, Reading | None]:
-    """The two usable readings at or before ``after``: the baseline a resumed derivation starts from."""
-    found = [Reading(t, rule.normalise(v)) for t, v in conn.execute(
-        f"SELECT time, value FROM samples WHERE tag_id = %s AND time <= %s AND {USABLE} "
-        "ORDER BY time DESC LIMIT 2", (tag_id, after))][::-1]  # fmt: skip
-    padded: list[Reading | None] = [None, None, *found]
-    return padded[-2], padded[-1]
-
-
-def _store_deltas(conn: psycopg.Connection, unit: dict, kind: str, times: list[datetime], qtys: list[float],
-                  after: datetime, until: datetime) -> None:
-    if not times:
+    last = conn.execute(
+        f"SELECT time, value FROM samples WHERE tag_id = %s AND time > %s AND time <= %s AND {USABLE} "
+        "ORDER BY time DESC LIMIT 1", (tag_id, after, now)).fetchone()  # fmt: skip
+    if last is None:
         return
-    params = {"line": unit["line_id"], "after": after, "until": until}
-    bounds = sorted(row[0] for row in conn.execute(BOUNDARIES, params))
-    bounds = bounds or [datetime.max.replace(tzinfo=until.tzinfo)]  # width_bucket needs one threshold
-    conn.execute(STORE_DELTAS.format(col=kind).encode(),
-                 {"times": times, "qtys": qtys, "bounds": bounds, "unit": unit["id"]})  # fmt: skip
+    params = {"tag": tag_id, "after": after, "until": last[0], "range": rule.size, "rate": rule.max_rate,
+              "unit": unit["id"], "bounds": _bounds(conn, unit["line_id"], after, last[0])}  # fmt: skip
+    others = conn.execute(DERIVE_PLAIN.format(col=kind).encode(), params).fetchall()
+    times: list[datetime] = []
+    qtys: list[float] = []
+    events: list[tuple[datetime, str, float | None, float, float]] = []
+    for time, v, t1, v1, t0, v0 in others:
+        r0 = Reading(t0, v0) if t0 is not None else None
+        r1 = Reading(t1, v1)
+        step = count_step(rule, r0, r1, Reading(time, v))
+        if step.quantity:
+            times.append(time)
+            qtys.append(step.quantity)
+        if step.event == "counter_glitch":
+            assert r0 is not None
+            events.append((t1, step.event, v0, v1, step.event_quantity))
+        elif step.event:
+            events.append((time, step.event, v1, v, step.event_quantity))
+    if times:
+        conn.execute(STORE_DELTAS.format(col=kind).encode(), {**params, "times": times, "qtys": qtys})
+    _store_events(conn, unit["id"], stream, events)
+    conn.execute(
+        "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (equipment_id, stream) DO UPDATE SET last_time = EXCLUDED.last_time, "
+        "last_value = EXCLUDED.last_value, updated_at = now()",
+        (unit["id"], stream, last[0], rule.normalise(last[1])),
+    )
+
+
+def _bounds(conn: psycopg.Connection, line_id: str, after: datetime, until: datetime) -> list[datetime]:
+    """Shift, break and order-run boundaries in (after, until], sorted (at least one: width_bucket
+    needs a threshold)."""
+    found = sorted(row[0] for row in conn.execute(BOUNDARIES, {"line": line_id, "after": after, "until": until}))
+    return found or [datetime.max.replace(tzinfo=until.tzinfo)]
 
 
 def _store_events(conn: psycopg.Connection, unit_id: str, stream: str, events: list[tuple]) -> None:

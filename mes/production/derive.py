@@ -269,10 +269,17 @@ def catch_up(conn: psycopg.Connection, plant: Plant, *, line: str | None = None,
     sync_plant(conn, plant, datetime.now(UTC))
     _synced[id(plant)] = (plant, conn.info.dsn)
     tags = tag_ids(conn)
-    if rederive_all:
-        for unit_id in units:
+    # Late batches: re-derived from their first sample (left for `run` to see too when only
+    # some units are derived here).
+    late = _take_pending(conn) if line is None else scalar(conn, "SELECT min(first_time) FROM derive_pending")
+    for unit_id in units:
+        reaches = scalar(conn, "SELECT max(last_time) FROM derive_watermarks WHERE equipment_id = %s", (unit_id,))
+        forget_from = since or datetime(1970, 1, 1, tzinfo=UTC) if rederive_all else None
+        if late is not None and reaches is not None and late <= reaches:
+            forget_from = min(forget_from, late) if forget_from else late
+        if forget_from is not None:
             with conn.transaction():
-                rewind_unit(conn, unit_id, tags, since or datetime(1970, 1, 1, tzinfo=UTC))
+                rewind_unit(conn, unit_id, tags, forget_from)
     starts = [t for t in (earliest_underived(conn, u, tags) for u in units) if t is not None]
     start = min(starts) if starts else None
     result = CatchUp(units, start, until)

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mes.production import derive, kpi
-from mes.production.counts import counter_delta
+from mes.production.counts import CounterRule, Reading, count_step, counter_delta
 from tests.mes.production.scenario import SampleWriter, local, plant
 
 T0 = local("2026-03-04", "06:00")
@@ -95,3 +97,45 @@ def test_max_rate_from_the_config_bounds_the_counter(db: psycopg.Connection) -> 
     _counter(db, [0, 100, 300, 400], 60)
     derive.run_once(db, line, now=T0 + timedelta(hours=1))
     assert kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))["gq"] == pytest.approx(100 + 0 + 100)
+
+
+def _fold(rule: CounterRule, values: list[float | None], step: float) -> float:
+    """The rule applied reading by reading in Python: the reference the SQL pass must match."""
+    r0 = r1 = None
+    total = 0.0
+    for i, value in enumerate(values):
+        if value is None:
+            continue
+        r2 = Reading(T0 + timedelta(seconds=step * i), rule.normalise(value))
+        total += count_step(rule, r0, r1, r2).quantity
+        r0, r1 = r1, r2
+    return total
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(st.one_of(st.integers(min_value=0, max_value=300), st.sampled_from(["reset", "glitch", "bad",
+                                                                                         "jump", "top"])),
+                      min_size=2, max_size=40))  # fmt: skip
+def test_the_sql_pass_counts_what_the_rule_counts_reading_by_reading(db: psycopg.Connection, moves: list) -> None:
+    for table in ("data_quality_events", "count_buckets", "derive_watermarks", "samples"):
+        db.execute(f"DELETE FROM {table}")
+    derive.run_once(db, plant(), now=T0 - timedelta(hours=1))
+    values: list[float | None] = []
+    level = 1_000.0
+    for move in moves:
+        if isinstance(move, int):
+            level += move
+        elif move == "reset":
+            level = 3
+        elif move == "jump":
+            level += 20_000
+        elif move == "top":
+            level = 65_500
+        values.append({"glitch": 0.0, "bad": None}.get(move, level % 65_536) if isinstance(move, str) else
+                      level % 65_536)  # fmt: skip
+    _counter(db, values, 30)
+    _counter(db, values, 30, tag="energy")
+    derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
+    good, energy = db.execute("SELECT coalesce(sum(good), 0), coalesce(sum(energy), 0) FROM count_buckets").fetchone()
+    assert good == pytest.approx(_fold(CounterRule(16, 0.1, 5.0), values, 30))
+    assert energy == pytest.approx(_fold(CounterRule(64, 0.0, None), values, 30))

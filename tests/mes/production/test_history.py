@@ -98,8 +98,21 @@ def test_import_derive_kpi_on_a_past_day_by_shift_and_by_order(tmp_path: Path, d
     again = runner.invoke(app, ["derive", "--config", str(config), "--to", f"{DAY}T23:00", *url])
     assert "nothing new" in again.output
 
-    # By hand: POT 8 h; break 30 min (PDT) -> PBT 27,000 s; fault 30 min -> APT 25,200 s;
-    # 420 running minutes x 100 = 42,000 units at PRU 0.5 s.
+    assert_early_shift_kpis(url)
+    lone_from = runner.invoke(app, ["derive", "--config", str(config), "--from", f"{DAY}T08:00", *url])
+    assert lone_from.exit_code == 2 and "--from" in lone_from.output
+    redone = runner.invoke(app, ["derive", "--config", str(config), "--rederive", "--from", f"{DAY}T08:00:30",
+                                 "--to", f"{DAY}T23:00", *url])  # fmt: skip
+    assert redone.exit_code == 0 and "caught up" in redone.output, redone.output
+    assert_early_shift_kpis(url)
+    with psycopg.connect(db_url) as conn:
+        totals = count_totals(conn, "line1", local(DAY, "06:00"), local(DAY, "14:00"))
+    assert totals["rework"] == pytest.approx(2 * 42)  # minutes 0, 10, ... 470 that ran: 48 - 6 idle/fault
+
+
+def assert_early_shift_kpis(url: list[str]) -> None:
+    """By hand: POT 8 h; break 30 min (PDT) -> PBT 27,000 s; fault 30 min -> APT 25,200 s;
+    420 running minutes x 100 = 42,000 units at PRU 0.5 s."""
     for by, key in (("shift", "early"), ("order", "W-1")):
         result = runner.invoke(app, ["kpi", "--line", "line1", "--from", f"{DAY}T00:00", "--to", f"{DAY}T23:59",
                                      "--by", by, "--json", *url])  # fmt: skip
@@ -112,9 +125,6 @@ def test_import_derive_kpi_on_a_past_day_by_shift_and_by_order(tmp_path: Path, d
         assert row["pq"] == pytest.approx(42_000)
         assert row["availability"] == pytest.approx(25_200 / 27_000)
         assert row["effectiveness"] == pytest.approx(0.5 * 42_000 / 25_200)
-    with psycopg.connect(db_url) as conn:
-        totals = count_totals(conn, "line1", local(DAY, "06:00"), local(DAY, "14:00"))
-    assert totals["rework"] == pytest.approx(2 * 42)  # minutes 0, 10, ... 470 that ran: 48 - 6 idle/fault
 
 
 def test_late_samples_re_derive_their_window_in_run(tmp_path: Path, db_url: str) -> None:
@@ -136,3 +146,20 @@ def test_late_samples_re_derive_their_window_in_run(tmp_path: Path, db_url: str)
         shifts = conn.execute("SELECT name FROM shift_instances WHERE local_date = %s ORDER BY lower(period)",
                               (datetime.fromisoformat(DAY).date(),)).fetchall()  # fmt: skip
         assert [s[0] for s in shifts] == ["early", "late"]
+
+
+def test_linebrain_derive_re_derives_late_imports_too(tmp_path: Path, db_url: str) -> None:
+    config = plant_file(tmp_path)
+    url = ["--database-url", db_url]
+    derive_args = ["derive", "--config", str(config), "--to", f"{DAY}T14:00", *url]
+    first = write_csv(tmp_path / "a.csv", early_shift_rows(skip_state=(300, 360)))
+    assert runner.invoke(app, ["import", str(first), "--config", str(config), *url]).exit_code == 0
+    assert runner.invoke(app, derive_args).exit_code == 0
+    late = [r for r in early_shift_rows() if r[1] == "state" and local(DAY, "11:00") <= r[0] < local(DAY, "12:00")]
+    assert runner.invoke(app, ["import", str(write_csv(tmp_path / "late.csv", late)), "--config", str(config),
+                               *url]).exit_code == 0  # fmt: skip
+    assert runner.invoke(app, derive_args).exit_code == 0
+    with psycopg.connect(db_url) as conn:
+        unknown = conn.execute("SELECT count(*) FROM state_intervals WHERE state = 'unknown' AND upper(period) <= %s",
+                               (local(DAY, "14:00"),)).fetchone()[0]  # fmt: skip
+    assert unknown == 0
