@@ -17,17 +17,17 @@ T0 = local("2026-03-04", "06:00")
 
 
 def test_counter_rollover_adds_the_wrapped_difference() -> None:
-    assert counter_delta(65_530, 4, bits=16, reset_threshold=0.5) == 10
-    assert counter_delta(2**32 - 1, 0, bits=32, reset_threshold=0.5) == 1
+    assert counter_delta(65_530, 4, bits=16) == 10
+    assert counter_delta(2**32 - 1, 0, bits=32) == 1
 
 
 def test_counter_reset_counts_from_zero_not_negative() -> None:
-    assert counter_delta(1_200, 3, bits=16, reset_threshold=0.5) == 3
-    assert counter_delta(None, 500, bits=16, reset_threshold=0.5) == 0  # the first sample is the baseline
+    assert counter_delta(1_200, 3, bits=16) == 3
+    assert counter_delta(None, 500, bits=16) == 0  # the first sample is the baseline
 
 
 def test_signed_16_bit_values_are_read_as_unsigned() -> None:
-    assert counter_delta(32_767, -32_768, bits=16, reset_threshold=0.5) == 1
+    assert counter_delta(32_767, -32_768, bits=16) == 1
 
 
 def _counter(db: psycopg.Connection, values: list[float | None], step: float, tag: str = "good") -> None:

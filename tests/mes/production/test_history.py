@@ -163,3 +163,15 @@ def test_linebrain_derive_re_derives_late_imports_too(tmp_path: Path, db_url: st
         unknown = conn.execute("SELECT count(*) FROM state_intervals WHERE state = 'unknown' AND upper(period) <= %s",
                                (local(DAY, "14:00"),)).fetchone()[0]  # fmt: skip
     assert unknown == 0
+
+
+def test_pending_late_ranges_stay_one_row_per_writer(tmp_path: Path, db_url: str) -> None:
+    config = plant_file(tmp_path)
+    plant = parse_plant(config.read_text())
+    rows = early_shift_rows()
+    for part in range(3):
+        import_csv(write_csv(tmp_path / f"{part}.csv", rows[part::3]), plant, db_url, batch_rows=200)
+    with psycopg.connect(db_url) as conn:
+        pending = conn.execute("SELECT count(*), min(first_time), max(last_time) FROM derive_pending").fetchone()
+    assert pending[0] <= 3 < 1443 // 200  # not a row per batch
+    assert (pending[1], pending[2]) == (local(DAY, "06:00"), local(DAY, "14:00"))
