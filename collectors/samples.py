@@ -40,7 +40,7 @@ class Sample:
 
     tag: str
     time: datetime
-    value: float | None
+    value: float | str | None  # a string for text tags (the store keeps it in text_value)
     status: int = GOOD
     text: str | None = None
     server_time: datetime | None = None

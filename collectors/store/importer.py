@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import logging
 import tempfile
 import time
@@ -167,14 +168,15 @@ def _batches(
     reader = _RowReader(path, plant, result)
     total = path.stat().st_size
     batch: list[Sample] = []
-    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle:
+    with path.open("rb") as raw, io.TextIOWrapper(raw, newline="", encoding="utf-8-sig",
+                                                   errors="surrogateescape") as handle:
         for sample in reader.samples(handle):
             batch.append(sample)
             if len(batch) >= batch_rows:
                 yield batch
                 batch = []
                 if progress:
-                    progress(handle.buffer.tell() if hasattr(handle, "buffer") else 0, total)
+                    progress(raw.tell(), total)  # bytes the text reader has taken so far
     if batch:
         yield batch
     if progress:

@@ -37,7 +37,7 @@ def refresh_rollups(database_url: str, *, open_minute: bool = True) -> int:
     with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
         if database_flavour(conn).timescaledb:
             return _refresh_continuous_aggregates(conn, through)
-        return int(conn.execute("SELECT refresh_sample_rollups(%s::timestamptz)", (through,)).fetchone()[0])
+        return _count(conn, "SELECT refresh_sample_rollups(%s::timestamptz)", (through,))
 
 
 def _refresh_continuous_aggregates(conn: psycopg.Connection, through: str | None) -> int:
@@ -65,7 +65,7 @@ def _refresh_continuous_aggregates(conn: psycopg.Connection, through: str | None
 def apply_retention(database_url: str, days: int) -> int:
     """Drop samples older than ``days`` (whole partitions, or a TimescaleDB policy)."""
     with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
-        return int(conn.execute("SELECT apply_sample_retention(%s)", (days,)).fetchone()[0])
+        return _count(conn, "SELECT apply_sample_retention(%s)", (days,))
 
 
 def configure_storage(database_url: str, storage: Storage) -> int:
@@ -73,10 +73,8 @@ def configure_storage(database_url: str, storage: Storage) -> int:
     chunk interval for the expected sample rate and the compression policy (migration 0020).
     Returns the plain partitions dropped by retention."""
     with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
-        return int(conn.execute(
-            "SELECT configure_sample_storage(%s, %s, %s)",
-            (storage.retention_days, storage.compress_after_days, storage.expected_samples_per_second),
-        ).fetchone()[0])  # fmt: skip
+        return _count(conn, "SELECT configure_sample_storage(%s, %s, %s)",
+                      (storage.retention_days, storage.compress_after_days, storage.expected_samples_per_second))
 
 
 class RollupRefresher:
@@ -137,3 +135,9 @@ class RollupRefresher:
             if self.stats.rollup_error:
                 log.warning("rollup refresh works again")
             self.stats.rollup_error = ""
+
+
+def _count(conn: psycopg.Connection, sql: str, params: tuple[object, ...]) -> int:
+    """The count a maintenance function returns (0 for NULL)."""
+    row = conn.execute(sql, params).fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0

@@ -30,8 +30,10 @@ import struct
 import time as _time
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from collectors.config.models import DataType, Plant, Tag
 from collectors.samples import (
@@ -93,15 +95,15 @@ class EncodedBatch:
     rows: int
     first_us: int  # Unix microseconds of the earliest / latest source time
     last_us: int
-    times_us: array = field(default_factory=lambda: array("q"))  # source times, for latency
+    times_us: array[int] = field(default_factory=lambda: array("q"))  # source times, for latency
 
 
 @dataclass
 class Validation:
     """Counts of what validation did to the samples it saw."""
 
-    rejected: Counter = field(default_factory=Counter)  # reason → samples
-    flagged: Counter = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)  # reason → samples
+    flagged: Counter[str] = field(default_factory=Counter)
 
 
 def unix_us(moment: datetime) -> int:
@@ -179,7 +181,7 @@ class RowEncoder:
                     append_moment(moment)
                     continue
             t_us = self._checked_time(sample, info, low_us, high_us)
-            if t_us is None:
+            if t_us is None or info is None:  # rejected (an unknown tag always is)
                 continue
             out += self._row(sample, info, t_us)
             slow_times.append(t_us)
@@ -336,6 +338,10 @@ def _optional_us(moment: datetime | None) -> int | None:
         return None
 
 
+FormatRow = Callable[[tuple[Any, ...], Any, bytearray], None]
+"""psycopg's ``format_row_binary(row, transformer, out)``."""
+
+
 class _FastRows:
     """psycopg's C binary row formatter, for the common reading.
 
@@ -351,7 +357,7 @@ class _FastRows:
 
     __slots__ = ("format_row", "transformer")
 
-    def __init__(self, format_row: object, transformer: object) -> None:
+    def __init__(self, format_row: FormatRow, transformer: Any) -> None:
         self.format_row = format_row
         self.transformer = transformer
 
@@ -385,7 +391,7 @@ class _FastRows:
 _ROW_TIMES = {66: struct.Struct("!6xq52x"), 58: struct.Struct("!6xq44x")}
 
 
-def _fast_times(out: bytearray, rows: int) -> array | None:
+def _fast_times(out: bytearray, rows: int) -> array[int] | None:
     """Unix µs of a batch of fast rows all with or all without a received time, read back from
     the encoded bytes in one C loop (half the cost of converting the datetimes); None otherwise."""
     layout = _ROW_TIMES.get(len(out) // rows) if rows and len(out) % rows == 0 else None

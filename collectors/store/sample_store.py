@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+from array import array
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ SWITCH_INTERVAL_S = 0.0005
 class _Outgoing:
     record: SpoolRecord
     payload: bytes | None  # cached for fresh batches; read from the spool for replayed ones
-    times_us: object = None  # array of source times, for the latency histogram
+    times_us: array[int] | None = None  # source times (Unix µs), for the latency histogram
     spooled_at: float = 0.0
     attempts: int = 0
 
@@ -351,12 +352,13 @@ class SampleStore:
 def _tag_ids(plant: Plant, database_url: str, folder: Path) -> dict[str, int]:
     """Sync the registry and remember the ids; without a database, the remembered ones."""
     cache = folder / "tag_ids.json"
+    ids: dict[str, int]
     try:
         with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
             ids = sync_tags(conn, plant)
     except psycopg.OperationalError as exc:
         try:
-            ids = json.loads(cache.read_text())
+            ids = dict(json.loads(cache.read_text()))
         except (OSError, ValueError):
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise StoreError(f"database unreachable and no tag ids remembered in {folder}: {reason}") from exc

@@ -149,15 +149,16 @@ class Spool:
         with self._lock:
             if self.size_bytes() + size > self.max_bytes:
                 raise SpoolFull(f"spool {self.folder} is full ({self.size_bytes()} of {self.max_bytes} bytes)")
-            if self._handle is None or self._sizes[self._current] + size > self.segment_bytes:
+            if self._handle is None or self._current is None or self._sizes[self._current] + size > self.segment_bytes:
                 self._rotate()
-            segment = self._current
+            segment, handle = self._current, self._handle
+            assert segment is not None and handle is not None  # _rotate opened a segment
             offset = self._sizes[segment]
             data = memoryview(header + payload)
             try:
                 while data:  # a regular file takes it in one write, but a signal or a full disk may cut it short
-                    data = data[os.write(self._handle, data) :]
-                os.fdatasync(self._handle)  # data and the new file size: what a replay needs
+                    data = data[os.write(handle, data) :]
+                os.fdatasync(handle)  # data and the new file size: what a replay needs
             except OSError as exc:
                 self._cut_back(offset)
                 if exc.errno in _DISK_FULL:

@@ -31,7 +31,7 @@ class LatencyHistogram:
         self._lock = threading.Lock()
         self._bounds_us = [b * 1_000_000 for b in LATENCY_BOUNDS]
 
-    def observe_batch(self, commit_us: int, times_us: array, every: int = 8) -> None:
+    def observe_batch(self, commit_us: int, times_us: array[int], every: int = 8) -> None:
         """Count the latencies of a committed batch. Only every ``every``-th sample is
         looked at (weighted by ``every``): the quantiles stay exact to a bucket for
         batches of thousands, at an eighth of the CPU on the store's hot path."""
