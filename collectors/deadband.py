@@ -9,12 +9,16 @@ news. Per tag we keep the last *stored* sample and store a new one when
   (OPC UA PercentDeadband semantics); a tag without ``range`` uses the percentage
   of the last stored value's magnitude instead (when both deadbands are set,
   a change must exceed both);
-- ``heartbeat`` seconds of *source* time passed since the last stored sample, so
-  a flat line still shows up and a dashboard can tell "steady" from "dead";
+- ``heartbeat`` seconds passed since the last stored sample, in source time or
+  in receive time (whichever moved further), so a flat line still shows up and a
+  dashboard can tell "steady" from "dead" — also from a server that does not
+  advance the source timestamp of an unchanged value;
 - ``heartbeat`` is 0: every reading is stored.
 
 Comparisons are against the last stored value, not the last read one, so a
-slow drift still crosses the deadband eventually (no creep).
+slow drift still crosses the deadband eventually (no creep). At start the
+collector seeds each tag's last stored sample from the database (:meth:`seed`),
+so a restart does not store every unchanged value again.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class _Last:
     text: str | None
     time_s: float
     rule: _Rule
+    received_s: float = -math.inf
 
 
 _DEFAULT_RULE = _Rule(deadband=0.0, percent_span=None, percent=0.0, heartbeat=0.0)
@@ -88,13 +93,17 @@ class ReportByException:
                 and sample.status == last.status and sample.text == last.text
             ):  # fmt: skip
                 rule = last.rule
-                moment = sample.time
+                moment, received = sample.time, sample.received
                 if rule.simple and type(moment) is datetime and moment.tzinfo is not None:
                     delta = abs(value - last.value)
                     if delta == delta:  # NaN (or inf − inf) takes the careful path
                         time_s = moment.timestamp()
-                        if delta > rule.deadband or time_s - last.time_s >= rule.heartbeat:
-                            last.value, last.time_s = float(value), time_s
+                        received_s = received.timestamp() if received is not None else time_s
+                        if (
+                            delta > rule.deadband or time_s - last.time_s >= rule.heartbeat
+                            or received_s - last.received_s >= rule.heartbeat
+                        ):  # fmt: skip
+                            last.value, last.time_s, last.received_s = float(value), time_s, received_s
                             kept.append(sample)
                         else:
                             suppressed += 1
@@ -111,19 +120,32 @@ class ReportByException:
         value = sample.value
         try:
             time_s = sample.time.timestamp()
+            received_s = sample.received.timestamp() if sample.received is not None else time_s
         except (AttributeError, OverflowError, ValueError):
             return True  # malformed time: let the store reject it with a reason
         last = self._last.get(sample.tag)
         if last is None or rule.heartbeat == 0 or self._changed(rule, last, sample) or (
-            time_s - last.time_s >= rule.heartbeat
+            time_s - last.time_s >= rule.heartbeat or received_s - last.received_s >= rule.heartbeat
         ):
             numeric = float(value) if isinstance(value, int | float) else None  # bool too
             if last is None:
-                self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s, rule)
+                self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s, rule, received_s)
             else:  # in place: no allocation per stored reading
                 last.value, last.status, last.text, last.time_s = numeric, sample.status, sample.text, time_s
+                last.received_s = received_s
             return True
         return False
+
+    def seed(self, stored: Iterable[Sample]) -> None:
+        """Take ``stored`` (each tag's last sample in the database) as the last stored samples, so the first
+        readings after a restart are compared with them instead of being stored as news."""
+        for sample in stored:
+            value = sample.value
+            numeric = float(value) if isinstance(value, int | float) else None
+            time_s = sample.time.timestamp()
+            received_s = sample.received.timestamp() if sample.received is not None else time_s
+            rule = self._rules.get(sample.tag, _DEFAULT_RULE)
+            self._last[sample.tag] = _Last(numeric, sample.status, sample.text, time_s, rule, received_s)
 
     @staticmethod
     def _changed(rule: _Rule, last: _Last, sample: Sample) -> bool:

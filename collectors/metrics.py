@@ -59,6 +59,8 @@ class CollectorMetrics(Collector):
         yield CounterMetricFamily("linebrain_samples_in", "readings handed to the pipeline", value=stats.samples_in)
         yield CounterMetricFamily("linebrain_samples_suppressed", "readings dropped by report-by-exception",
                                   value=stats.samples_suppressed)  # fmt: skip
+        yield CounterMetricFamily("linebrain_samples_restamped", "readings filed at their receive time: source "
+                                  "time not after the tag's last sample", value=stats.samples_restamped)  # fmt: skip
         dropped = CounterMetricFamily("linebrain_samples_dropped", "readings lost", labels=["reason"])
         dropped.add_metric(["queue_full"], stats.samples_dropped_queue_full)
         dropped.add_metric(["spool_full"], store.rows_dropped_spool_full)

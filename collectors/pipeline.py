@@ -8,6 +8,14 @@ held up by storage. A batcher thread cuts the queue into batches when
 ``batch_max_age_s`` (default 1 s) and hands them to the store, which spools
 them (fsync) and returns; sending is the store's own thread.
 
+Time of a sample: a sample is never filed before its tag's last stored sample.
+One whose source time is not after it (an unchanged value coming back after a
+network cut with its old source timestamp, a server clock stepping back) is
+re-stamped: ``time`` becomes the receive time (at least 1 µs after the last
+one) and the device's time is kept in ``source_time``. So a latest-value view
+never shows an older reading after a newer one, and the order of rows per tag
+is the order they were received in.
+
 So a slow or absent database fills the spool, not the queue: the spool absorbs
 it. The queue only fills if the batcher cannot even encode and fsync fast
 enough; then the newest readings are dropped, counted and logged loudly —
@@ -22,6 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from collectors.config.models import Storage, Tag
 from collectors.deadband import ReportByException
@@ -30,6 +39,7 @@ from collectors.store.sample_store import SampleStore
 from collectors.store.stats import PipelineStats
 
 log = logging.getLogger("linebrain.pipeline")
+_ONE_US = timedelta(microseconds=1)
 
 
 class Pipeline:
@@ -51,6 +61,7 @@ class Pipeline:
         self.queue_max_samples = queue_max_samples
         self.stats = PipelineStats(queue_max=queue_max_samples)
         self._filter = ReportByException(tags) if report_by_exception else None
+        self._last_time: dict[str, datetime] = {}  # per tag: time of the last sample passed on
         self._filter_lock = threading.Lock()
         self._chunks: deque[tuple[float, list[Sample]]] = deque()
         self._depth = 0
@@ -89,13 +100,14 @@ class Pipeline:
         if not samples:
             return
         self.stats.samples_in += len(samples)
-        if self._filter is not None:
-            with self._filter_lock:
+        with self._filter_lock:
+            if self._filter is not None:
                 before = self._filter.suppressed
                 samples = self._filter.filter(samples)
                 self.stats.samples_suppressed += self._filter.suppressed - before
-            if not samples:
-                return
+            self._restamp(samples)
+        if not samples:
+            return
         with self._cond:
             if self._depth + len(samples) > self.queue_max_samples:
                 self._dropped(len(samples))
@@ -115,6 +127,34 @@ class Pipeline:
             self._last_drop_log = now
             log.error("SAMPLE QUEUE FULL (%d samples): %d readings dropped so far; the batcher cannot keep up "
                       "with encoding and spooling", self._depth, self.stats.samples_dropped_queue_full)  # fmt: skip
+
+    def seed(self, stored: Iterable[Sample]) -> None:
+        """Continue from each tag's last stored sample (see :func:`collectors.store.latest.last_stored_samples`):
+        report by exception compares with it, and no new sample is filed before it."""
+        stored = list(stored)
+        with self._filter_lock:
+            if self._filter is not None:
+                self._filter.seed(stored)
+            for sample in stored:
+                self._last_time[sample.tag] = sample.time
+
+    def _restamp(self, samples: list[Sample]) -> None:
+        """Re-stamp the samples whose time is not after their tag's last one (called under the filter lock)."""
+        last_time = self._last_time
+        now = datetime.now(UTC)
+        encoder = self.store.encoder
+        oldest, newest = now - timedelta(seconds=encoder.max_age_s), now + timedelta(seconds=encoder.max_future_s)
+        for sample in samples:
+            moment = sample.time
+            if type(moment) is not datetime or moment.tzinfo is None or not oldest <= moment <= newest:
+                continue  # the store rejects it with its reason (or takes a naive time as UTC): not a clock
+            last = last_time.get(sample.tag)
+            if last is not None and moment <= last:
+                sample.source_time = moment
+                received = sample.received or datetime.now(UTC)
+                moment = sample.time = received if received > last else last + _ONE_US
+                self.stats.samples_restamped += 1
+            last_time[sample.tag] = moment
 
     def queue_depth(self) -> int:
         return self._depth

@@ -36,7 +36,10 @@ def is_bad(status: int) -> bool:
 @dataclass(slots=True)
 class Sample:
     """One reading. ``time`` is the source time (or, when the device gives none,
-    the midpoint of request and answer); ``received`` is when the collector had it."""
+    the midpoint of request and answer); ``received`` is when the collector had it.
+    ``source_time`` is set only when the pipeline re-stamped the sample (its source
+    time was older than the tag's last stored sample): it keeps the device's time,
+    and ``time`` is then the receive time."""
 
     tag: str
     time: datetime
@@ -45,3 +48,4 @@ class Sample:
     text: str | None = None
     server_time: datetime | None = None
     received: datetime | None = None
+    source_time: datetime | None = None

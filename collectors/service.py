@@ -27,6 +27,7 @@ from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, T
 from collectors.drivers.base import SampleSink
 from collectors.metrics import CollectorMetrics, announce, serve_metrics
 from collectors.pipeline import Pipeline
+from collectors.store.latest import last_stored_samples
 from collectors.store.rollups import RollupRefresher
 from collectors.store.sample_store import SampleStore, default_spool_dir
 from collectors.worker import ConnectionWorker
@@ -118,6 +119,8 @@ class CollectorService:
         store = await asyncio.to_thread(SampleStore.for_plant, self.plant, self.database_url,
                                         spool_dir=spool_dir, source=options.name)  # fmt: skip
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
+        pipeline.seed(await asyncio.to_thread(last_stored_samples, self.database_url,
+                                              [tag.name for tag in self._tags()]))  # fmt: skip
         pipeline.start()
         refresher = RollupRefresher(self.database_url, options.rollup_interval,
                                     storage=self.plant.storage, stats=store.stats)  # fmt: skip

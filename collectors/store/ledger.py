@@ -15,7 +15,7 @@ from datetime import datetime
 
 import psycopg
 
-from collectors.store.rows import COPY_HEADER, COPY_SQL, COPY_TRAILER, from_unix_us
+from collectors.store.rows import COPY_HEADER, COPY_TRAILER, copy_sql_for, from_unix_us
 
 _LEDGER_INSERT = """
 INSERT INTO store_batches (batch_id, source, rows, first_time, last_time)
@@ -76,6 +76,6 @@ def commit_batch(
         ).fetchone()
         if recorded is None:
             return False
-        with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
+        with conn.cursor() as cur, cur.copy(copy_sql_for(payload)) as copy:
             copy.write(b"".join((COPY_HEADER, payload, COPY_TRAILER)))  # one call: least GIL traffic
     return True

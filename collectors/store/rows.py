@@ -48,8 +48,12 @@ from collectors.samples import (
 
 log = logging.getLogger("linebrain.store")
 
-COLUMNS = "time, tag_id, value, text_value, status, server_time, received_time"
+COLUMNS = "time, tag_id, value, text_value, status, server_time, received_time, source_time"
 COPY_SQL = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
+# Batches spooled before migration 0005 have seven columns per row (no source_time): still sendable.
+_COPY_SQL_7 = ("COPY samples (time, tag_id, value, text_value, status, server_time, received_time) "
+               "FROM STDIN (FORMAT BINARY)")
+_NCOLS = 8
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 COPY_TRAILER = struct.pack("!h", -1)
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01 in Unix microseconds
@@ -138,7 +142,7 @@ class RowEncoder:
         self.max_age_s = max_age_s
         self.max_future_s = max_future_s
         self.validation = Validation()
-        self._structs: dict[tuple[bool, int, bool, bool], struct.Struct] = {}
+        self._structs: dict[tuple[bool, int, bool, bool, bool], struct.Struct] = {}
         self._logged: set[tuple[str, str]] = set()
         self._fast = _FastRows.load(self)
 
@@ -174,10 +178,11 @@ class RowEncoder:
                 if (
                     type(value) is float and info.low <= value <= info.high  # finite, sane, in range
                     and sample.text is None and sample.server_time is None and not info.text
+                    and sample.source_time is None
                     and type(status) is int and 0 <= status <= 0xFFFFFFFF
                     and (received is None or (type(received) is datetime and received.tzinfo is UTC))
                 ):  # fmt: skip
-                    fast_row((moment, info.tag_id, value, None, status, None, received), tx, out)
+                    fast_row((moment, info.tag_id, value, None, status, None, received, None), tx, out)
                     append_moment(moment)
                     continue
             t_us = self._checked_time(sample, info, low_us, high_us)
@@ -226,25 +231,28 @@ class RowEncoder:
             text_bytes, status = self._text_bytes(sample, text, status)
         server_us = _optional_us(sample.server_time)
         received_us = _optional_us(sample.received)
+        source_us = _optional_us(sample.source_time)
         key = (value is not None, -1 if text_bytes is None else len(text_bytes), server_us is not None,
-               received_us is not None)  # fmt: skip
+               received_us is not None, source_us is not None)  # fmt: skip
         packer = self._structs.get(key) or self._compile(key)
-        args: list[object] = [7, 8, t_us - PG_EPOCH_US, 4, info.tag_id]
+        args: list[object] = [_NCOLS, 8, t_us - PG_EPOCH_US, 4, info.tag_id]
         args += [8, value] if value is not None else [_NULL]
         args += [len(text_bytes), text_bytes] if text_bytes is not None else [_NULL]
         args += [8, status]
         args += [8, server_us - PG_EPOCH_US] if server_us is not None else [_NULL]
         args += [8, received_us - PG_EPOCH_US] if received_us is not None else [_NULL]
+        args += [8, source_us - PG_EPOCH_US] if source_us is not None else [_NULL]
         return packer.pack(*args)
 
-    def _compile(self, key: tuple[bool, int, bool, bool]) -> struct.Struct:
-        has_value, text_len, has_server, has_received = key
+    def _compile(self, key: tuple[bool, int, bool, bool, bool]) -> struct.Struct:
+        has_value, text_len, has_server, has_received, has_source = key
         fmt = "!hiqii"  # ncols, time, tag_id
         fmt += "id" if has_value else "i"
         fmt += f"i{text_len}s" if text_len >= 0 else "i"
         fmt += "iq"  # status
         fmt += "iq" if has_server else "i"
         fmt += "iq" if has_received else "i"
+        fmt += "iq" if has_source else "i"
         packer = self._structs[key] = struct.Struct(fmt)
         return packer
 
@@ -313,6 +321,13 @@ class RowEncoder:
                     what, reason, sample.tag, sample.time, sample.value)  # fmt: skip
 
 
+def copy_sql_for(payload: bytes) -> str:
+    """The COPY statement for a payload: rows of seven columns were spooled before ``source_time`` existed."""
+    if len(payload) >= 2 and struct.unpack_from("!h", payload)[0] == 7:
+        return _COPY_SQL_7
+    return COPY_SQL
+
+
 def split_rows(payload: bytes) -> list[bytes]:
     """The rows of a binary COPY payload (no header or trailer), each as its own bytes."""
     rows: list[bytes] = []
@@ -377,7 +392,7 @@ class _FastRows:
                 info = TagInfo(tag_id=123_456, text=False, numeric=True)
                 out = bytearray()
                 fast.format_row((sample.time, info.tag_id, sample.value, None, sample.status, None,
-                                 sample.received), fast.transformer, out)  # fmt: skip
+                                 sample.received, None), fast.transformer, out)  # fmt: skip
                 if bytes(out) != encoder._row(sample, info, unix_us(sample.time)):
                     raise ValueError("psycopg's binary row differs from ours")
         except Exception as exc:  # an unexpected psycopg: stay correct, only slower
@@ -387,8 +402,9 @@ class _FastRows:
 
 
 # A fast row is 2 (column count) + 4 + 8 (time) + 4 + 4 (tag id) + 4 + 8 (value) + 4 (NULL text) + 4 + 8
-# (status) + 4 (NULL server time) + 4 [+ 8] (received time or NULL) bytes; its time is at offset 6.
-_ROW_TIMES = {66: struct.Struct("!6xq52x"), 58: struct.Struct("!6xq44x")}
+# (status) + 4 (NULL server time) + 4 [+ 8] (received time or NULL) + 4 (NULL source time) bytes; its time is
+# at offset 6.
+_ROW_TIMES = {70: struct.Struct("!6xq56x"), 62: struct.Struct("!6xq48x")}
 
 
 def _fast_times(out: bytearray, rows: int) -> array[int] | None:
@@ -400,7 +416,7 @@ def _fast_times(out: bytearray, rows: int) -> array[int] | None:
     return array("q", [pg_us + PG_EPOCH_US for (pg_us,) in layout.iter_unpack(out)])
 
 
-_COLUMN_TYPES = ("timestamptz", "int4", "float8", "text", "int8", "timestamptz", "timestamptz")
+_COLUMN_TYPES = ("timestamptz", "int4", "float8", "text", "int8", "timestamptz", "timestamptz", "timestamptz")
 _CHECK_SAMPLES = (
     Sample("check", datetime(2026, 3, 29, 1, 59, 59, 999_999, tzinfo=UTC), -1.25e-7, 0x80740000,
            received=datetime(2026, 3, 29, 2, 0, 0, 1, tzinfo=UTC)),

@@ -130,6 +130,7 @@ class StoreStats:
 class PipelineStats:
     samples_in: int = 0
     samples_suppressed: int = 0  # by report-by-exception
+    samples_restamped: int = 0  # source time not after the tag's last sample: filed at the receive time
     samples_dropped_queue_full: int = 0
     queue_depth: int = 0
     queue_max: int = 0

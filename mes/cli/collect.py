@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import json
 import logging
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,8 @@ def _service(config: Path, connections: str | None, metrics_port: int, spool_dir
     from collectors.service import CollectorService, ServiceOptions, spool_folder
 
     plant = load_config_or_exit(config)
+    if data_dir is not None:  # the drivers keep their PKI and session files under the data dir
+        os.environ["LINEBRAIN_DATA_DIR"] = str(data_dir)
     chosen = [c.strip() for c in connections.split(",") if c.strip()] if connections else None
     name = config.stem + (f"-{'-'.join(sorted(chosen))}" if chosen else "")
     if spool_dir is None:

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
+import os
 import random
 import time
 from collections.abc import Sequence
@@ -34,6 +36,7 @@ from typing import Any
 
 from asyncua import Client, ua
 from asyncua.client.ua_client import UaClientState
+from asyncua.ua import status_codes
 
 from collectors.config.models import OpcuaConnection, SubscriptionGroup, Tag
 from collectors.drivers.base import SampleSink
@@ -91,6 +94,7 @@ class OpcuaDriver:
         mine = [tag for tag in tags if tag.connection == connection.id]
         self._points = [Point.of(handle, tag) for handle, tag in enumerate(mine)]
         self._by_name = {point.name: point for point in self._points}
+        self._unresolved_logged: set[str] = set()
         self._polled: dict[str, list[Point]] = {}
         for point in self._points:
             if point.tag.mode == "poll":
@@ -120,7 +124,8 @@ class OpcuaDriver:
         self._connects = 0
         self._late_publishes = 0
         self._orphans: list[int] = []
-        self._session_file = self._pki_dir / "sessions" / f"{connection.id}.json"
+        self._session_file = self._pki_dir / "sessions" / f"{connection.id}.json"  # claimed at connect()
+        self._session_lock: int | None = None
         self._next_probe = 0.0
         self._watchdog: asyncio.Task[None] | None = None
         self._inbox_task: asyncio.Task[None] | None = None
@@ -135,6 +140,8 @@ class OpcuaDriver:
         """Open a session (if none is live) and start the watchdog. Raises ConnectionLost,
         DeviceTimeout or SecurityError (untrusted server, rejected login)."""
         self._closing = False
+        if self._session_lock is None:
+            self._session_file = self._claim_session_file()
         if self._connects == 0:
             # A session token left by an earlier process is not ours to resume: its subscriptions are unknown.
             self._session_file.unlink(missing_ok=True)
@@ -167,6 +174,9 @@ class OpcuaDriver:
         received = datetime.now(UTC)
         midpoint = started + (received - started) / 2
         samples = [sample_of(point, value, received, midpoint) for point, value in zip(readable, values, strict=True)]
+        for point, sample in zip(readable, samples, strict=True):
+            if sample.status in _NODE_PROBLEMS:
+                self._log_unusable(point, sample.status)
         for point in points:
             status = resolved[point.handle].status
             if status:
@@ -208,6 +218,28 @@ class OpcuaDriver:
         async with self._lock:
             await self._drop_session(final=True)
             self._state = "disconnected"
+        if self._session_lock is not None:
+            os.close(self._session_lock)  # releases the slot
+            self._session_lock = None
+
+    def _claim_session_file(self) -> Path:
+        """This process's session file for the connection: ``sessions/<id>.json`` under the PKI folder, or
+        ``<id>.2.json``, ... when another process (or driver) holds that one. A slot is held by an flock on its
+        ``.lock`` file while the driver is connected, so two processes never resume one session; a restarted
+        process gets the first free slot again."""
+        folder = self._pki_dir / "sessions"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for slot in range(1, 1000):
+            name = self.connection_id if slot == 1 else f"{self.connection_id}.{slot}"
+            handle = os.open(folder / f"{name}.lock", os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(handle)
+                continue
+            self._session_lock = handle
+            return folder / f"{name}.json"
+        raise ConnectionLost(f"{self.connection_id}: 999 session files in {folder} are in use")
 
     def health(self) -> dict[str, Any]:
         """Connection state and counters, for metrics and ``linebrain status``."""
@@ -264,6 +296,7 @@ class OpcuaDriver:
             self._resolved = await resolve_addresses(
                 session, [point.address for point in self._points], namespaces, self.limits.nodes_per_translate
             )
+            self._log_unresolved()
             self._reader = ChunkedReader(session, self.limits.nodes_per_read, conn.max_concurrent_reads)
         except BaseException as exc:
             self._state = "disconnected"
@@ -277,6 +310,22 @@ class OpcuaDriver:
         self._state = "connected"
         self._last_error = None
         log.info("%s: connected to %s (%d tags)", self.connection_id, conn.endpoint, len(self._points))
+
+    def _log_unresolved(self) -> None:
+        """Browse paths that do not resolve on this session (node ids are checked by the server's answers)."""
+        for point, found in zip(self._points, self._resolved, strict=True):
+            if found.node_id is None:
+                self._log_unusable(point, found.status or BAD_NODE_ID_UNKNOWN)
+
+    def _log_unusable(self, point: Point, status: int) -> None:
+        """Say once per tag (not per read or reconnect) that its node cannot be used and why; its samples are
+        stored Bad meanwhile, and a retry runs every few seconds."""
+        if point.name in self._unresolved_logged:
+            return
+        self._unresolved_logged.add(point.name)
+        name, doc = status_codes.get_name_and_doc(status)
+        log.warning("%s: tag %s: node %s cannot be resolved: %s (%s); stored Bad until it resolves",
+                    self.connection_id, point.name, point.address, name, doc.rstrip("."))  # fmt: skip
 
     def _connect_error(self, exc: BaseException) -> DeviceError:
         if isinstance(exc, SecurityError):
@@ -308,6 +357,8 @@ class OpcuaDriver:
         refused = await self._subscriptions.add(items)
         self._subscriptions.arm()
         self._failed = unresolved + refused
+        for item in refused:
+            self._log_unusable(item.point, item.status or BAD_NODE_ID_UNKNOWN)
         self._inbox.emit([bad_sample(item.point, item.status or BAD_NODE_ID_UNKNOWN, now) for item in self._failed])
 
     async def _apply_percent_deadbands(self, session, items: list[Monitored]) -> None:
@@ -475,6 +526,13 @@ class OpcuaDriver:
             self._state = "reconnecting"
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, self._backoff_max)
+
+
+# Statuses of a read that mean the node itself is unusable (not a passing device condition).
+_NODE_PROBLEMS = frozenset({
+    ua.StatusCodes.BadNodeIdUnknown, ua.StatusCodes.BadNodeIdInvalid, ua.StatusCodes.BadAttributeIdInvalid,
+    ua.StatusCodes.BadNotReadable, ua.StatusCodes.BadUserAccessDenied,
+})  # fmt: skip
 
 
 def _discard(samples: list[Sample]) -> None:

@@ -65,6 +65,9 @@ def split_value(point: Point, raw: object) -> tuple[float | None, str | None]:
     return None, str(raw)
 
 
+_NOT_SET = datetime(1601, 1, 2)  # compared without the zone: asyncua's datetimes may be naive UTC
+
+
 def sample_of(point: Point, value: ua.DataValue | None, received: datetime, fallback_time: datetime) -> Sample:
     """The Sample of one DataValue: source time first, then server time, then ``fallback_time``."""
     if value is None:
@@ -72,9 +75,17 @@ def sample_of(point: Point, value: ua.DataValue | None, received: datetime, fall
     variant = value.Value
     number, text = split_value(point, variant.Value if variant is not None else None)
     code = value.StatusCode
-    server_time = value.ServerTimestamp
-    return Sample(point.name, value.SourceTimestamp or server_time or fallback_time, number,
+    server_time = _real_time(value.ServerTimestamp)
+    return Sample(point.name, _real_time(value.SourceTimestamp) or server_time or fallback_time, number,
                   code.value if code is not None else 0, text, server_time, received)
+
+
+def _real_time(moment: datetime | None) -> datetime | None:
+    """None for a missing timestamp and for a zero one (DateTime 0 decodes as 1601-01-01: "not set"), as the
+    subscription path's decoder does."""
+    if moment is None or moment.replace(tzinfo=None) <= _NOT_SET:
+        return None
+    return moment
 
 
 def change_sample(point: Point, value: object, status: int, source: datetime | None, server: datetime | None,

@@ -42,12 +42,14 @@ CERTIFICATE_DAYS = 5 * 365
 
 
 def default_pki_dir() -> Path:
-    """``$LINEBRAIN_PKI_DIR``, else ``<user data dir>/linebrain/pki``."""
+    """``$LINEBRAIN_PKI_DIR``, else ``<data dir>/pki`` (the data dir: ``$LINEBRAIN_DATA_DIR`` or
+    ``--data-dir``, else the user's data dir), so every process of one data dir shares its certificate
+    and trust list, and a second data dir has its own."""
     if "LINEBRAIN_PKI_DIR" in os.environ:
         return Path(os.environ["LINEBRAIN_PKI_DIR"])
-    from platformdirs import user_data_dir
+    from collectors.database.embedded import default_data_dir
 
-    return Path(user_data_dir("linebrain")) / "pki"
+    return default_data_dir() / "pki"
 
 
 def resolve_secret(value: str | None) -> str | None:
