@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from collectors.worker import ConnectionWorker
 log = logging.getLogger("linebrain.collect")
 
 DEFAULT_METRICS_PORT = 9464
-BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 WorkerFactory = Callable[[ModbusConnection | OpcuaConnection, list[Tag], SampleSink], ConnectionWorker]
 
 

@@ -29,6 +29,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -233,7 +234,7 @@ class EmbeddedPostgres:
 
     def _run(self, argv: list[str], user: str | None) -> None:
         # Group too: with root's gid the group bits (often ---) would deny the service user.
-        ids = {"user": user, "group": user, "extra_groups": []} if user else {}
+        ids: dict[str, Any] = {"user": user, "group": user, "extra_groups": []} if user else {}
         result = subprocess.run(argv, capture_output=True, text=True, cwd="/", check=False, **ids)
         if result.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""

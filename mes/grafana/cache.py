@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import psycopg
 
@@ -22,7 +23,7 @@ log = logging.getLogger("linebrain.grafana")
 REFRESH_EVERY_S = 60.0
 HOURS_PER_CALL = 500  # a first fill of months proceeds in steps, newest hours first
 
-BackgroundJob = Callable[[asyncio.Event], Awaitable[None]]
+BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def refresh_kpi_hours(conn: psycopg.Connection, max_hours: int = HOURS_PER_CALL) -> int:

@@ -156,7 +156,7 @@ class ModbusClient:
                 raise ConnectionLost(f"serial port {conn.serial.port} is already owned by connection {owner}")
             _serial_owners[port] = conn.id
             self._serial_port = port
-            client = AsyncModbusSerialClient(
+            client: AsyncModbusSerialClient | AsyncModbusTcpClient = AsyncModbusSerialClient(
                 conn.serial.port, framer=FramerType.RTU, baudrate=conn.serial.baudrate,
                 bytesize=conn.serial.bytesize, parity=conn.serial.parity, stopbits=conn.serial.stopbits, **common,
             )
@@ -181,7 +181,7 @@ class ModbusClient:
             raise ConnectionLost(f"{self.describe()}: connection refused or port unavailable")
         # From now on our own deadline (asyncio.timeout in _call) is the only one: without a timeout
         # pymodbus awaits its answer future directly, which saves a timer and a wrapper per request.
-        client.ctx.comm_params.timeout_connect = None
+        client.ctx.comm_params.timeout_connect = None  # type: ignore[assignment]  # pymodbus: None is no timeout
 
     def close(self) -> None:
         """Close the transport and give the serial port back; never raises."""

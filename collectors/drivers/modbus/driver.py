@@ -352,7 +352,8 @@ class ModbusDriver:
             await self._client.write_coils(unit, address, bits)
             return
         if spec.table is not ModbusTable.holding_register:
-            raise WriteRefused(f"tag {tag} is in the {spec.table.value} table, which is read-only")
+            table = spec.table.value if spec.table else "no"
+            raise WriteRefused(f"tag {tag} is in the {table} table, which is read-only")
         location = self.connection.workarounds.string_register_location
         current = 0
         if register_type(spec).value in ("bit", "int8_high", "int8_low", "uint8_high", "uint8_low"):

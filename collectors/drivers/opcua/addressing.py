@@ -31,6 +31,21 @@ class Resolved:
     status: int = 0
 
 
+def standard_node(identifier: int) -> ua.NodeId:
+    """A namespace-0 node by its numeric id (asyncua types the identifier as its own Int32)."""
+    return ua.NodeId(ua.Int32(identifier))
+
+
+def forward_step(reference: int, name: ua.QualifiedName) -> ua.RelativePathElement:
+    """One browse-path step along ``reference`` or a subtype of it to ``name``."""
+    return ua.RelativePathElement(
+        ReferenceTypeId=standard_node(reference),
+        IsInverse=False,  # type: ignore[arg-type]  # asyncua declares its Boolean marker class, takes a bool
+        IncludeSubtypes=True,  # type: ignore[arg-type]
+        TargetName=name,
+    )
+
+
 def parse_node_id(text: str, namespaces: list[str]) -> Resolved:
     """``ns=2;s=A``, ``nsu=urn:x;s=A`` or ``i=85`` → a NodeId for this session's namespace array."""
     match = _NSU.match(text)
@@ -67,17 +82,9 @@ def browse_path_request(path: str) -> ua.BrowsePath | None:
         return None
     if not names:
         return None
-    elements = [
-        ua.RelativePathElement(
-            ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences),
-            IsInverse=False,
-            IncludeSubtypes=True,
-            TargetName=name,
-        )
-        for name in names
-    ]
+    elements = [forward_step(ua.ObjectIds.HierarchicalReferences, name) for name in names]
     return ua.BrowsePath(
-        StartingNode=ua.NodeId(ua.ObjectIds.ObjectsFolder), RelativePath=ua.RelativePath(Elements=elements)
+        StartingNode=standard_node(ua.ObjectIds.ObjectsFolder), RelativePath=ua.RelativePath(Elements=elements)
     )
 
 
@@ -93,7 +100,7 @@ def resolved_from_path_result(result: ua.BrowsePathResult) -> Resolved:
 async def read_namespace_array(session) -> list[str]:
     """The server's namespace URIs, index = namespace index (read fresh at every connect)."""
     params = ua.ReadParameters()
-    params.NodesToRead = [ua.ReadValueId(NodeId=ua.NodeId(ua.ObjectIds.Server_NamespaceArray),
+    params.NodesToRead = [ua.ReadValueId(NodeId=standard_node(ua.ObjectIds.Server_NamespaceArray),
                                          AttributeId=ua.AttributeIds.Value)]
     result = (await session.read(params))[0]
     result.StatusCode.check()
@@ -129,10 +136,8 @@ async def have_eu_range(session, node_ids: list[ua.NodeId], per_call: int) -> li
         requests = [
             ua.BrowsePath(
                 StartingNode=node_id,
-                RelativePath=ua.RelativePath(Elements=[ua.RelativePathElement(
-                    ReferenceTypeId=ua.NodeId(ua.ObjectIds.HasProperty), IsInverse=False, IncludeSubtypes=True,
-                    TargetName=ua.QualifiedName("EURange", 0),
-                )]),
+                RelativePath=ua.RelativePath(Elements=[
+                    forward_step(ua.ObjectIds.HasProperty, ua.QualifiedName("EURange", 0))]),
             )
             for node_id in chunk
         ]

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from asyncua import ua
 
-from collectors.drivers.opcua.addressing import read_namespace_array
+from collectors.drivers.opcua.addressing import forward_step, read_namespace_array, standard_node
 from collectors.drivers.opcua.limits import OperationLimits, read_operation_limits
 from collectors.drivers.opcua.reading import ChunkedReader
 
@@ -50,7 +50,7 @@ async def browse(session, *, depth: int = 10, pattern: str | None = None, limits
     namespace 0 (the server's own diagnostics), filtered by a glob on the path or name."""
     limits = limits or await read_operation_limits(session)
     namespaces = await read_namespace_array(session)
-    frontier = [_Found(start or ua.NodeId(ua.ObjectIds.ObjectsFolder), [], [])]
+    frontier = [_Found(start or standard_node(ua.ObjectIds.ObjectsFolder), [], [])]
     seen = {frontier[0].node_id.to_string()}
     variables: list[_Found] = []
     for _level in range(depth):
@@ -99,7 +99,7 @@ async def _browse_level(session, parents: list[_Found], per_call: int) -> list[t
         params.NodesToBrowse = [
             ua.BrowseDescription(
                 NodeId=parent.node_id, BrowseDirection=ua.BrowseDirection.Forward,
-                ReferenceTypeId=ua.NodeId(ua.ObjectIds.HierarchicalReferences), IncludeSubtypes=True,
+                ReferenceTypeId=standard_node(ua.ObjectIds.HierarchicalReferences), IncludeSubtypes=True,
                 NodeClassMask=_NODE_CLASSES, ResultMask=int(ua.BrowseResultMask.All),
             )
             for parent in batch
@@ -126,7 +126,7 @@ async def _browse_level(session, parents: list[_Found], per_call: int) -> list[t
 def _children(result: ua.BrowseResult) -> list[ua.ReferenceDescription]:
     if not result.StatusCode.is_good():
         return []
-    has_property = ua.NodeId(ua.ObjectIds.HasProperty)
+    has_property = standard_node(ua.ObjectIds.HasProperty)
     return [ref for ref in result.References or [] if ref.ReferenceTypeId != has_property]
 
 
@@ -136,14 +136,14 @@ async def _describe(session, node_ids: list[ua.NodeId], limits: OperationLimits)
         return [], []
     reader = ChunkedReader(session, limits.nodes_per_read, 4)
     type_values = await _read_attribute(session, node_ids, ua.AttributeIds.DataType, limits.nodes_per_read)
-    type_ids = [value.Value.Value if value.StatusCode.is_good() else None for value in type_values]
+    type_ids = [_good_value(value) for value in type_values]
     custom = sorted({t.to_string() for t in type_ids if t is not None and not _builtin_name(t)})
     custom_names: dict[str, str] = {}
     if custom:
         names = await _read_attribute(session, [ua.NodeId.from_string(c) for c in custom],
                                       ua.AttributeIds.BrowseName, limits.nodes_per_read)
         custom_names = {
-            c: (v.Value.Value.Name if v.StatusCode.is_good() else c) for c, v in zip(custom, names, strict=True)
+            c: (name.Name if (name := _good_value(v)) is not None else c) for c, v in zip(custom, names, strict=True)
         }
     types = [(_builtin_name(t) or custom_names.get(t.to_string(), "")) if t is not None else "" for t in type_ids]
     unit_nodes = await _properties(session, node_ids, "EngineeringUnits", limits.nodes_per_translate)
@@ -155,7 +155,7 @@ async def _describe(session, node_ids: list[ua.NodeId], limits: OperationLimits)
             units.append("")
             continue
         value = next(unit_values)
-        info = value.Value.Value if value.StatusCode.is_good() and value.Value is not None else None
+        info = _good_value(value)
         units.append(info.DisplayName.Text or "" if isinstance(info, ua.EUInformation) else "")
     return types, units
 
@@ -182,9 +182,8 @@ async def _properties(session, node_ids: list[ua.NodeId], name: str, per_call: i
     found: list[ua.NodeId | None] = []
     for start in range(0, len(node_ids), max(1, per_call)):
         requests = [
-            ua.BrowsePath(StartingNode=node_id, RelativePath=ua.RelativePath(Elements=[ua.RelativePathElement(
-                ReferenceTypeId=ua.NodeId(ua.ObjectIds.HasProperty), IsInverse=False, IncludeSubtypes=True,
-                TargetName=ua.QualifiedName(name, 0))]))
+            ua.BrowsePath(StartingNode=node_id, RelativePath=ua.RelativePath(Elements=[
+                forward_step(ua.ObjectIds.HasProperty, ua.QualifiedName(name, 0))]))
             for node_id in node_ids[start:start + per_call]
         ]
         for result in await session.translate_browsepaths_to_nodeids(requests):
@@ -246,3 +245,9 @@ def config_from_variables(variables: list[BrowsedVariable], endpoint: str, *, co
     document = {"site": {"name": site}, "connections": [connection], "tags": tags}
     header = f"# Written by `linebrain browse {endpoint}`: {len(tags)} variables.\n"
     return header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=200)
+
+
+def _good_value(value: ua.DataValue) -> Any:
+    """The value of a good DataValue (an absent status code is Good), else None."""
+    good = value.StatusCode is None or value.StatusCode.is_good()
+    return value.Value.Value if good and value.Value is not None else None

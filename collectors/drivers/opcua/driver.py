@@ -165,7 +165,7 @@ class OpcuaDriver:
         readable = [point for point in points if resolved[point.handle].node_id is not None]
         started = datetime.now(UTC)
         try:
-            values = await reader.read([resolved[point.handle].node_id for point in readable])
+            values = await reader.read([node for point in readable if (node := resolved[point.handle].node_id)])
         except Exception as exc:
             error = as_device_error(exc, f"{self.connection_id}: read of group {group}")
             if isinstance(error, ConnectionLost):
@@ -366,7 +366,8 @@ class OpcuaDriver:
         wanted = [item for item in items if item.point.tag.deadband_percent > 0]
         if not wanted:
             return
-        found = await have_eu_range(session, [item.node_id for item in wanted], self.limits.nodes_per_translate)
+        nodes = [item.node_id for item in wanted if item.node_id is not None]
+        found = await have_eu_range(session, nodes, self.limits.nodes_per_translate)
         for item, has_range in zip(wanted, found, strict=True):
             percent = item.point.tag.deadband_percent
             if has_range:

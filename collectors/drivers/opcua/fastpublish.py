@@ -32,7 +32,7 @@ from asyncua.ua.uatypes import FILETIME_EPOCH_AS_UTC_DATETIME, win_epoch_to_date
 _I32 = struct.Struct("<i").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _I64 = struct.Struct("<q").unpack_from
-_DATA_CHANGE = ua.NodeId(ua.ObjectIds.DataChangeNotification_Encoding_DefaultBinary)
+_DATA_CHANGE = ua.NodeId(ua.Int32(ua.ObjectIds.DataChangeNotification_Encoding_DefaultBinary))
 _MAX_FILETIME = 2650467743990000000  # 9999-12-31, beyond it asyncua clamps; so do we (via asyncua)
 
 # Built-in scalar types read in place: type id → (struct, size).
@@ -139,7 +139,7 @@ def _decode(raw: bytes) -> ua.PublishResponse:
     if diagnostics > 0:
         raise _Fallback("diagnostic infos")
     message = ua.NotificationMessage(SequenceNumber=sequence, PublishTime=times(publish_time),
-                                     NotificationData=notifications)  # type: ignore[arg-type]
+                                     NotificationData=notifications)
     result = ua.PublishResult(SubscriptionId=subscription_id, AvailableSequenceNumbers=available,
                               MoreNotifications=more, NotificationMessage=message, Results=results)
     return ua.PublishResponse(ResponseHeader=header, Parameters=result)

@@ -54,15 +54,16 @@ class OperationLimits:
 async def read_operation_limits(session, max_nodes_per_read: int = 0) -> OperationLimits:
     """Read the limits in one request; a configured ``max_nodes_per_read`` can only lower the cap."""
     params = ua.ReadParameters()
-    params.NodesToRead = [ua.ReadValueId(NodeId=ua.NodeId(i), AttributeId=ua.AttributeIds.Value)
+    params.NodesToRead = [ua.ReadValueId(NodeId=ua.NodeId(ua.Int32(i)), AttributeId=ua.AttributeIds.Value)
                           for i in _LIMIT_NODES.values()]
     params.TimestampsToReturn = ua.TimestampsToReturn.Neither
     results = await session.read(params)
-    limits = OperationLimits(server={})
+    server: dict[str, int] = {}
+    limits = OperationLimits(server=server)
     for name, value in zip(_LIMIT_NODES, results, strict=True):
         raw = value.Value.Value if value.StatusCode.is_good() and value.Value is not None else 0
         raw = int(raw or 0)
-        limits.server[name] = raw
+        server[name] = raw
         setattr(limits, name, raw if raw > 0 else _FALLBACKS[name])
     if max_nodes_per_read > 0:
         limits.nodes_per_read = min(limits.nodes_per_read, max_nodes_per_read)

@@ -23,6 +23,7 @@ from pathlib import Path
 from asyncua import Client, ua
 from asyncua.crypto import cert_gen, security_policies
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -87,6 +88,8 @@ def ensure_client_certificate(pki_dir: Path, application_uri: str) -> ClientIden
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
         key = load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, rsa.RSAPrivateKey):  # OPC UA security policies sign with RSA
+            raise SecurityError(f"{key_path}: not an RSA private key; delete it to have a new one made")
     else:
         key = cert_gen.generate_private_key()
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -58,7 +58,9 @@ async def write_value(
     variant_type = type_cache.get(key)
     if variant_type is None:
         variant_type = type_cache[key] = await variant_type_of(session, node_id)
-    variant = ua.Variant(_coerce(value, variant_type), None if variant_type is ua.VariantType.Variant else variant_type)
+    # No type for a Variant-typed node: asyncua then picks it from the value (its stub wants one always).
+    as_type = None if variant_type is ua.VariantType.Variant else variant_type
+    variant = ua.Variant(_coerce(value, variant_type), as_type)  # type: ignore[arg-type]
     params = ua.WriteParameters()
     params.NodesToWrite = [ua.WriteValue(NodeId=node_id, AttributeId=ua.AttributeIds.Value,
                                          Value=ua.DataValue(Value=variant, StatusCode=None))]
