@@ -44,12 +44,17 @@ class CollectorMetrics(Collector):
         for health in self.health():
             name = str(health.get("connection", "?"))
             groups = health.get("groups", {}).values()
-            up.add_metric([name], 1.0 if health.get("connected") else 0.0)
+            driver = health.get("driver", {})
+            # The worker only learns of a lost connection from a failed read; an OPC UA driver holding only
+            # subscriptions finds out itself (its watchdog), so its own state counts too.
+            driver_up = driver.get("state", "connected") == "connected" if driver.get("protocol") == "opcua" else True
+            up.add_metric([name], 1.0 if health.get("connected") and driver_up else 0.0)
             # Polled samples are counted per group by the worker; subscribed ones are pushed by the
-            # driver itself (OPC UA notifications), so they are added from its health.
-            pushed = health.get("driver", {}).get("notifications", 0)
+            # driver itself (OPC UA notifications), so they are added from its health, and so are the bad
+            # ones it emits (bad notifications, BadNoCommunication for every subscribed tag on a lost link).
+            pushed = driver.get("notifications", 0)
             samples.add_metric([name], float(sum(g.get("samples", 0) for g in groups) + pushed))
-            bad.add_metric([name], float(sum(g.get("bad_samples", 0) for g in groups)))
+            bad.add_metric([name], float(sum(g.get("bad_samples", 0) for g in groups) + driver.get("bad_samples", 0)))
             overruns.add_metric([name], float(health.get("overruns", 0)))
         yield from (up, samples, bad, overruns)
 

@@ -21,13 +21,14 @@ import pytest
 
 from collectors.config.models import Plant
 from collectors.database.migrations import migrate
-from collectors.samples import BAD_OUT_OF_RANGE, UNCERTAIN
+from collectors.samples import BAD_NO_COMMUNICATION, BAD_OUT_OF_RANGE, UNCERTAIN
 from collectors.service import CollectorService, ServiceOptions
 from collectors.store import refresh_rollups
 from simulator import Simulator, SimulatorOptions
 from simulator.faults import ModbusFaults
 from simulator.modbus_server import ModbusTcpServer
 from simulator.registers import UnitBank
+from simulator.scale import opcua_name
 from tests.collectors.store.helpers import duplicates, scale_plant, stored_cycles, tiny_filesystem
 from tests.conftest import own_server
 
@@ -132,3 +133,63 @@ async def test_nul_and_overflow_values_from_a_device_are_stored_flagged_and_stop
     scale = stored_cycles(db_url, SEED)
     assert sorted(scale) == list(range(TAGS)) and _gaps(scale) == 0
     refresh_rollups(db_url)  # the overflow value does not break the rollups
+
+
+async def test_a_network_cut_to_an_opcua_server_is_shown_down_counted_bad_and_resumes_in_order(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Values do not change during the cut: what comes back must be filed after the BadNoCommunication row and
+    never duplicate the row before the cut; status shows the connection down and counts the bad samples."""
+    from mes.cli.collect import read_status
+
+    count = 5
+    options = SimulatorOptions(modbus_port=None, tags=count, scale_protocols=("opcua",), scale_interval=3600)
+    async with Simulator(options) as sim:
+        config = Plant.model_validate({
+            "site": {"name": "cut"},
+            "connections": [{"id": "scada", "protocol": "opcua", "endpoint": sim.opcua_endpoint, "timeout": 1.0,
+                             "subscriptions": [{"name": "default", "publishing_interval": 0.1}]}],
+            "tags": [{"name": f"s{i}", "connection": "scada", "mode": "subscribe", "heartbeat": 3600,
+                      "node_id": f"ns={sim.opcua_namespace};s={opcua_name(i)}"} for i in range(count)],
+        })  # fmt: skip
+        service = CollectorService(config, db_url, ServiceOptions(spool_dir=tmp_path / "spool", metrics_port=0,
+                                                                  announce=False))  # fmt: skip
+        running = asyncio.create_task(service.run())
+        await asyncio.wait_for(service.started.wait(), 30)
+        store = service.pipeline.store
+        url = f"http://127.0.0.1:{service.metrics_port}/metrics"
+        await _wait(lambda: store.stats.rows_committed >= count, 20, "first values")
+        sim.stop_answering("opcua")  # the network is cut: nothing comes back from the server
+        cut = time.monotonic()
+        down = None
+        while time.monotonic() - cut < 30:
+            status = (await asyncio.to_thread(read_status, url))["connections"]["scada"]
+            if not status["up"]:
+                down = time.monotonic() - cut
+                break
+            await asyncio.sleep(0.2)
+        assert down is not None, "status kept showing the dead connection up"
+        await _wait(lambda: store.stats.rows_committed >= 2 * count, 20, "BadNoCommunication rows")
+        status = (await asyncio.to_thread(read_status, url))["connections"]["scada"]
+        assert status["bad_samples"] >= count
+        sim.clear_faults()
+        await _wait(lambda: store.stats.rows_committed >= 3 * count, 60, "values after the cut")
+        await asyncio.sleep(1)
+        service.stop()
+        await asyncio.wait_for(running, 60)
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT t.name, s.time, s.status, s.source_time, s.value FROM samples s "
+                            "JOIN tags t ON t.id = s.tag_id ORDER BY t.name, s.time").fetchall()  # fmt: skip
+    per_tag: dict[str, list[tuple]] = {}
+    for name, moment, status, source, value in rows:
+        per_tag.setdefault(name, []).append((moment, status, source, value))
+    assert sorted(per_tag) == [f"s{i}" for i in range(count)]
+    for name, history in per_tag.items():
+        statuses = [status for _, status, _, _ in history]
+        assert statuses == [0, BAD_NO_COMMUNICATION, 0], (name, history)
+        before, lost, back = history
+        # After the BadNoCommunication row, with the same value; a server that hands back the old source
+        # timestamp gets it kept in source_time (the simulator's stamps its values anew).
+        assert back[0] > lost[0] and back[2] in (None, before[0]) and back[3] == before[3]
+    assert duplicates(db_url) == 0
+    print(f"connection shown down {down:.1f} s after the cut")

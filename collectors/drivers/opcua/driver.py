@@ -254,6 +254,7 @@ class OpcuaDriver:
             "reconnects": max(0, self._connects - 1),
             "last_good_sample": self._inbox.last_good.isoformat() if self._inbox.last_good else None,
             "notifications": self._inbox.notifications,
+            "bad_samples": self._inbox.bad_samples,
             "notifications_per_s": round(self._inbox.notifications_per_s(), 1),
             "queue_depth": self._inbox.pending,
             "queue_full_waits": self._inbox.waits,

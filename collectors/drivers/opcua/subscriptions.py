@@ -88,6 +88,7 @@ class Inbox:
         self._drained = asyncio.Event()
         self.pending = 0
         self.notifications = 0
+        self.bad_samples = 0  # everything emitted: bad notifications and the driver's own bad samples
         self.last_good: datetime | None = None
         self.waits = 0
         self.sink_errors = 0
@@ -110,6 +111,7 @@ class Inbox:
         """Hand samples to the sink; a sink that raises is counted and logged, never fatal here."""
         if not samples:
             return
+        self.bad_samples += sum(1 for sample in samples if sample.status >> 31)
         try:
             self._sink(samples)
         except Exception:
