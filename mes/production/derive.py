@@ -103,7 +103,7 @@ def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, li
     rederive_from = late if late is not None and reaches is not None and late <= reaches else None
     starts = [t for t in (earliest, rederive_from) if t is not None]
     if starts:
-        cover_history(conn, plant, line_id, min(starts), now)
+        cover_history(conn, plant, line_id, min(starts), now, tags, unit_id)
     if rederive_from is not None:
         rewind_unit(conn, unit_id, tags, rederive_from)
     derive_unit(conn, unit_id, tags, now)
@@ -146,20 +146,29 @@ def unit_streams(conn: psycopg.Connection, unit_id: str) -> dict[str, str]:
     return streams
 
 
-def cover_history(conn: psycopg.Connection, plant: Plant, line_id: str, since: datetime, now: datetime) -> int:
+def cover_history(conn: psycopg.Connection, plant: Plant, line_id: str, since: datetime, now: datetime,
+                  tags: dict[str, int] | None = None, unit_id: str | None = None) -> int:
     """Build the line's pattern shifts for the local days from the day before ``since`` (a night
-    shift started then) up to yesterday; existing shifts and holidays are kept."""
+    shift started then) to the day of the unit's newest sample up to ``now``, but not past
+    yesterday (``extend_calendar`` covers yesterday on); existing shifts and holidays are kept."""
     tz = ZoneInfo(plant.site.timezone)
     first_day = since.astimezone(tz).date() - timedelta(days=1)
-    last_day = now.astimezone(tz).date() - timedelta(days=1)
-    if first_day >= last_day:
-        return 0  # extend_calendar covers yesterday on
+    newest = newest_sample(conn, unit_id, tags, now) if tags is not None and unit_id else now
+    last_day = min((newest or since).astimezone(tz).date(), now.astimezone(tz).date() - timedelta(days=1))
     line = next((ln for ln in plant.lines() if ln.id == line_id), None)
-    if line is None:
+    if first_day > last_day or line is None:
         return 0
     patterns = {p.id: p for p in plant.shift_patterns}
     pattern = patterns.get(line.shift_pattern) if line.shift_pattern else None
     return build_line_calendar(conn, line_id, pattern, plant.site.timezone, first_day, last_day)
+
+
+def newest_sample(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> datetime | None:
+    """The time of the unit's newest sample at or before ``now``, over all its bound tags."""
+    times = [scalar(conn, "SELECT max(time) FROM samples WHERE tag_id = %s AND time <= %s", (tags[tag], now))
+             for tag in unit_streams(conn, unit_id).values() if tag in tags]  # fmt: skip
+    found = [t for t in times if t is not None]
+    return max(found) if found else None
 
 
 def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> None:
@@ -193,7 +202,7 @@ def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: dateti
         unit = first(conn, "SELECT line_id FROM equipment WHERE id = %s", (unit_id,))
         if unit is None:
             raise ValueError(f"no unit {unit_id!r}")
-        cover_history(conn, plant, unit["line_id"] or unit_id, since, now)
+        cover_history(conn, plant, unit["line_id"] or unit_id, since, now, tags, unit_id)
         rewind_unit(conn, unit_id, tags, since)
         derive_unit(conn, unit_id, tags, now)
 

@@ -175,3 +175,24 @@ def test_pending_late_ranges_stay_one_row_per_writer(tmp_path: Path, db_url: str
         pending = conn.execute("SELECT count(*), min(first_time), max(last_time) FROM derive_pending").fetchone()
     assert pending[0] <= 3 < 1443 // 200  # not a row per batch
     assert (pending[1], pending[2]) == (local(DAY, "06:00"), local(DAY, "14:00"))
+
+
+def test_history_calendar_keeps_holidays_and_builds_the_night_before(db: psycopg.Connection) -> None:
+    from mes.production.shifts import add_holiday
+    from tests.mes.production.scenario import SampleWriter
+
+    doc = yaml.safe_load(PLANT_YAML)
+    doc["shift_patterns"].append({"id": "nights", "shifts": [{"name": "night", "start": "22:00", "end": "06:00"}]})
+    doc["areas"][0]["lines"][0]["shift_pattern"] = "nights"
+    line = parse_plant(yaml.safe_dump(doc))
+    derive.run_once(db, line, now=local("2026-06-01", "12:00"))
+    add_holiday(db, datetime.fromisoformat("2026-03-05").date(), "works holiday", by="ann", line_id="line1")
+    writer = SampleWriter(db)
+    for hour in range(0, 72, 2):  # 2026-03-04 00:00 .. 03-06 22:00
+        writer.add("state", local(DAY, "00:00") + timedelta(hours=hour), RUNNING)
+    writer.flush()
+    derive.run_once(db, line, now=local("2026-06-01", "12:00"))
+    days = [r[0].isoformat() for r in db.execute(
+        "SELECT local_date FROM shift_instances WHERE local_date < '2026-03-10' ORDER BY 1")]  # fmt: skip
+    # The night starting 03-03 covers the first samples; 03-05 is a holiday.
+    assert days == ["2026-03-03", "2026-03-04", "2026-03-06"]
