@@ -65,6 +65,7 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
     _include_quality(app)
     app.include_router(health_routes.router)
     app.include_router(sign_in.router)
+    _include_pages(app)
     add_docs(app)
     if not any(getattr(route, "path", None) == "/" for route in app.routes):
         app.add_api_route("/", _home, include_in_schema=False)
@@ -84,7 +85,7 @@ def allowed_hosts(web: Web) -> list[str]:
 
 
 def _home() -> RedirectResponse:
-    """Until the pages exist, the API documentation is the front page."""
+    """Without the pages (mes.web), the API documentation is the front page."""
     return RedirectResponse("/docs")
 
 
@@ -117,3 +118,10 @@ def _include_quality(app: FastAPI) -> None:
 
     app.include_router(quality_routes.router, dependencies=[Depends(read_access)])
     app.dependency_overrides[quality_routes.quality_connection] = connection
+
+
+def _include_pages(app: FastAPI) -> None:
+    """LineBrain's own pages (mes.web) on the same app, pool and sign-in: /andon, /lines/..., /orders, /oee."""
+    from mes.web import mount_pages
+
+    mount_pages(app)

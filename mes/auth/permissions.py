@@ -24,6 +24,7 @@ ACTIONS: dict[str, str] = {
     "quality.plan": "specifications, inspection plans, SPC charts and limits, run checks",
     "quality.inspect": "record inspections and lots (create, consume, split, merge)",
     "quality.disposition": "disposition and close nonconformances, freeze SPC limits, skip inspections",
+    "handover.write": "write shift handover notes and close open items",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
 }
@@ -33,11 +34,11 @@ _EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspec
 PERMISSIONS: dict[Role, frozenset[str]] = {
     "operator": frozenset(_EVERYONE_ON_THE_LINE),
     "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
-                                                     "calendar.edit"}),
+                                                     "calendar.edit", "handover.write"}),
     "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}),
     "maintenance": frozenset({"downtime.assign", "downtime.edit"}),
     "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
-                          "calendar.edit", "audit.read"}),
+                          "calendar.edit", "handover.write", "audit.read"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 

@@ -14,7 +14,7 @@ correction that records who, when and why.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
@@ -172,12 +172,35 @@ def assign_reason(conn: psycopg.Connection, event_id: int, reason_code: str, by:
     ).fetchone()
     if reason is None:
         raise InvalidInput(f"line {event['line_id']} has no reason {reason_code!r}", field="reason_code")
-    conn.execute(
+    row = conn.execute(
         "INSERT INTO downtime_assignments (event_id, line_id, reason_code, automatic, by_user, why) "
-        "VALUES (%s, %s, %s, false, %s, %s)",
+        "VALUES (%s, %s, %s, false, %s, %s) RETURNING id",
         (event_id, event["line_id"], reason_code, by, why),
-    )
-    return get_event(conn, event_id)
+    ).fetchone()
+    return {**get_event(conn, event_id), "assignment_id": int(row[0])}
+
+
+UNDO_WINDOW = timedelta(seconds=60)
+
+
+def undo_assignment(conn: psycopg.Connection, assignment_id: int, by: str, now: datetime | None = None) -> dict:
+    """Take back one's own assignment moments after making it (the pages offer it for 10 s; the
+    server allows :data:`UNDO_WINDOW`): the event's reason is the one before it again. Only the
+    latest, manual assignment of an event, by the same person, can be undone."""
+    with conn.transaction():
+        row = first(
+            conn,
+            "SELECT a.event_id, a.by_user, a.automatic, a.at, a.id = (SELECT max(b.id) FROM downtime_assignments b "
+            "WHERE b.event_id = a.event_id) AS latest FROM downtime_assignments a WHERE a.id = %s FOR UPDATE",
+            (assignment_id,),
+        )
+        if row is None:
+            raise NotFound(f"no reason assignment {assignment_id}", field="assignment_id")
+        at = now or datetime.now(row["at"].tzinfo)
+        if row["automatic"] or row["by_user"] != by or not row["latest"] or at - row["at"] > UNDO_WINDOW:
+            raise Conflict("only your own latest assignment can be undone, within a minute", field="assignment_id")
+        conn.execute("DELETE FROM downtime_assignments WHERE id = %s", (assignment_id,))
+    return get_event(conn, row["event_id"])
 
 
 def _closed(conn: psycopg.Connection, event: dict) -> None:

@@ -199,3 +199,14 @@ def current_state(conn: psycopg.Connection, unit_id: str) -> dict | None:
     if row is None:
         return None
     return {"state": row[0], "raw_code": row[1], "fault_code": row[2], "since": row[3], "until": row[4]}
+
+
+def intervals(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict]:
+    """The unit's state intervals overlapping [start, end), clipped to it (a shift timeline)."""
+    found = conn.execute(
+        "SELECT greatest(lower(period), %(start)s), least(coalesce(upper(period), %(end)s), %(end)s), state, "
+        "fault_code FROM state_intervals WHERE equipment_id = %(unit)s AND period && tstzrange(%(start)s, %(end)s) "
+        "ORDER BY lower(period)",
+        {"unit": unit_id, "start": start, "end": end},
+    ).fetchall()
+    return [{"start": lo, "end": hi, "state": state, "fault_code": fault} for lo, hi, state, fault in found]

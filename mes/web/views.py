@@ -1,0 +1,146 @@
+"""What each page shows, gathered from the domain functions (no SQL here, no HTML).
+
+Each function returns plain dicts for one page; the templates only lay them out.
+``now`` is passed in so the demo and the tests can run the pages on the simulator's clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from mes.production import downtime, handover, kpi, orders, products, shifts, states, status
+from mes.production.equipment import get_unit, list_equipment
+from mes.quality import inspections, specs
+
+# ISA-101: grey is normal; each state maps to one colour class, always shown with its text label.
+STATE_CLASS = {
+    "running": "run", "idle": "stop", "fault": "stop", "changeover": "setup", "starved": "wait",
+    "blocked": "wait", "planned_stop": "planned", "unknown": "nodata",
+}  # fmt: skip
+LOOKBACK = timedelta(hours=8)  # the window of a line without a shift calendar
+LOSS_STEPS = ("availability_loss", "performance_loss", "quality_loss")
+
+
+def state_class(state: str | None) -> str:
+    return STATE_CLASS.get(state or "unknown", "nodata")
+
+
+def line_window(conn: psycopg.Connection, line_id: str, now: datetime) -> tuple[datetime, datetime, dict | None]:
+    """The current shift of the line, or the last eight hours when no shift is running."""
+    shift = shifts.shift_at(conn, line_id, now)
+    if shift is not None and now > shift["start"]:
+        return shift["start"], now, shift
+    return now - LOOKBACK, now, None
+
+
+def _open_stop(conn: psycopg.Connection, unit_id: str, state: dict | None, now: datetime) -> dict | None:
+    """The stop the unit is in now, with its reason when one is assigned."""
+    if state is None or state["state"] == "running":
+        return None
+    events = downtime.list_events(conn, unit_id, state["since"], now + timedelta(seconds=1))
+    return events[-1] if events else None
+
+
+def andon_tiles(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]:
+    """One tile per line: state (with its reason or "reason needed"), order progress, shift OEE."""
+    tiles = []
+    for line in status.all_lines(conn, now):
+        state = line["state"]
+        stop = _open_stop(conn, line["id"], state, now)
+        progress = line["running_order"]["progress"] if line["running_order"] else None
+        tiles.append({
+            "id": line["id"], "name": line["name"], "state": state["state"] if state else "unknown",
+            "class": state_class(state["state"] if state else None), "since": state["since"] if state else None,
+            "reason": stop["reason_name"] if stop else None,
+            "reason_needed": bool(stop and stop["kind"] == "stop" and not stop["reason_code"]),
+            "order": line["running_order"]["number"] if line["running_order"] else None,
+            "product": line["running_order"]["product_id"] if line["running_order"] else None,
+            "percent": progress["percent_complete"] if progress else None,
+            "good": progress["good"] if progress else None,
+            "planned": progress["planned_quantity"] if progress else None,
+            "oee": line["current_shift"]["oee"] if line["current_shift"] else None,
+            "shift": line["current_shift"]["shift"] if line["current_shift"] else None,
+            "timezone": get_unit(conn, line["id"])["timezone"],
+        })  # fmt: skip
+    return tiles
+
+
+def biggest_loss(waterfall: list[dict]) -> dict | None:
+    """The largest of the three OEE losses (availability, performance, quality), or None when nothing was lost."""
+    losses = [step for step in waterfall if step["name"] in LOSS_STEPS and (step["seconds"] or 0) > 0]
+    return max(losses, key=lambda step: step["seconds"]) if losses else None
+
+
+def line_page(conn: psycopg.Connection, line_id: str, now: datetime) -> dict[str, Any]:
+    """The supervisor's line page: state, order, counts, shift OEE and losses, timeline, stops, inspections."""
+    unit = get_unit(conn, line_id)
+    live = status.line_status(conn, line_id, now)
+    start, end, shift = line_window(conn, line_id, now)
+    shift_kpi = kpi.period_kpi(conn, line_id, start, end)
+    waterfall = kpi.oee_waterfall(conn, line_id, start, end)
+    running = live["running_order"]
+    return {
+        "unit": unit, "live": live, "state_class": state_class(live["state"]["state"] if live["state"] else None),
+        "open_stop": _open_stop(conn, line_id, live["state"], now),
+        "window": {"start": start, "end": end, "shift": shift},
+        "kpi": shift_kpi, "biggest_loss": biggest_loss(waterfall),
+        "timeline": states.intervals(conn, line_id, start, end),
+        "stops": stops_to_work(downtime.list_events(conn, line_id, start, end, kind="stop"), live["state"]),
+        "reasons": downtime.reason_tree(conn, line_id),
+        "due": [{**due, "spec": specs.get_spec(conn, due["spec_id"])} for due in inspections.todo(conn, line_id, now)],
+        "specs": specs.specs_for(conn, running["product_id"], line_id) if running else [],
+        "handover": handover.handover(conn, line_id, now),
+        "orders": orders.list_orders(conn, line_id=line_id, limit=20),
+    }  # fmt: skip
+
+
+def stops_to_work(events: list[dict], state: dict | None) -> list[dict]:
+    """The shift's stops, those waiting for a reason first, newest first; each says whether it
+    has ended (only ended stops can be split) and where its middle is (the one-tap split)."""
+    current_since = state["since"] if state and state["state"] != "running" else None
+    out = []
+    for event in events:
+        ended = event["end"] is not None and (current_since is None or event["end"] <= current_since)
+        middle = event["start"] + (event["end"] - event["start"]) / 2 if event["end"] else None
+        out.append({**event, "ended": ended, "middle": middle})
+    out.sort(key=lambda e: e["start"], reverse=True)
+    out.sort(key=lambda e: e["reason_code"] is not None)
+    return out
+
+
+def lines(conn: psycopg.Connection) -> list[dict]:
+    return list_equipment(conn, "line")
+
+
+def order_page(conn: psycopg.Connection, order_id: int, now: datetime) -> dict[str, Any]:
+    order = orders.get_order(conn, order_id)
+    return {
+        "order": order, "progress": orders.order_progress(conn, order_id, now),
+        "transitions": orders.transitions(conn, order_id),
+        "allowed": sorted(orders.TRANSITIONS[order["status"]]),
+    }  # fmt: skip
+
+
+def orders_page(conn: psycopg.Connection, line_id: str | None, status_filter: str | None) -> dict[str, Any]:
+    return {
+        "orders": orders.list_orders(conn, line_id=line_id, status=status_filter, limit=200),
+        "lines": list_equipment(conn, "line"), "products": products.list_products(conn),
+        "statuses": orders.STATUSES,
+    }  # fmt: skip
+
+
+def unit(conn: psycopg.Connection, unit_id: str) -> dict:
+    return get_unit(conn, unit_id)
+
+
+def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime, by: str) -> dict[str, Any]:
+    """The manager's OEE view of one line over a period: KPIs by group, the loss waterfall, the Pareto."""
+    return {
+        "total": kpi.period_kpi(conn, line_id, start, end),
+        "groups": kpi.kpis(conn, line_id, start, end, by) if by != "period" else [],
+        "waterfall": kpi.oee_waterfall(conn, line_id, start, end),
+        "pareto": kpi.downtime_pareto(conn, line_id, start, end),
+    }  # fmt: skip

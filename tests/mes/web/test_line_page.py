@@ -1,0 +1,71 @@
+"""The supervisor's line page in a real browser, against the live simulated line."""
+
+from __future__ import annotations
+
+from mes.production import downtime
+from tests.mes.web.live import db, ended_stop
+
+
+def test_supervisor_gives_a_real_stop_its_reason_in_two_taps_and_can_undo(live_plant, browser) -> None:
+    stop = ended_stop(live_plant)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
+    page.click(f"details[data-event='{stop['id']}'] > summary")  # tap 1: the stop
+    page.click(f"details[data-event='{stop['id']}'] button[value='cleaning']")  # tap 2: the reason
+    page.wait_for_selector("#undo")
+    with db(live_plant) as conn:
+        assert downtime.get_event(conn, stop["id"])["reason_code"] == "cleaning"
+    assert page.locator(f"details[data-event='{stop['id']}'] .stop-reason").inner_text().startswith("Cleaning")
+
+    page.click("#undo button")
+    page.wait_for_selector(".msg")
+    with db(live_plant) as conn:
+        assert downtime.get_event(conn, stop["id"])["reason_code"] == stop["reason_code"]
+    page.close()
+
+
+def test_the_undo_offer_disappears_after_ten_seconds(live_plant, browser) -> None:
+    stop = ended_stop(live_plant)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.clock.install()
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
+    page.click(f"details[data-event='{stop['id']}'] > summary")
+    page.click(f"details[data-event='{stop['id']}'] button[value='no_bottles']")
+    assert page.locator("#undo").is_visible()
+    page.clock.run_for(9_000)
+    assert page.locator("#undo").is_visible()
+    page.clock.run_for(1_500)
+    assert not page.locator("#undo").is_visible()
+    page.close()
+
+
+def test_supervisor_splits_a_real_stop_in_two(live_plant, browser) -> None:
+    stop = ended_stop(live_plant)
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
+    page.click(f"details[data-event='{stop['id']}'] > summary")
+    page.click(f"details[data-event='{stop['id']}'] form.split button")
+    page.wait_for_selector(".msg")
+    assert "split in two" in page.locator(".msg").inner_text()
+    with db(live_plant) as conn:
+        halves = [e for e in downtime.list_events(conn, "line1", stop["start"], stop["end"], kind="stop")
+                  if e["source"] == "split" and stop["start"] <= e["start"] < stop["end"]]
+    assert len(halves) == 2
+    assert halves[0]["start"] == stop["start"] and halves[1]["end"] == stop["end"]
+    assert halves[0]["end"] == halves[1]["start"]
+    page.close()
+
+
+def test_line_page_fits_a_tablet_with_large_touch_targets(live_plant, browser) -> None:
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=zh_CN")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1024
+    small = page.evaluate("""() => [...document.querySelectorAll('main button, main summary, main input, main select')]
+        .filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect())
+        .filter(r => r.height < 48).length""")
+    assert small == 0
+    tiny = page.evaluate("""() => [...document.querySelectorAll('main *')].filter(e => e.offsetParent !== null
+        && e.childNodes.length && [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())
+        && parseFloat(getComputedStyle(e).fontSize) < 16).map(e => e.textContent.trim().slice(0, 30))""")
+    assert tiny == []
+    page.close()
