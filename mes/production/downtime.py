@@ -177,6 +177,7 @@ def assign_reason(conn: psycopg.Connection, event_id: int, reason_code: str, by:
         "VALUES (%s, %s, %s, false, %s, %s) RETURNING id",
         (event_id, event["line_id"], reason_code, by, why),
     ).fetchone()
+    assert row is not None
     return {**get_event(conn, event_id), "assignment_id": int(row[0])}
 
 

@@ -114,6 +114,3 @@ class Formats:
             return "–"
         pattern = "#,##0" + ("." + "0" * digits if digits else "")
         return format_decimal(value, pattern, locale=self.locale)
-
-    def local(self, moment: datetime) -> datetime:
-        return moment.astimezone(self.tz)

@@ -43,10 +43,10 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
     locale = locale_of(request)
     user = access.viewer(request)
     fmt = Formats(locale, timezone or plant_timezone(request))
-    html = environment(locale).get_template(template).render(
-        request=request, user=user, may=lambda action: access.may(user, action), fmt=fmt, locale=locale,
-        html_lang=HTML_LANG[locale], locales=LOCALES, csrf_token=access.csrf_token(request), **context,
-    )  # fmt: skip
+    values = {"request": request, "user": user, "may": lambda action: access.may(user, action), "fmt": fmt,
+              "locale": locale, "html_lang": HTML_LANG[locale], "locales": LOCALES,
+              "csrf_token": access.csrf_token(request)}  # fmt: skip
+    html = environment(locale).get_template(template).render(values | context)
     response = HTMLResponse(html, status_code=status_code)
     if request.query_params.get("lang") in LOCALES:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax", httponly=True)

@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from mes.auth import sessions
 from mes.auth.deps import (
@@ -26,11 +25,9 @@ from mes.auth.deps import (
     csrf_protect,
 )
 from mes.auth.models import SignInRefused
+from mes.web.render import render
 
 router = APIRouter(include_in_schema=False)
-templates = Environment(loader=PackageLoader("mes.web", "templates"), autoescape=select_autoescape(),
-                        extensions=["jinja2.ext.i18n"])  # fmt: skip
-templates.install_null_translations(newstyle=True)  # type: ignore[attr-defined]  # the pages add Babel catalogs
 
 
 def _local(target: str | None) -> str:
@@ -41,9 +38,8 @@ def _local(target: str | None) -> str:
 def _form(request: Request, status: int = 200, error: str | None = None, name: str = "",
           next_url: str = "/") -> HTMLResponse:  # fmt: skip
     token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
-    html = templates.get_template("login.html").render(csrf_field=CSRF_FIELD, csrf_token=token, error=error,
-                                                       name=name, next=next_url)  # fmt: skip
-    response = HTMLResponse(html, status_code=status)
+    response = render(request, "login.html", {"csrf_field": CSRF_FIELD, "csrf_token": token, "error": error,
+                                              "name": name, "next": next_url}, status_code=status)  # fmt: skip
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict",
                         secure=auth_settings(request).secure_cookies, path="/login")  # fmt: skip
     return response

@@ -90,3 +90,21 @@ def test_an_open_stop_cannot_be_split(db: psycopg.Connection) -> None:
     event = downtime.list_events(db, "line1", at(0), at(9))[-1]
     with pytest.raises(Conflict):
         downtime.split_event(db, event["id"], at(6), by="erin", why="too early")
+
+
+def test_undo_takes_back_ones_own_latest_assignment_within_a_minute(stops: psycopg.Connection) -> None:
+    jam, other = downtime.list_events(stops, "line1", at(20), at(21))[0], downtime.list_events(stops, "line1", at(10),
+                                                                                             at(10.1))[0]
+    made = downtime.assign_reason(stops, jam["id"], "material", by="erin")
+    assert downtime.undo_assignment(stops, made["assignment_id"], by="erin")["reason_code"] == "jam"
+    first = downtime.assign_reason(stops, other["id"], "material", by="erin")
+    assert downtime.undo_assignment(stops, first["assignment_id"], by="erin")["reason_code"] is None
+    mine = downtime.assign_reason(stops, jam["id"], "material", by="erin")
+    with pytest.raises(Conflict):
+        downtime.undo_assignment(stops, mine["assignment_id"], by="fred")  # not his
+    later = mine["assigned_at"] + downtime.UNDO_WINDOW + timedelta(seconds=1)
+    with pytest.raises(Conflict):
+        downtime.undo_assignment(stops, mine["assignment_id"], by="erin", now=later)
+    downtime.assign_reason(stops, jam["id"], "jam", by="erin")
+    with pytest.raises(Conflict):
+        downtime.undo_assignment(stops, mine["assignment_id"], by="erin")  # no longer the latest

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from mes.auth import users
+from mes.auth.permissions import ROLES
 from tests.conftest import REPO
+from tests.mes.auth.helpers import PASSWORD
 from tests.mes.web.live import LivePlant
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +29,9 @@ def live_plant(pg_server, template_url, tmp_path_factory) -> Iterator[LivePlant]
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
     plant = LivePlant(pg_server.url(name), tmp_path_factory.mktemp("spool"))
+    with psycopg.connect(plant.database_url, autocommit=True) as conn:
+        for role in ROLES:
+            users.add_user(conn, role, role, PASSWORD, actor="test-setup")
     plant.start()
     yield plant
     plant.stop()
@@ -40,6 +47,34 @@ def browser() -> Iterator[object]:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def sign_in(live_plant, browser) -> Iterator[Callable[..., Any]]:
+    """``sign_in(role, lang)``: a new tablet-sized page signed in as the user named after ``role``
+    (each role signs in through the form once per session; its cookies are reused)."""
+    states: dict[str, Any] = {}
+    contexts = []
+
+    def page(role: str, lang: str = "en", width: int = 1024, height: int = 768) -> Any:
+        if role not in states:
+            context = browser.new_context()
+            first = context.new_page()
+            first.goto(f"{live_plant.base_url}/login?lang={lang}")
+            first.fill("input[name=name]", role)
+            first.fill("input[name=password]", PASSWORD)
+            first.click("button[type=submit]")
+            first.wait_for_url(f"{live_plant.base_url}/andon")
+            states[role] = context.storage_state()
+            context.close()
+        context = browser.new_context(storage_state=states[role], viewport={"width": width, "height": height},
+                                      locale="zh-CN" if lang == "zh_CN" else "en-US")  # fmt: skip
+        contexts.append(context)
+        return context.new_page()
+
+    yield page
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture

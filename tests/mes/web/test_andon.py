@@ -7,9 +7,9 @@ import time
 from tests.mes.web.live import wait_for
 
 
-def test_a_tile_changes_within_two_seconds_after_the_simulator_stops_the_filler(live_plant, browser,
+def test_a_tile_changes_within_two_seconds_after_the_simulator_stops_the_filler(live_plant, sign_in,
                                                                                  screenshots) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = sign_in("supervisor", width=1280, height=800)
     page.goto(f"{live_plant.base_url}/andon?lang=zh_CN")
     tile = page.locator(".tile[data-line=line1]")
     wait_for(lambda: tile.get_attribute("data-state") not in (None, "unknown"), 20, what="line1 with data")
@@ -29,8 +29,8 @@ def test_a_tile_changes_within_two_seconds_after_the_simulator_stops_the_filler(
     page.close()
 
 
-def test_last_update_turns_red_when_the_feed_stops(live_plant, browser) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+def test_last_update_turns_red_when_the_feed_stops(live_plant, sign_in) -> None:
+    page = sign_in("supervisor", width=1280, height=800)
     page.goto(f"{live_plant.base_url}/andon?lang=en")
     stamp = page.locator("#last-update")
     wait_for(lambda: stamp.locator("time").inner_text() != "", 5, what="a first update")

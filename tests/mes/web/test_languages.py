@@ -61,9 +61,9 @@ def test_language_comes_from_the_choice_then_the_browser_then_chinese() -> None:
 
 
 def test_pages_answer_in_the_browsers_language(live_plant) -> None:
-    assert '<html lang="en">' in get(live_plant, "/andon", headers={"accept-language": "en-GB,en;q=0.8"}).text
-    assert '<html lang="zh-CN">' in get(live_plant, "/andon", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
-    assert '<html lang="zh-CN">' in get(live_plant, "/andon").text
+    assert '<html lang="en">' in get(live_plant, "/login", headers={"accept-language": "en-GB,en;q=0.8"}).text
+    assert '<html lang="zh-CN">' in get(live_plant, "/login", headers={"accept-language": "zh-CN,zh;q=0.9"}).text
+    assert '<html lang="zh-CN">' in get(live_plant, "/login").text
 
 
 VISIBLE_TEXT = """() => {
@@ -81,9 +81,9 @@ VISIBLE_TEXT = """() => {
 }"""
 
 
-def test_chinese_pages_leave_no_english_and_both_languages_are_photographed(live_plant, browser,
+def test_chinese_pages_leave_no_english_and_both_languages_are_photographed(live_plant, sign_in,
                                                                             screenshots) -> None:
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page = sign_in("supervisor", width=1024, height=768)
     for path in PAGES:
         page.goto(f"{live_plant.base_url}{path}{'&' if '?' in path else '?'}lang=zh_CN")
         words = {w for text in page.evaluate(VISIBLE_TEXT) for w in re.findall(r"[A-Za-z]{2,}", text)}

@@ -6,9 +6,9 @@ from mes.production import downtime
 from tests.mes.web.live import db, ended_stop
 
 
-def test_supervisor_gives_a_real_stop_its_reason_in_two_taps_and_can_undo(live_plant, browser) -> None:
+def test_supervisor_gives_a_real_stop_its_reason_in_two_taps_and_can_undo(live_plant, sign_in) -> None:
     stop = ended_stop(live_plant)
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page = sign_in("supervisor", width=1024, height=768)
     page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
     page.click(f"details[data-event='{stop['id']}'] > summary")  # tap 1: the stop
     page.click(f"details[data-event='{stop['id']}'] button[value='cleaning']")  # tap 2: the reason
@@ -24,9 +24,9 @@ def test_supervisor_gives_a_real_stop_its_reason_in_two_taps_and_can_undo(live_p
     page.close()
 
 
-def test_the_undo_offer_disappears_after_ten_seconds(live_plant, browser) -> None:
+def test_the_undo_offer_disappears_after_ten_seconds(live_plant, sign_in) -> None:
     stop = ended_stop(live_plant)
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page = sign_in("supervisor", width=1024, height=768)
     page.clock.install()
     page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
     page.click(f"details[data-event='{stop['id']}'] > summary")
@@ -39,9 +39,9 @@ def test_the_undo_offer_disappears_after_ten_seconds(live_plant, browser) -> Non
     page.close()
 
 
-def test_supervisor_splits_a_real_stop_in_two(live_plant, browser) -> None:
+def test_supervisor_splits_a_real_stop_in_two(live_plant, sign_in) -> None:
     stop = ended_stop(live_plant)
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page = sign_in("supervisor", width=1024, height=768)
     page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
     page.click(f"details[data-event='{stop['id']}'] > summary")
     page.click(f"details[data-event='{stop['id']}'] form.split button")
@@ -56,8 +56,8 @@ def test_supervisor_splits_a_real_stop_in_two(live_plant, browser) -> None:
     page.close()
 
 
-def test_line_page_fits_a_tablet_with_large_touch_targets(live_plant, browser) -> None:
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+def test_line_page_fits_a_tablet_with_large_touch_targets(live_plant, sign_in) -> None:
+    page = sign_in("supervisor", width=1024, height=768)
     page.goto(f"{live_plant.base_url}/lines/line1?lang=zh_CN")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1024
     small = page.evaluate("""() => [...document.querySelectorAll('main button, main summary, main input, main select')]

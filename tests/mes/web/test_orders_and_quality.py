@@ -7,8 +7,8 @@ from mes.quality import inspections, specs
 from tests.mes.web.live import db
 
 
-def test_supervisor_creates_starts_and_completes_an_order(live_plant, browser) -> None:
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+def test_supervisor_creates_starts_and_completes_an_order(live_plant, sign_in) -> None:
+    page = sign_in("supervisor", width=1024, height=768)
     page.goto(f"{live_plant.base_url}/orders?lang=en")
     page.fill("input[name=number]", "WEB-0001")
     page.select_option("select[name=line_id]", "line1")
@@ -35,14 +35,14 @@ def test_supervisor_creates_starts_and_completes_an_order(live_plant, browser) -
     page.close()
 
 
-def test_an_out_of_limit_value_is_flagged_as_typed_and_when_saved(live_plant, browser) -> None:
+def test_an_out_of_limit_value_is_flagged_as_typed_and_when_saved(live_plant, sign_in) -> None:
     with db(live_plant) as conn:
         spec = specs.create_spec(conn, specs.SpecIn(product_id="lager05", line_id="line1",
                                                     characteristic="Fill volume", unit="ml", target=500.0,
                                                     lsl=495.0, usl=505.0))  # fmt: skip
         order = orders.create_order(conn, "WEB-QC-1", "line1", "lager05", 1000, by="test")
         orders.transition(conn, order["id"], "running", by="test", at=live_plant.sim.now)
-    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    page = sign_in("supervisor", width=1024, height=768)
     page.goto(f"{live_plant.base_url}/lines/line1?lang=zh_CN")
     form = page.locator(f"form.inspection:has(input[name=spec_id][value='{spec['id']}'])").first
     assert "495" in form.locator(".band").inner_text() and "505" in form.locator(".band").inner_text()
