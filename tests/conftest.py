@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import psycopg
@@ -237,3 +238,19 @@ def _one_flavour_only(request: pytest.FixtureRequest) -> None:
         flavour: Flavour = request.getfixturevalue("flavour")
         if flavour.timescaledb != wanted:
             pytest.skip(f"{marker}: {mark.args[0] if mark.args else mark.kwargs.get('reason', '')}")
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package: Playwright's own browser download is not used
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless chromium per session (Playwright's sync API allows one instance at a time)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

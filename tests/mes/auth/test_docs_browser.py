@@ -8,18 +8,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from tests.mes.auth.server import linebrain_serve
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
-
 
 @pytest.fixture
-def page_on_server(db: psycopg.Connection, db_url: str, tmp_path: Path) -> Iterator[tuple[Page, str, list[str]]]:
-    with linebrain_serve(db_url, tmp_path) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+def page_on_server(db: psycopg.Connection, db_url: str, tmp_path: Path,
+                   browser: Browser) -> Iterator[tuple[Page, str, list[str]]]:  # fmt: skip
+    with linebrain_serve(db_url, tmp_path) as base:
         context = browser.new_context()
         problems: list[str] = []  # console errors, page errors and requests that tried to leave
 
@@ -37,7 +34,7 @@ def page_on_server(db: psycopg.Connection, db_url: str, tmp_path: Path) -> Itera
         try:
             yield page, base, problems
         finally:
-            browser.close()
+            context.close()
 
 
 def test_swagger_ui_renders_every_operation_offline(page_on_server: tuple[Page, str, list[str]]) -> None:

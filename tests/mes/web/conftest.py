@@ -1,8 +1,7 @@
-"""Fixtures of the page tests: one live plant and one chromium per session."""
+"""Fixtures of the page tests: one live plant per session, signed-in pages of the session's chromium."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,41 +11,24 @@ import pytest
 
 from mes.auth import users
 from mes.auth.permissions import ROLES
-from tests.conftest import REPO
+from tests.conftest import REPO, create_database, drop_database
 from tests.mes.auth.helpers import PASSWORD
 from tests.mes.web.live import LivePlant
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
 SCREENSHOTS = REPO / "build" / "screenshots"
 
 
 @pytest.fixture(scope="session")
-def live_plant(pg_server, template_url, tmp_path_factory) -> Iterator[LivePlant]:
-    name = f"pages_{uuid.uuid4().hex[:10]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE linebrain_template')
-    plant = LivePlant(pg_server.url(name), tmp_path_factory.mktemp("spool"))
+def live_plant(pg_server, template_name, tmp_path_factory) -> Iterator[LivePlant]:
+    url = create_database(pg_server, "pages", template_name)
+    plant = LivePlant(url, tmp_path_factory.mktemp("spool"))
     with psycopg.connect(plant.database_url, autocommit=True) as conn:
         for role in ROLES:
             users.add_user(conn, role, role, PASSWORD, actor="test-setup")
     plant.start()
     yield plant
     plant.stop()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    drop_database(pg_server, url)
 
 
 @pytest.fixture(scope="session")
