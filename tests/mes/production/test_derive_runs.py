@@ -4,9 +4,9 @@ clear NotFound, not a TypeError ('NoneType' object is not subscriptable) that ab
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -14,34 +14,30 @@ import pytest
 from collectors.database.embedded import EmbeddedPostgres
 from mes.errors import NotFound
 from mes.production import derive
-from tests.conftest import TEMPLATE
+from tests.conftest import ADMIN_DATABASE, create_database, drop_database
 from tests.mes.production.scenario import RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-05", "07:00")
 
 
 @pytest.fixture
-def recreatable(pg_server: EmbeddedPostgres, template_url: str) -> Iterator[tuple[str, str]]:
-    """A database name and its url; the test may drop and recreate it under the same url."""
-    name = f"r_{uuid.uuid4().hex[:12]}"
-    admin = pg_server.url("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    yield name, admin
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def recreatable(pg_server: EmbeddedPostgres, template_name: str) -> Iterator[tuple[str, str]]:
+    """A database url and its template; the test may drop and recreate it under the same url."""
+    url = create_database(pg_server, "recreatable", template_name)
+    yield url, template_name
+    drop_database(pg_server, url)
 
 
 def test_a_database_recreated_under_the_same_url_is_synced_again(pg_server: EmbeddedPostgres,
                                                                  recreatable: tuple[str, str]) -> None:
-    name, admin = recreatable
-    url = pg_server.url(name)
+    url, template = recreatable
+    name = urlsplit(url).path.lstrip("/")
     the_plant = plant()
     with psycopg.connect(url, autocommit=True) as conn:
         assert derive.run_once(conn, the_plant, now=T0).errors == []
-    with psycopg.connect(admin, autocommit=True) as conn:  # a restore, a `db` reset: same url, nothing synced
+    with psycopg.connect(pg_server.url(ADMIN_DATABASE), autocommit=True) as conn:  # a restore, a `db` reset
         conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     with psycopg.connect(url, autocommit=True) as conn:
         assert derive.run_once(conn, the_plant, now=T0).errors == []  # synced again, not a foreign key error
         writer = SampleWriter(conn)
