@@ -29,19 +29,12 @@ from simulator.faults import ModbusFaults
 from simulator.modbus_server import ModbusTcpServer
 from simulator.registers import UnitBank
 from simulator.scale import opcua_name
-from tests.collectors.store.helpers import duplicates, scale_plant, stored_cycles, tiny_filesystem
+from tests.collectors.store.helpers import duplicates, scale_plant, stored_cycles, tiny_filesystem, wait_until
 from tests.conftest import own_server
 
 pytestmark = pytest.mark.faults
 TAGS = 40
 SEED = 11
-
-
-async def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def _gaps(cycles: dict[int, list[int]]) -> int:
@@ -69,14 +62,14 @@ async def test_a_full_disk_under_the_spool_loses_only_counted_changes(tmp_path: 
                 running = asyncio.create_task(service.run())
                 await asyncio.wait_for(service.started.wait(), 30)
                 store = service.pipeline.store
-                await _wait(lambda: store.stats.batches_committed >= 2, 20, "first commits")
+                await wait_until(lambda: store.stats.batches_committed >= 2, 20, "first commits")
                 await asyncio.to_thread(server.stop)  # the spool now fills the 96 KB disk
-                await _wait(lambda: store.stats.rows_dropped_disk_full > 0, 40, "the disk to fill")
+                await wait_until(lambda: store.stats.rows_dropped_disk_full > 0, 40, "the disk to fill")
                 await asyncio.sleep(2)
                 await asyncio.to_thread(server.start)
-                await _wait(lambda: store.pending_batches() == 0 and store.stats.database_up, 60, "spool drained")
+                await wait_until(lambda: store.pending_batches() == 0 and store.stats.database_up, 60, "spool drained")
                 after = store.stats.rows_committed
-                await _wait(lambda: store.stats.rows_committed > after + 2 * TAGS, 20, "spooling again")
+                await wait_until(lambda: store.stats.rows_committed > after + 2 * TAGS, 20, "spooling again")
                 service.stop()
                 await asyncio.wait_for(running, 60)
                 dropped = store.stats.rows_dropped_disk_full
@@ -118,7 +111,7 @@ async def test_nul_and_overflow_values_from_a_device_are_stored_flagged_and_stop
             running = asyncio.create_task(service.run())
             await asyncio.wait_for(service.started.wait(), 30)
             store = service.pipeline.store
-            await _wait(lambda: store.stats.batches_committed >= 8, 30, "commits")
+            await wait_until(lambda: store.stats.batches_committed >= 8, 30, "commits")
             service.stop()
             await asyncio.wait_for(running, 60)
     finally:
@@ -158,7 +151,7 @@ async def test_a_network_cut_to_an_opcua_server_is_shown_down_counted_bad_and_re
         await asyncio.wait_for(service.started.wait(), 30)
         store = service.pipeline.store
         url = f"http://127.0.0.1:{service.metrics_port}/metrics"
-        await _wait(lambda: store.stats.rows_committed >= count, 20, "first values")
+        await wait_until(lambda: store.stats.rows_committed >= count, 20, "first values")
         sim.stop_answering("opcua")  # the network is cut: nothing comes back from the server
         cut = time.monotonic()
         down = None
@@ -169,11 +162,11 @@ async def test_a_network_cut_to_an_opcua_server_is_shown_down_counted_bad_and_re
                 break
             await asyncio.sleep(0.2)
         assert down is not None, "status kept showing the dead connection up"
-        await _wait(lambda: store.stats.rows_committed >= 2 * count, 20, "BadNoCommunication rows")
+        await wait_until(lambda: store.stats.rows_committed >= 2 * count, 20, "BadNoCommunication rows")
         status = (await asyncio.to_thread(read_status, url))["connections"]["scada"]
         assert status["bad_samples"] >= count
         sim.clear_faults()
-        await _wait(lambda: store.stats.rows_committed >= 3 * count, 60, "values after the cut")
+        await wait_until(lambda: store.stats.rows_committed >= 3 * count, 60, "values after the cut")
         await asyncio.sleep(1)
         service.stop()
         await asyncio.wait_for(running, 60)

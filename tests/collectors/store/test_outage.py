@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import psycopg
@@ -13,20 +12,13 @@ from collectors.database.migrations import migrate
 from collectors.service import CollectorService, ServiceOptions
 from mes.cli.collect import read_status
 from simulator import Simulator, SimulatorOptions
-from tests.collectors.store.helpers import scale_plant, stored_cycles
+from tests.collectors.store.helpers import scale_plant, stored_cycles, wait_until
 from tests.conftest import own_server
 
 pytestmark = pytest.mark.faults
 TAGS = 40
 SEED = 3
 OUTAGE_S = 30.0
-
-
-async def _wait(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once(
@@ -46,7 +38,7 @@ async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once
             running = asyncio.create_task(service.run())
             await asyncio.wait_for(service.started.wait(), 30)
             store = service.pipeline.store
-            await _wait(lambda: store.stats.batches_committed >= 2, 20, "first commits")
+            await wait_until(lambda: store.stats.batches_committed >= 2, 20, "first commits")
 
             await asyncio.to_thread(server.stop)
             outage_from = sim.scale_cycle
@@ -57,7 +49,7 @@ async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once
             assert during["spool_batches"] > OUTAGE_S / 3 and during["spool_bytes"] > 0
 
             assert (await asyncio.to_thread(server.start)).url() == url  # same port: clients find it again
-            await _wait(lambda: store.pending_batches() == 0 and store.stats.database_up, 60, "spool drained")
+            await wait_until(lambda: store.pending_batches() == 0 and store.stats.database_up, 60, "spool drained")
             final_cycle = sim.scale_cycle
             await asyncio.sleep(1.0)
             service.stop()
