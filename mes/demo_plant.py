@@ -8,6 +8,8 @@ arrives in a minute with the right times.
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
 
 from collectors.config import parse_plant
@@ -41,7 +43,7 @@ def demo_plant(endpoint: str) -> Plant:
         return name
 
     codes = {state: [code] for state, code in STATE_CODES.items()}
-    equipment = []
+    equipment: list[dict[str, Any]] = []
     # The packer counts cases, not bottles: the line's cycle times would not fit it.
     for machine in (m for m in MACHINES if m.unit == "bottles"):
         key = machine.id.lower()

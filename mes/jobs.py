@@ -44,7 +44,7 @@ def periodic_job(database_url: str, every_s: float, what: str, logger: logging.L
             while not stop.is_set():
                 try:
                     if conn is None or conn.closed:
-                        conn = await asyncio.to_thread(psycopg.connect, database_url, autocommit=True)
+                        conn = await asyncio.to_thread(lambda: psycopg.connect(database_url, autocommit=True))
                     report = await asyncio.to_thread(step, conn, when())
                     for error in report.errors:
                         logger.warning("%s: %s", what, error)

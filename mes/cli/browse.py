@@ -52,8 +52,9 @@ def browse(
         err_console.print(f"--mode must be poll or subscribe, not {mode!r}")
         raise typer.Exit(2)
     try:
-        security = OpcuaSecurity(policy=policy, mode=security_mode, username=username, password=password,
-                                 trust_dir=str(trust_dir) if trust_dir else None)
+        security = OpcuaSecurity.model_validate({"policy": policy, "mode": security_mode, "username": username,
+                                                 "password": password,
+                                                 "trust_dir": str(trust_dir) if trust_dir else None})
     except ValueError as exc:
         err_console.print(f"security options: {exc}", markup=False)
         raise typer.Exit(2) from None

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from collectors.config.models import ModbusConnection, OpcuaConnection
 from mes.cli.common import console, load_config_or_exit
 
 
@@ -51,7 +52,7 @@ def plan(config: Annotated[Path, typer.Argument(help="Plant config file.", show_
     plant = load_config_or_exit(config)
     for item in plant_plan(plant):
         conn = item.connection
-        if item.modbus_requests:
+        if item.modbus_requests and isinstance(conn, ModbusConnection):
             table = Table(title=f"{conn.id} (modbus {conn.transport.value}) — {item.tag_count} tags, "
                           f"{len(item.modbus_requests)} requests per cycle")
             for column in ("group", "unit", "FC", "address", "count", "tags"):
@@ -61,7 +62,7 @@ def plan(config: Annotated[Path, typer.Argument(help="Plant config file.", show_
                 table.add_row(req.group, str(req.unit_id), str(req.function_code), str(req.address),
                               str(req.count), f"{len(req.tags)}: {names}")
             console.print(table)
-        elif item.opcua_polled or item.opcua_subscribed:
+        elif (item.opcua_polled or item.opcua_subscribed) and isinstance(conn, OpcuaConnection):
             console.print(f"[bold]{conn.id}[/] (opcua {conn.endpoint}) — {item.tag_count} tags")
             for kind, groups in (("poll", item.opcua_polled), ("subscribe", item.opcua_subscribed)):
                 for group, nodes in groups.items():

@@ -63,6 +63,7 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     start = _start_time(url, duration, speed, ends_at or datetime.now(UTC).replace(microsecond=0))
     options = SimulatorOptions(scenario="brewery", seed=seed, speed=speed, start=start, modbus_port=None)
     async with Simulator(options) as sim:
+        assert sim.opcua_endpoint is not None  # the demo serves OPC UA
         plant = demo_plant(sim.opcua_endpoint)
         with psycopg.connect(url, autocommit=True) as conn:
             sync_plant(conn, plant, now=start)
@@ -118,7 +119,7 @@ async def _settle(url: str, sim, plant, timeout: float = 15.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     with psycopg.connect(url, autocommit=True) as conn:
         while asyncio.get_running_loop().time() < deadline:
-            stored = dict(conn.execute(
+            stored: dict[str, float | None] = dict(conn.execute(
                 "SELECT DISTINCT ON (t.name) t.name, s.value FROM samples s JOIN tags t ON t.id = s.tag_id "
                 "WHERE t.name = ANY(%s) ORDER BY t.name, s.time DESC", (list(counters),)).fetchall())  # fmt: skip
             if all(stored.get(name) == value for name, value in counters.items()):
@@ -164,9 +165,11 @@ def _start_time(url: str, duration: float | None, speed: float, ends_at: datetim
     run), never before data already there."""
     import psycopg
 
+    from mes.db import scalar
+
     start = ends_at - timedelta(seconds=duration * speed) if duration else ends_at
     with psycopg.connect(url) as conn:
-        newest = conn.execute("SELECT max(time) FROM samples").fetchone()[0]
+        newest = scalar(conn, "SELECT max(time) FROM samples")
     return max(start, newest + timedelta(seconds=1)) if newest else start
 
 

@@ -167,7 +167,8 @@ def disposition_nc(
     from mes.quality.nonconformances import DispositionIn, disposition
 
     try:
-        body = DispositionIn(disposition=decision, quantity=quantity, approved_by=approved_by, note=note)
+        body = DispositionIn.model_validate({"disposition": decision, "quantity": quantity,
+                                             "approved_by": approved_by, "note": note})
     except ValidationError as exc:
         err_console.print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", markup=False)
         raise typer.Exit(2) from None

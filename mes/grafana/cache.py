@@ -46,7 +46,8 @@ def kpi_cache_job(database_url: str, every_s: float = REFRESH_EVERY_S) -> Backgr
     async def job(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                with await asyncio.to_thread(psycopg.connect, database_url, autocommit=True) as conn:
+                conn = await asyncio.to_thread(lambda: psycopg.connect(database_url, autocommit=True))
+                with conn:
                     await asyncio.to_thread(refresh_kpi_hours, conn)
             except psycopg.Error as exc:  # the database may be away; the next round catches up
                 log.warning("Grafana KPI cache refresh postponed: %s", exc)

@@ -296,6 +296,7 @@ def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
         (unit_id, kind, at, quantity, why, by),
     ).fetchone()
+    assert row is not None  # one row: an aggregate or RETURNING
     return int(row[0])
 
 
@@ -306,6 +307,7 @@ def count_totals(conn: psycopg.Connection, unit_id: str, start: datetime, end: d
         "coalesce(sum(rework), 0) FROM count_buckets WHERE equipment_id = %s AND cut_end > %s AND cut_end <= %s",
         (unit_id, start, end),
     ).fetchone()
+    assert row is not None  # one row: an aggregate or RETURNING
     totals = {"good": row[0], "reject": row[1], "total": row[2], "energy": row[3], "rework": row[4]}
     for kind, qty in conn.execute(
         "SELECT kind, sum(quantity) FROM count_adjustments WHERE equipment_id = %s AND at > %s AND at <= %s "
@@ -337,7 +339,7 @@ def rewind_counts(conn: psycopg.Connection, unit_id: str, kind: str, tag_id: int
         window: list[Reading | None] = [None, None, *last]
         counted = count_step(rule, window[-3], window[-2], last[-1])
         if counted.event in ("counter_reset", "counter_jump"):
-            _store_events(conn, unit_id, stream, [(last[-1].time, counted.event, window[-2].value  # type: ignore[union-attr]
+            _store_events(conn, unit_id, stream, [(last[-1].time, counted.event, window[-2].value
                                                    if window[-2] else None, last[-1].value, counted.event_quantity)])
     conn.execute(
         "INSERT INTO derive_watermarks (equipment_id, stream, last_time, last_value) VALUES (%s, %s, %s, NULL) "

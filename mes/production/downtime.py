@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from collectors.config.models import Plant
-from mes.db import first, rows
+from mes.db import first, rows, scalar
 from mes.errors import Conflict, InvalidInput, NotFound
 
 SYSTEM_USER = "system"
@@ -68,6 +68,7 @@ def derive_events(conn: psycopg.Connection, unit: dict, changed_from: datetime) 
         "AND (upper(period) >= %s OR upper(period) IS NULL)",
         (unit["id"], changed_from),
     ).fetchone()
+    assert row is not None  # one row: an aggregate or RETURNING
     start = min(changed_from, row[0]) if row[0] else changed_from
     intervals = conn.execute(
         "SELECT lower(period), upper(period), state, fault_code FROM state_intervals "
@@ -93,6 +94,7 @@ def derive_events(conn: psycopg.Connection, unit: dict, changed_from: datetime) 
             "RETURNING id",
             (unit["id"], unit["line_id"], lo, hi, kind, state, fault),
         ).fetchone()
+        assert row is not None  # one row: an aggregate or RETURNING
         kept.append(row[0])
         if kind == "stop" and fault is not None:
             _auto_assign(conn, row[0], unit["line_id"], fault)
@@ -205,9 +207,8 @@ def undo_assignment(conn: psycopg.Connection, assignment_id: int, by: str, now: 
 
 
 def _closed(conn: psycopg.Connection, event: dict) -> None:
-    latest = conn.execute(
-        "SELECT max(upper(period)) FROM state_intervals WHERE equipment_id = %s", (event["equipment_id"],)
-    ).fetchone()[0]
+    latest = scalar(conn, "SELECT max(upper(period)) FROM state_intervals WHERE equipment_id = %s",
+                    (event["equipment_id"],))
     if event["end"] is None or (latest is not None and event["end"] >= latest):
         raise Conflict(f"event {event['id']} is still open: split or merge it once it has ended", field="event_id")
 
@@ -220,6 +221,7 @@ def _new_event(conn: psycopg.Connection, template: dict, start: datetime, end: d
         (template["equipment_id"], template["line_id"], start, end, template["kind"], template["state"],
          template["fault_code"], source, correction),
     ).fetchone()  # fmt: skip
+    assert row is not None  # one row: an aggregate or RETURNING
     return int(row[0])
 
 
@@ -283,4 +285,5 @@ def _correction(conn: psycopg.Connection, kind: str, by: str, why: str) -> int:
     row = conn.execute(
         "INSERT INTO downtime_corrections (kind, by_user, why) VALUES (%s, %s, %s) RETURNING id", (kind, by, why)
     ).fetchone()
+    assert row is not None  # one row: an aggregate or RETURNING
     return int(row[0])

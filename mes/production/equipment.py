@@ -129,7 +129,7 @@ def _row(eq_id: str, parent: str | None, level: str, name: str, tz: str, **setti
         "order_number_tag": None, "default_pru": None, "max_rate": None, "auto_create_orders": False,
         "auto_create_product": None, "auto_create_quantity": None,
     }  # fmt: skip
-    row.update(settings)
+    row.update(settings)  # type: ignore[arg-type]  # the unit's settings: numbers, texts, flags
     return row
 
 

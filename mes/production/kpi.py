@@ -10,6 +10,7 @@ counted as a performance loss (inside APT) or an availability loss (in ADET).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import psycopg
 
@@ -35,7 +36,8 @@ def _check(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetim
         raise InvalidInput("'to' must be after 'from'", field="to")
 
 
-def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str = "period") -> list[dict]:
+def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
+         by: str = "period") -> list[dict[str, Any]]:
     """KPI rows with their time elements and quantities; one row for ``by='period'``."""
     if by not in GROUPINGS:
         raise InvalidInput(f"group by one of {', '.join(GROUPINGS)}", field="by")
@@ -43,19 +45,19 @@ def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
     return rows(conn, "SELECT * FROM mes_kpi(%s, %s, %s, %s)", (unit_id, start, end, by))
 
 
-def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict:
+def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
     """The KPI row of the whole period."""
     rows = kpis(conn, unit_id, start, end)
     return rows[0]
 
 
-def downtime_pareto(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict]:
+def downtime_pareto(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Lost time by reason, largest first, with each reason's share."""
     _check(conn, unit_id, start, end)
     return rows(conn, "SELECT * FROM mes_downtime_pareto(%s, %s, %s)", (unit_id, start, end))
 
 
-def oee_waterfall(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict]:
+def oee_waterfall(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """PBT -> availability loss -> APT -> performance loss -> net -> quality loss -> fully productive."""
     _check(conn, unit_id, start, end)
     return rows(conn, "SELECT * FROM mes_oee_waterfall(%s, %s, %s)", (unit_id, start, end))

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from mes.bounds import check_number
-from mes.db import first, rows
+from mes.db import first, rows, scalar
 from mes.errors import Conflict, InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ def create_order(conn: psycopg.Connection, number: str, line_id: str, product_id
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 (number, line_id, product_id, planned_quantity, due_at, note, by),
             ).fetchone()
+            assert row is not None  # one row: an aggregate or RETURNING
             conn.execute(
                 "INSERT INTO work_order_transitions (order_id, from_status, to_status, at, by_user, note) "
                 "VALUES (%s, NULL, 'planned', now(), %s, 'created')",
@@ -162,9 +163,7 @@ def transition(conn: psycopg.Connection, order_id: int, to_status: str, by: str,
 
 
 def _open_run(conn: psycopg.Connection, order_id: int, line_id: str, at: datetime) -> None:
-    last_end = conn.execute(
-        "SELECT max(upper(period)) FROM order_runs WHERE order_id = %s", (order_id,)
-    ).fetchone()[0]
+    last_end = scalar(conn, "SELECT max(upper(period)) FROM order_runs WHERE order_id = %s", (order_id,))
     if last_end is not None and at < last_end:
         raise InvalidInput("an order cannot resume before it was paused", field="at")
     try:
@@ -208,6 +207,7 @@ def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None
         "SELECT min(lower(period)), max(coalesce(upper(period), %s)) FROM order_runs WHERE order_id = %s",
         (now, order_id),
     ).fetchone()
+    assert span is not None  # one row: an aggregate or RETURNING
     produced = good = run_seconds = 0.0
     if span[0] is not None:
         row = first(

@@ -148,6 +148,7 @@ def add_planned_downtime(
         "VALUES (%s, tstzrange(%s, %s), %s, 'manual', %s, %s) RETURNING id",
         (line_id, start, end, kind, note, by),
     ).fetchone()
+    assert row is not None  # one row: an aggregate or RETURNING
     return int(row[0])
 
 
@@ -169,6 +170,7 @@ def add_extra_shift(conn: psycopg.Connection, line_id: str, name: str, start: da
                 "VALUES (%s, %s, %s, tstzrange(%s, %s), 'override') RETURNING id",
                 (line_id, name, local_day, start, end),
             ).fetchone()
+            assert row is not None  # one row: an aggregate or RETURNING
     except psycopg.errors.ExclusionViolation as exc:
         raise Conflict("the extra shift overlaps an existing shift on this line", field="start") from exc
     return int(row[0])

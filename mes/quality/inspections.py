@@ -153,7 +153,8 @@ def _triggers(conn, plan: dict, runs: list[dict], now: datetime) -> list[tuple[s
 
 def _every_minutes(runs: list[dict], minutes: float, now: datetime) -> list[tuple[str, datetime]]:
     """Every ``minutes`` of running time (pauses do not count)."""
-    step, elapsed, found = timedelta(minutes=minutes), timedelta(0), []
+    step, elapsed = timedelta(minutes=minutes), timedelta(0)
+    found: list[tuple[str, datetime]] = []
     next_due = step
     for run in runs:
         stop = min(run["stop"] or now, now)
@@ -167,7 +168,8 @@ def _every_minutes(runs: list[dict], minutes: float, now: datetime) -> list[tupl
 
 def _every_units(conn, line_id: str, runs: list[dict], units: float, now: datetime) -> list[tuple[str, datetime]]:
     """When the order's produced count passes each multiple of ``units``."""
-    found, total, threshold = [], 0.0, units
+    total, threshold = 0.0, units
+    found: list[tuple[str, datetime]] = []
     for run in runs:
         buckets = rows(
             conn,

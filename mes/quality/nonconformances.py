@@ -198,6 +198,7 @@ def _book_counts(conn: psycopg.Connection, nc: dict[str, Any], decision: Disposi
             f"work order {order['number']} never ran: there are no produced units to {decision.disposition}"
         )
     why = f"nonconformance {nc['id']}: {decision.disposition} {decision.quantity:g} approved by {decision.approved_by}"
+    bookings: tuple[tuple[str, float], ...]
     if decision.disposition == "scrap":
         bookings = (("good", -decision.quantity), ("reject", decision.quantity))
     else:

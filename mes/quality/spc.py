@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any, Literal
 
 import psycopg
@@ -284,7 +285,7 @@ def _jsonable(value: Any) -> Any:
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if hasattr(value, "value") and isinstance(value, str):
+    if isinstance(value, Enum):  # a StrEnum (chart type, ...)
         return str(value.value)
     return value
 
