@@ -164,9 +164,7 @@ def main() -> None:
         server.start()
         url = server.url("grafana_bench")
         if not built.exists():
-            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-                conn.execute("DROP DATABASE IF EXISTS grafana_bench")
-                conn.execute("CREATE DATABASE grafana_bench")
+            server.create_database("grafana_bench", replace=True)
     try:
         migrate(url, ALL_MIGRATIONS)
         if built is not None and built.exists():
@@ -182,7 +180,8 @@ def main() -> None:
             timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
             flavour = "TimescaleDB" if timescale else "plain PostgreSQL"
             version = conn.execute("SHOW server_version").fetchone()[0]
-        reader = psycopg.conninfo.make_conninfo(url, user="linebrain_grafana_bench", password="bench-password")
+        reader = psycopg.conninfo.make_conninfo(url, user="linebrain_grafana_bench", password="bench-password",
+                                                passfile="")
         rows = bench(url, reader, start, end, args.repeats)
     finally:
         if server is not None:

@@ -107,11 +107,9 @@ def main() -> None:
         server = EmbeddedPostgres(data_dir, port=free_port())
         server.start()
         try:
-            with psycopg.connect(server.url("postgres"), autocommit=True) as admin:
+            with psycopg.connect(server.admin_url(), autocommit=True) as admin:
                 fresh = admin.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone() is None
-                if fresh:
-                    admin.execute("CREATE DATABASE bench")
-            url = server.url("bench")
+            url = server.create_database("bench") if fresh else server.url("bench")
             migrate(url, ALL_MIGRATIONS)
             with psycopg.connect(url, autocommit=True) as conn:
                 if fresh:

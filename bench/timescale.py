@@ -98,16 +98,15 @@ def measure(server: EmbeddedPostgres, tmp: Path, args: argparse.Namespace) -> di
     figures["kpi_ms"] = kpi_query_ms(url, start, end)
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_role(conn, "linebrain_grafana_bench", "bench-password")
-    reader = psycopg.conninfo.make_conninfo(url, user="linebrain_grafana_bench", password="bench-password")
+    reader = psycopg.conninfo.make_conninfo(url, user="linebrain_grafana_bench", password="bench-password",
+                                            passfile="")
     figures["panels"] = grafana_bench.bench(url, reader, start, end, 3)
     figures["load_after"] = os.getloadavg()[0]
     return figures
 
 
 def new_database(server: EmbeddedPostgres, name: str) -> str:
-    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = server.url(name)
+    url = server.create_database(name)  # owned by the application role, TimescaleDB installed when preloaded
     migrate(url, ALL_MIGRATIONS)
     return url
 

@@ -28,6 +28,7 @@ from asyncua.common.utils import ServiceError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeValue
 
+from collectors.private_files import private_umask
 from simulator.faults import OpcuaFaults
 from simulator.memory import FREEZE_ABOVE_NODES, freeze_long_lived, paused_gc, unfreeze_long_lived
 from simulator.opcua_nodes import NodeBuilder
@@ -207,14 +208,16 @@ class OpcuaServer:
             folder = Path(self._tempdir.name)
         folder.mkdir(parents=True, exist_ok=True)
         key_file, cert_file = folder / "server_key.pem", folder / "server_cert.der"
-        await setup_self_signed_certificate(
-            key_file,
-            cert_file,
-            APPLICATION_URI,
-            socket.gethostname(),
-            [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
-            {"countryName": "DE", "organizationName": "LineBrain", "commonName": "LineBrain simulator"},
-        )
+        with private_umask():  # the library writes the key with no mode of ours: 0600 from the start
+            await setup_self_signed_certificate(
+                key_file,
+                cert_file,
+                APPLICATION_URI,
+                socket.gethostname(),
+                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+                {"countryName": "DE", "organizationName": "LineBrain", "commonName": "LineBrain simulator"},
+            )
+        key_file.chmod(0o600)  # and a key kept from an earlier run is narrowed too
         await server.load_certificate(str(cert_file))
         await server.load_private_key(str(key_file))
 

@@ -5,7 +5,12 @@ migrated template database, and a fresh database per test cloned from it.
 (scripts/test installs it and runs the database tests a second time so);
 ``LINEBRAIN_TEST_DATABASE_URL`` runs them against any server instead. Tests that
 use the server are marked ``database``; one that only makes sense on one flavour
-is marked ``plain_only("why")`` or ``timescaledb_only("why")``."""
+is marked ``plain_only("why")`` or ``timescaledb_only("why")``.
+
+On the embedded server the tests' databases belong to the application role
+``linebrain`` (not a superuser) and ``db_url`` logs in as it, as the product does;
+``db_admin_url`` is the superuser's URL of the same database, for the few tests that
+need it. ``another_user`` is a second, unprivileged OS user for local-attacker tests."""
 
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.flavour import Flavour, database_flavour
 from collectors.database.migrations import migrate
 from mes import ALL_MIGRATIONS
+from tests.other_user import OtherUser, other_user
 
 # Which server the database tests run on (scripts/test runs the database tests once per flavour):
 # "plain" (the default; TimescaleDB is not preloaded even when installed) or "timescaledb".
@@ -93,6 +99,9 @@ class ExternalServer:
     def url(self, database: str) -> str:
         return database_url(self.base, database)
 
+    def admin_url(self, database: str) -> str:
+        return database_url(self.base, database)
+
 
 def database_url(url: str, database: str) -> str:
     """``url`` pointing at another database on the same server."""
@@ -123,11 +132,18 @@ def pg_server() -> Iterator[EmbeddedPostgres | ExternalServer]:
 
 def create_database(server: EmbeddedPostgres | ExternalServer, kind: str, template: str | None = None) -> str:
     """A new database named ``PREFIX + kind + random``, optionally cloned from ``template``; its URL."""
-    name = f"{PREFIX}{kind}_{uuid.uuid4().hex[:12]}"
+    return create_named_database(server, f"{PREFIX}{kind}_{uuid.uuid4().hex[:12]}", template)
+
+
+def create_named_database(server: EmbeddedPostgres | ExternalServer, name: str, template: str | None = None) -> str:
+    """Database ``name`` (which must carry ``PREFIX``), optionally cloned from ``template``; its URL."""
+    assert name.startswith(PREFIX), f"{name!r}: this session's databases carry {PREFIX!r}"
     clause = f' TEMPLATE "{template}"' if template else ""
-    with psycopg.connect(server.url(ADMIN_DATABASE), autocommit=True) as conn:
+    with psycopg.connect(server.admin_url(ADMIN_DATABASE), autocommit=True) as conn:
         for attempt in range(50):
             try:
+                if isinstance(server, EmbeddedPostgres):  # owned by the application role, as in production
+                    return server.create_database(name, template=template)
                 conn.execute(f'CREATE DATABASE "{name}"{clause}')
                 break
             except psycopg.errors.ObjectInUse:
@@ -143,7 +159,7 @@ def drop_database(server: EmbeddedPostgres | ExternalServer, url: str) -> None:
     """Drop a database this session created (never one it did not: the name must carry ``PREFIX``)."""
     name = urlsplit(url).path.lstrip("/")
     assert name.startswith(PREFIX), f"refusing to drop {name!r}: not created by this test session"
-    with psycopg.connect(server.url(ADMIN_DATABASE), autocommit=True) as conn:
+    with psycopg.connect(server.admin_url(ADMIN_DATABASE), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
@@ -160,7 +176,7 @@ def template_url(pg_server: EmbeddedPostgres | ExternalServer) -> Iterator[str]:
     url = create_database(pg_server, "template")
     migrate(url, ALL_MIGRATIONS)
     name = urlsplit(url).path.lstrip("/")
-    with psycopg.connect(pg_server.url(ADMIN_DATABASE), autocommit=True) as conn:
+    with psycopg.connect(pg_server.admin_url(ADMIN_DATABASE), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         _disconnect_all(conn, name)
     yield url
@@ -192,6 +208,12 @@ def db_url(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> 
 
 
 @pytest.fixture
+def db_admin_url(pg_server: EmbeddedPostgres | ExternalServer, db_url: str) -> str:
+    """The superuser's URL of the database behind ``db_url`` (on the embedded server)."""
+    return pg_server.admin_url(urlsplit(db_url).path.lstrip("/"))
+
+
+@pytest.fixture
 def empty_db_url(pg_server: EmbeddedPostgres | ExternalServer) -> Iterator[str]:
     """A fresh database with no schema at all."""
     url = create_database(pg_server, "e")
@@ -206,6 +228,14 @@ def db(db_url: str) -> Iterator[psycopg.Connection]:
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def another_user() -> OtherUser:
+    """A second, unprivileged OS user (the local attacker of docs/security.md), created with useradd."""
+    if os.geteuid() != 0:
+        pytest.skip("creating a second OS user needs root; CI and scripts/test run as root")
+    return other_user()
 
 
 @pytest.fixture

@@ -176,6 +176,9 @@ class OpcuaSecurity(Strict):
     user_private_key: str | None = None
     trust_dir: str | None = Field(default=None, description="folder of trusted server certificates")
     application_uri: str = "urn:linebrain:client"
+    allow_plaintext_password: bool = Field(
+        default=False, description="send a user name and password over a channel with security policy None"
+    )
 
     @model_validator(mode="after")
     def _policy_and_mode_agree(self) -> OpcuaSecurity:
@@ -185,7 +188,23 @@ class OpcuaSecurity(Strict):
             raise ValueError("policy None goes with mode None, and a real policy needs Sign or SignAndEncrypt")
         if self.password is not None and self.username is None:
             raise ValueError("password given without username")
+        refusal = plaintext_password_refusal(self)
+        if refusal:
+            raise ValueError(refusal)
         return self
+
+
+def plaintext_password_refusal(security: OpcuaSecurity) -> str | None:
+    """Why a password may not be used here: on policy None anyone on the plant network can read it."""
+    if security.password is None or security.policy is not OpcuaSecurityPolicy.none:
+        return None
+    if security.allow_plaintext_password:
+        return None
+    return (
+        "a password on security policy None can cross the network unprotected: choose a policy and mode "
+        "(e.g. policy: Basic256Sha256, mode: SignAndEncrypt), or set allow_plaintext_password: true "
+        "if you accept that risk"
+    )
 
 
 class SubscriptionGroup(Strict):

@@ -32,7 +32,9 @@ def database_flavour(conn: psycopg.Connection) -> Flavour:
     row = conn.execute(
         "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
         "       (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        "       current_setting('shared_preload_libraries') LIKE '%timescaledb%',"
+        # pg_settings, not current_setting(): a role without pg_read_all_settings (LineBrain's own) gets
+        # NULL there instead of an error.
+        "       (SELECT setting LIKE '%timescaledb%' FROM pg_settings WHERE name = 'shared_preload_libraries'),"
         "       to_regclass('schema_migrations') IS NOT NULL"
     ).fetchone()
     created, available, preloaded, migrated = row if row else (None, None, False, False)
@@ -40,6 +42,8 @@ def database_flavour(conn: psycopg.Connection) -> Flavour:
         return Flavour(True, str(created), "")
     if not available:
         note = "TimescaleDB is not installed on the server"
+    elif preloaded is None:
+        note = f"TimescaleDB {available} is installed but not created in this database"
     elif not preloaded:
         note = f"TimescaleDB {available} is installed but not in shared_preload_libraries"
     elif migrated:

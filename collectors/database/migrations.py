@@ -77,10 +77,16 @@ COLLECTORS = MigrationSource("collectors", "collectors.database")
 
 
 def timescale_available(conn: psycopg.Connection) -> bool:
-    """TimescaleDB is used when it is installed *and* preloaded (it cannot work otherwise)."""
+    """TimescaleDB is used when it is installed *and* preloaded (it cannot work otherwise).
+
+    Created in this database already means both. Otherwise ``pg_settings`` (not ``current_setting``,
+    which raises) tells, for roles allowed to see ``shared_preload_libraries``; a non-superuser
+    owner could not create the (untrusted) extension anyway, so not seeing it means plain.
+    """
     row = conn.execute(
-        "SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' "
-        "AND current_setting('shared_preload_libraries') LIKE '%%timescaledb%%'"
+        "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb' "
+        "UNION ALL SELECT 1 FROM pg_available_extensions a JOIN pg_settings s "
+        "ON s.name = 'shared_preload_libraries' AND s.setting LIKE '%%timescaledb%%' WHERE a.name = 'timescaledb'"
     ).fetchone()
     return row is not None
 
@@ -118,9 +124,47 @@ def migrate(url: str, sources: list[MigrationSource] | None = None) -> Migration
                         continue
                     _apply(conn, migration)
                     applied.append(f"{migration.source} {migration.version:04d}_{migration.name} ({migration.variant})")
+            pin_pg_temp_last(conn)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return MigrationResult(applied=applied, timescale=timescale, warnings=warnings)
+
+
+# pg_temp is searched FIRST for tables unless it is named in search_path: a caller who may create
+# temporary tables could shadow a table a SECURITY DEFINER function reads. Naming it last closes that.
+_PIN_PG_TEMP_LAST = """
+DO $pin$
+DECLARE
+    f record;
+    path text[];
+BEGIN
+    FOR f IN
+        SELECT p.oid::regprocedure AS signature,
+               (SELECT substr(c, length('search_path=') + 1) FROM unnest(p.proconfig) c
+                WHERE c LIKE 'search_path=%') AS search_path
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND pg_has_role(p.proowner, 'USAGE')
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                          AND d.objid = p.oid AND d.deptype = 'e')  -- extensions keep their own
+    LOOP
+        path := coalesce(string_to_array(replace(f.search_path, ' ', ''), ','), ARRAY['pg_catalog', 'public']);
+        IF path[cardinality(path)] IS DISTINCT FROM 'pg_temp' THEN
+            path := array_append(array_remove(path, 'pg_temp'), 'pg_temp');
+            EXECUTE format('ALTER FUNCTION %s SET search_path = %s', f.signature, array_to_string(path, ', '));
+        END IF;
+    END LOOP;
+END
+$pin$
+"""
+
+
+def pin_pg_temp_last(conn: psycopg.Connection) -> None:
+    """Put ``pg_temp`` last in the ``search_path`` of every SECURITY DEFINER function we own.
+
+    Runs after every migration run, so a function a later migration adds is covered too.
+    """
+    conn.execute(_PIN_PG_TEMP_LAST)
 
 
 def _apply(conn: psycopg.Connection, migration: Migration) -> None:

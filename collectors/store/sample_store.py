@@ -29,6 +29,7 @@ from collectors.config.models import Plant
 from collectors.database.flavour import database_flavour
 from collectors.database.tags import sync_tags
 from collectors.errors import StoreError
+from collectors.private_files import private_dir, write_private
 from collectors.samples import Sample
 from collectors.store.ledger import PartitionCache, commit_batch
 from collectors.store.rows import EncodedBatch, RowEncoder, catalog, from_unix_us, split_rows
@@ -309,9 +310,8 @@ class SampleStore:
                                                                                           label + "1")
 
     def _quarantine_row(self, record: SpoolRecord, label: str, row: bytes, exc: Exception) -> None:
-        folder = self.spool.folder / "quarantine"
-        folder.mkdir(exist_ok=True)
-        (folder / f"{record.batch_id}-{label or 'row'}.copy").write_bytes(row)
+        folder = private_dir(self.spool.folder / "quarantine")
+        write_private(folder / f"{record.batch_id}-{label or 'row'}.copy", row)
         self.stats.rows_quarantined += 1
         log.error("one sample of batch %s quarantined in %s: the database refuses it: %s", record.batch_id,
                   folder, exc)  # fmt: skip
@@ -339,10 +339,9 @@ class SampleStore:
     def _quarantine(self, item: _Outgoing, payload: bytes | None) -> None:
         """A batch the database keeps refusing for its content must not block the ones
         behind it forever: keep its bytes aside for a human and move on."""
-        folder = self.spool.folder / "quarantine"
-        folder.mkdir(exist_ok=True)
+        folder = private_dir(self.spool.folder / "quarantine")
         if payload is not None:
-            (folder / f"{item.record.batch_id}.copy").write_bytes(payload)
+            write_private(folder / f"{item.record.batch_id}.copy", payload)
         self.stats.batches_quarantined += 1
         self.stats.rows_quarantined += item.record.rows
         log.error("batch %s (%d rows) quarantined in %s after %d refusals: %s", item.record.batch_id,
@@ -366,10 +365,8 @@ def _tag_ids(plant: Plant, database_url: str, folder: Path) -> dict[str, int]:
         log.warning("database unreachable (%s); spooling with the tag ids remembered in %s%s", exc, cache,
                     f"; {len(missing)} new tags are rejected until it is back" if missing else "")  # fmt: skip
         return ids
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = cache.with_suffix(".tmp")
-    temporary.write_text(json.dumps(ids))
-    temporary.replace(cache)
+    private_dir(folder)
+    write_private(cache, json.dumps(ids))
     return ids
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from collectors.errors import StoreError
+from collectors.private_files import open_private, private_dir
 
 log = logging.getLogger("linebrain.store")
 
@@ -92,8 +93,8 @@ class Spool:
     def open(self) -> list[SpoolRecord]:
         """Create the folder, read the segments left by an earlier run and return their
         records in order: the replay backlog."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(self.folder / ".lock", os.O_WRONLY | os.O_CREAT, 0o640)
+        private_dir(self.folder)  # spooled samples are plant data: LineBrain's OS user only
+        self._lock_fd = open_private(self.folder / ".lock", os.O_WRONLY | os.O_CREAT)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -189,7 +190,7 @@ class Spool:
         segments = list(self._sizes)
         self._current = (max(segments) + 1) if segments else 1
         path = self.folder / _name(self._current)
-        self._handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        self._handle = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
         self._sizes[self._current] = 0
         self._pending[self._current] = 0
         dir_fd = os.open(self.folder, os.O_RDONLY)

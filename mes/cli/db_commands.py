@@ -8,7 +8,7 @@ from mes.cli.common import DatabaseUrl, DataDir, console, err_console
 
 db_app = typer.Typer(
     help="Run the embedded PostgreSQL and apply migrations.\n\n"
-    "Examples:\n\n  linebrain db start\n\n  linebrain db url\n\n"
+    "Examples:\n\n  linebrain db start\n\n  linebrain db url\n\n  linebrain db rotate-passwords\n\n"
     "  linebrain db migrate --database-url postgresql://user@dbhost/linebrain",
     no_args_is_help=True,
 )
@@ -68,6 +68,24 @@ def url(data_dir: DataDir = None) -> None:
     except DatabaseError as exc:
         err_console.print(str(exc))
         raise typer.Exit(1) from None
+
+
+@db_app.command("rotate-passwords")
+def rotate_passwords(data_dir: DataDir = None) -> None:
+    """New random passwords for the embedded server's superuser and application role.
+
+    The running server keeps its open connections; new ones read the new passwords from
+    DATA_DIR/pgpass (0600). Example: linebrain db rotate-passwords
+    """
+    from collectors.errors import DatabaseError
+
+    server = _server(data_dir)
+    try:
+        server.rotate_passwords()
+    except DatabaseError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"passwords of postgres and linebrain rotated; stored in {server.passfile} (never printed)")
 
 
 @db_app.command("migrate")

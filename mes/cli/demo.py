@@ -141,7 +141,6 @@ def demo_database(database_url: str | None, data_dir) -> str:
     """A migrated database for the demo. On the embedded server: a fresh ``linebrain_demo``
     database each run (simulated time may overlap an earlier run's); a given URL is used
     as it is, and the run starts after its newest sample."""
-    import psycopg
 
     from collectors.database.migrations import migrate
     from mes import ALL_MIGRATIONS
@@ -151,11 +150,9 @@ def demo_database(database_url: str | None, data_dir) -> str:
         return database_url
     from collectors.database.embedded import EmbeddedPostgres
 
-    status = EmbeddedPostgres(data_dir).start()
-    with psycopg.connect(status.url("postgres"), autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
-    url = status.url(DEMO_DATABASE)
+    server = EmbeddedPostgres(data_dir)
+    server.start()
+    url = server.create_database(DEMO_DATABASE, replace=True)
     migrate(url, ALL_MIGRATIONS)
     return url
 

@@ -1,40 +1,33 @@
 """The read-only PostgreSQL role Grafana logs in as.
 
 Grafana gets a role that can read the ``grafana`` schema and nothing else:
-no rights on the tables behind it, no CREATE anywhere, read-only transactions
-by default. The password is sent as a SCRAM-SHA-256 verifier computed here, so
-the clear text never reaches the server (nor its statement log) and is never
-printed: it comes from an environment variable, and the datasource file refers
-to that variable too.
+no rights on the tables behind it, no CREATE anywhere, no temporary tables
+(migration 0090), read-only transactions and a 60 s statement timeout by
+default, at most ``CONNECTION_LIMIT`` sessions. Any role may SET its own
+``default_transaction_read_only`` and ``statement_timeout`` (PostgreSQL has no
+privilege for user-level settings), so neither is the guard: privileges keep the
+role from writing whatever its session says, and :mod:`mes.grafana.watchdog`
+cancels its queries that run past the role's timeout (docs/security.md).
+
+The password is sent as a SCRAM-SHA-256 verifier computed here, so the clear
+text never reaches the server (nor its statement log) and is never printed: it
+comes from an environment variable, and the datasource file refers to that
+variable too.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import os
-
 import psycopg
 from psycopg import sql
 
+from collectors.database.credentials import SCRAM_ITERATIONS, scram_verifier
+
 DEFAULT_ROLE = "linebrain_grafana"
 PASSWORD_ENV = "LINEBRAIN_GRAFANA_PASSWORD"
-SCRAM_ITERATIONS = 4096
 WRITER_FUNCTIONS = ("refresh_kpi_hours", "note_changed_period")
-
-
-def scram_verifier(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
-    """PostgreSQL's stored form of a SCRAM-SHA-256 password (RFC 5802/7677)."""
-    salt = salt or os.urandom(16)
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
-    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
-    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
-    b64 = base64.b64encode
-    return (
-        f"SCRAM-SHA-256${iterations}:{b64(salt).decode()}"
-        f"${b64(hashlib.sha256(client_key).digest()).decode()}:{b64(server_key).decode()}"
-    )
+CONNECTION_LIMIT = 10  # Grafana pools a handful; a runaway client cannot take the server's 200
+READER_SETTINGS = (("default_transaction_read_only", "on"), ("statement_timeout", "60s"))
+__all__ = ["SCRAM_ITERATIONS", "ensure_role", "grant_read", "role_exists", "scram_verifier"]
 
 
 def role_exists(conn: psycopg.Connection, role: str) -> bool:
@@ -48,15 +41,24 @@ def ensure_role(conn: psycopg.Connection, role: str, password: str) -> bool:
     created = not role_exists(conn, role)
     verb = "CREATE ROLE" if created else "ALTER ROLE"
     conn.execute(
-        sql.SQL("{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(role), sql.Literal(scram_verifier(password))
+        sql.SQL("{} {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT CONNECTION LIMIT {} PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(role), sql.Literal(CONNECTION_LIMIT), sql.Literal(scram_verifier(password))
         )
     )
-    for setting, value in (("default_transaction_read_only", "on"), ("statement_timeout", "60s")):
+    for setting, value in READER_SETTINGS:
         conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(sql.Identifier(role), sql.Identifier(setting),
                                                                  sql.Literal(value)))  # fmt: skip
     grant_read(conn, role)
+    _let_the_watchdog_see(conn, role)
     return created
+
+
+def _let_the_watchdog_see(conn: psycopg.Connection, role: str) -> None:
+    """Make us a member (INHERIT, not SET) of the reader, so the watchdog, running as us, may see
+    and cancel its queries. Harmless: the reader's rights are a subset of ours. A superuser needs none."""
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
+    if row and not row[0]:
+        conn.execute(sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE, SET FALSE").format(sql.Identifier(role)))
 
 
 def grant_read(conn: psycopg.Connection, role: str) -> None:

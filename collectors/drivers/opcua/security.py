@@ -14,6 +14,7 @@ config loader also expands ``${NAME}``), so secrets stay out of plant files.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -27,8 +28,16 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from collectors.config.models import OpcuaSecurity, OpcuaSecurityMode, OpcuaSecurityPolicy
+from collectors.config.models import (
+    OpcuaSecurity,
+    OpcuaSecurityMode,
+    OpcuaSecurityPolicy,
+    plaintext_password_refusal,
+)
 from collectors.drivers.opcua.failures import SecurityError, UntrustedServerCertificate
+from collectors.private_files import private_dir, write_private
+
+log = logging.getLogger(__name__)
 
 POLICIES: dict[OpcuaSecurityPolicy, type[security_policies.SecurityPolicy]] = {
     OpcuaSecurityPolicy.basic256sha256: security_policies.SecurityPolicyBasic256Sha256,
@@ -83,7 +92,8 @@ def ensure_client_certificate(pki_dir: Path, application_uri: str) -> ClientIden
     cert_path, key_path = own / "cert.der", own / "key.pem"
     if key_path.is_file() and cert_path.is_file() and _still_valid(cert_path, application_uri):
         return ClientIdentity(cert_path, key_path)
-    own.mkdir(parents=True, exist_ok=True)
+    private_dir(pki_dir)
+    private_dir(own)
     if key_path.is_file():
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -92,9 +102,7 @@ def ensure_client_certificate(pki_dir: Path, application_uri: str) -> ClientIden
             raise SecurityError(f"{key_path}: not an RSA private key; delete it to have a new one made")
     else:
         key = cert_gen.generate_private_key()
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(cert_gen.dump_private_key_as_pem(key))
+        write_private(key_path, cert_gen.dump_private_key_as_pem(key))
     names = [x509.UniformResourceIdentifier(application_uri), x509.DNSName(socket.gethostname())]
     cert = cert_gen.generate_self_signed_app_certificate(
         key, application_uri, {}, names, extended=[ExtendedKeyUsageOID.CLIENT_AUTH], days=CERTIFICATE_DAYS
@@ -169,6 +177,13 @@ async def apply_security(client: Client, security: OpcuaSecurity, pki_dir: Path,
     client.application_uri = security.application_uri
     client.name = client.description = "LineBrain collector"
     client.product_uri = "urn:linebrain"
+    refusal = plaintext_password_refusal(security)  # configs built in code skip the loader's check
+    if refusal:
+        raise SecurityError(f"{endpoint}: {refusal}")
+    login = "certificate" if security.user_certificate else "user name" if security.username else "anonymous"
+    log.info("%s: security policy %s, mode %s, %s login", endpoint, security.policy.value, security.mode.value, login)
+    if security.password is not None and security.policy is OpcuaSecurityPolicy.none:
+        log.warning("%s: the password is sent on an unsigned channel (allow_plaintext_password: true)", endpoint)
     if security.policy is not OpcuaSecurityPolicy.none:
         await _secure_channel(client, security, pki_dir, endpoint)
     if security.username:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
 
 from tests.conftest import free_port, own_server
 
@@ -62,7 +64,7 @@ def test_timescaledb_is_preloaded_exactly_when_installed(pg_data_dir: Path) -> N
     server.start()
     try:
         migrated = migrate(server.url())
-        with psycopg.connect(server.url()) as conn:
+        with psycopg.connect(server.admin_url()) as conn:  # pg_read_all_settings: the superuser
             preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
         status = CliRunner().invoke(app, ["db", "status", "--data-dir", str(pg_data_dir / "auto")])
     finally:
@@ -72,3 +74,30 @@ def test_timescaledb_is_preloaded_exactly_when_installed(pg_data_dir: Path) -> N
     assert status.exit_code == 0, status.output
     words = " ".join(status.output.split())
     assert ("TimescaleDB 2." in words and "plain" not in words) if installed else "plain PostgreSQL" in words
+
+
+def test_rotate_passwords_keeps_open_connections_and_locks_out_the_old_password(pg_data_dir: Path) -> None:
+    from typer.testing import CliRunner
+
+    from collectors.database.credentials import read_passfile
+    from mes.cli import app
+
+    server = own_server(pg_data_dir / "rotate")
+    server.start()
+    try:
+        old = read_passfile(server.passfile).by_role
+        with psycopg.connect(server.url(), autocommit=True) as open_before:
+            result = CliRunner().invoke(app, ["db", "rotate-passwords", "--data-dir", str(server.data_dir)])
+            assert result.exit_code == 0, result.output
+            assert open_before.execute("SELECT 1").fetchone() == (1,)
+        new = read_passfile(server.passfile).by_role
+        assert new.keys() == old.keys() and all(new[role] != old[role] for role in old)
+        assert not any(password in result.output for password in [*old.values(), *new.values()])
+        for role, password in old.items():
+            with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+                psycopg.connect(make_conninfo(server.url(), user=role, password=password, passfile=""))
+        with psycopg.connect(server.url()) as conn, psycopg.connect(server.admin_url()) as admin:
+            assert conn.execute("SELECT current_user").fetchone() == ("linebrain",)
+            assert admin.execute("SELECT current_user").fetchone() == ("postgres",)
+    finally:
+        server.stop()

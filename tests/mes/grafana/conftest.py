@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -22,6 +23,7 @@ from tests.mes.grafana import plant_data
 @dataclass(frozen=True)
 class GrafanaDatabase:
     url: str  # as the owner (migrations, data)
+    admin_url: str  # as the superuser
     reader_url: str  # as Grafana's read-only role
     role: str
     start: datetime
@@ -39,5 +41,6 @@ def grafana_db(
     role = f"grafana_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         ensure_role(conn, role, "test-password")
-    yield GrafanaDatabase(url, login_url(url, role, "test-password"), role, start, end)
+    admin_url = pg_server.admin_url(urlsplit(url).path.lstrip("/"))
+    yield GrafanaDatabase(url, admin_url, login_url(url, role, "test-password"), role, start, end)
     drop_database(pg_server, url)

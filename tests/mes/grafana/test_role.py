@@ -44,7 +44,7 @@ def test_the_role_reads_every_grafana_view(grafana_db: GrafanaDatabase) -> None:
 
 
 def test_the_password_is_stored_as_the_scram_verifier_postgresql_would_compute(grafana_db: GrafanaDatabase) -> None:
-    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+    with psycopg.connect(grafana_db.admin_url, autocommit=True) as conn:  # pg_authid: superuser only
         conn.execute("SET password_encryption = 'scram-sha-256'")
         conn.execute("CREATE ROLE scram_probe PASSWORD 'pässwort 1'")
         try:

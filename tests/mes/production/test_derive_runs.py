@@ -4,6 +4,7 @@ clear NotFound, not a TypeError ('NoneType' object is not subscriptable) that ab
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -14,30 +15,28 @@ import pytest
 from collectors.database.embedded import EmbeddedPostgres
 from mes.errors import NotFound
 from mes.production import derive
-from tests.conftest import ADMIN_DATABASE, create_database, drop_database
+from tests.conftest import PREFIX, ExternalServer, create_named_database, drop_database
 from tests.mes.production.scenario import RUNNING, SampleWriter, local, plant, state_series
 
 T0 = local("2026-03-05", "07:00")
 
 
 @pytest.fixture
-def recreatable(pg_server: EmbeddedPostgres, template_name: str) -> Iterator[tuple[str, str]]:
-    """A database url and its template; the test may drop and recreate it under the same url."""
-    url = create_database(pg_server, "recreatable", template_name)
-    yield url, template_name
+def recreatable(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> Iterator[str]:
+    """A database's url; the test may drop and recreate it under the same url (create_named_database)."""
+    url = create_named_database(pg_server, f"{PREFIX}r_{uuid.uuid4().hex[:12]}", template_name)
+    yield url
     drop_database(pg_server, url)
 
 
-def test_a_database_recreated_under_the_same_url_is_synced_again(pg_server: EmbeddedPostgres,
-                                                                 recreatable: tuple[str, str]) -> None:
-    url, template = recreatable
-    name = urlsplit(url).path.lstrip("/")
+def test_a_database_recreated_under_the_same_url_is_synced_again(pg_server: EmbeddedPostgres | ExternalServer,
+                                                                 recreatable: str, template_name: str) -> None:
+    url = recreatable
     the_plant = plant()
     with psycopg.connect(url, autocommit=True) as conn:
         assert derive.run_once(conn, the_plant, now=T0).errors == []
-    with psycopg.connect(pg_server.url(ADMIN_DATABASE), autocommit=True) as conn:  # a restore, a `db` reset
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    drop_database(pg_server, url)  # a restore, a `db` reset: same url, nothing synced
+    assert create_named_database(pg_server, urlsplit(url).path.lstrip("/"), template_name) == url
     with psycopg.connect(url, autocommit=True) as conn:
         assert derive.run_once(conn, the_plant, now=T0).errors == []  # synced again, not a foreign key error
         writer = SampleWriter(conn)
