@@ -110,3 +110,17 @@ def test_pieces_with_late_samples_derive_what_one_pass_derives(db: psycopg.Conne
             derive.run_once(db, line, now=horizon)
     derive.run_once(db, line, now=end)
     assert facts(db) == once
+
+
+def test_re_deriving_from_a_late_sample_counts_the_units_before_it(db: psycopg.Connection) -> None:
+    """Issue 27: the baseline comes from the reading before the window, not the late reading."""
+    line = plant()
+    derive.run_once(db, line, now=START - timedelta(hours=1))
+    rows = [("good", START + timedelta(seconds=40 * i), 40_000.0 + 60 * i) for i in range(10)]
+    write(db, rows[:5] + rows[6:])
+    derive.run_once(db, line, now=rows[-1][1])
+    write(db, [rows[5]])  # late, exactly at the boundary
+    derive.rederive(db, line, "line1", rows[5][1], now=rows[-1][1])
+    assert db.execute("SELECT sum(good) FROM count_buckets").fetchone()[0] == 60 * 9
+    per_minute = dict(facts(db)["counts"])
+    assert per_minute[START + timedelta(seconds=180)] == 60 * 2  # the readings at START + 3:20 and + 4:00
