@@ -35,6 +35,8 @@ def browse(
         str | None, typer.Option(envvar="LINEBRAIN_OPCUA_PASSWORD", help="Password (or env:NAME, file:PATH).")
     ] = None,
     trust_dir: Annotated[Path | None, typer.Option(help="Folder of trusted server certificates.")] = None,
+    allow_plaintext_password: Annotated[bool, typer.Option(
+        "--allow-plaintext-password", help="Send a password on policy None (refused otherwise).")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds per request.")] = 10.0,
 ) -> None:
     """Walk an OPC UA server's address space (batched Browse/BrowseNext) and list its variables
@@ -54,6 +56,7 @@ def browse(
     try:
         security = OpcuaSecurity.model_validate({"policy": policy, "mode": security_mode, "username": username,
                                                  "password": password,
+                                                 "allow_plaintext_password": allow_plaintext_password,
                                                  "trust_dir": str(trust_dir) if trust_dir else None})
     except ValueError as exc:
         err_console.print(f"security options: {exc}", markup=False)
@@ -70,6 +73,8 @@ def browse(
     written = {"policy": policy, "mode": security_mode} if policy != "None" else {}
     if username:
         written.update(username=username, password="env:LINEBRAIN_OPCUA_PASSWORD")
+        if allow_plaintext_password and policy == "None":
+            written["allow_plaintext_password"] = True
     if trust_dir:
         written["trust_dir"] = str(trust_dir)
     text = config_from_variables(variables, endpoint, connection_id=connection_id, mode=mode,

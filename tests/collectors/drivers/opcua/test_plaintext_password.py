@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -79,3 +80,19 @@ async def test_connect_with_the_explicit_allowance_logs_policy_mode_and_a_warnin
     assert any("security policy None, mode None, user name login" in m for m in messages), messages
     assert any(r.levelno == logging.WARNING and "unsigned channel" in r.getMessage() for r in caplog.records)
     assert not any("s3cret" in m for m in messages)
+
+
+async def test_browse_refuses_it_too_and_writes_the_allowance_when_asked(plain_server: PlainServer,
+                                                                         tmp_path: Path) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(app, ["browse", plain_server.endpoint, "--username", "operator", "--password", "s3cret"])
+    assert refused.exit_code == 2 and "allow_plaintext_password" in refused.output, refused.output
+    config = tmp_path / "browsed.yaml"
+    # The CLI runs its own event loop: run it in a thread while this test's loop serves the server.
+    written = await asyncio.to_thread(runner.invoke, app, [
+        "browse", plain_server.endpoint, "--username", "operator", "--password", "s3cret",
+        "--allow-plaintext-password", "--output", str(config)])  # fmt: skip
+    assert written.exit_code == 0, written.output
+    assert "allow_plaintext_password: true" in config.read_text()
+    checked = runner.invoke(app, ["check", str(config)], env={"LINEBRAIN_OPCUA_PASSWORD": "s3cret"})
+    assert checked.exit_code == 0, checked.output
