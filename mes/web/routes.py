@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -20,8 +20,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from mes import errors
 from mes.api.deps import Conn
-from mes.auth.deps import AuditedWrite, audited, csrf_protect, read_access
-from mes.production import counts, downtime, handover, orders
+from mes.auth import users
+from mes.auth.deps import AuditedWrite, audited, csrf_protect, read_access, require
+from mes.auth.models import User
+from mes.auth.permissions import ROLES
+from mes.production import counts, downtime, handover, orders, shifts
 from mes.quality import inspections
 from mes.quality.errors import QualityError
 from mes.web import charts, exports, periods, views
@@ -50,6 +53,7 @@ Plan = Annotated[AuditedWrite, Depends(audited("orders.plan"))]
 Transition = Annotated[AuditedWrite, Depends(audited("orders.transition"))]
 Inspect = Annotated[AuditedWrite, Depends(audited("quality.inspect"))]
 Handover = Annotated[AuditedWrite, Depends(audited("handover.write"))]
+Calendar = Annotated[AuditedWrite, Depends(audited("calendar.edit"))]
 
 
 def back(url: str, **params: Any) -> RedirectResponse:
@@ -280,12 +284,50 @@ def oee(request: Request, conn: Conn, q: Oee) -> HTMLResponse:
 
 
 @router.get("/oee/{table}.{fmt}")
-def oee_download(table: Annotated[str, Path(pattern="^(kpi|waterfall|pareto)$")],
+def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto)$")],
                  fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
                  q: Oee) -> Response:  # fmt: skip
     if q.line is None:
         raise HTTPException(422, "line: choose a line")
     _, choice, page = _oee(conn, request, q, q.line)
-    rows = {"kpi": page["groups"] or [page["total"]], "waterfall": page["waterfall"], "pareto": page["pareto"]}[table]
+    rows = {"kpi": page["groups"] or [page["total"]], "lines": page["by_line"], "waterfall": page["waterfall"],
+            "pareto": page["pareto"]}[table]
     name = f"{table}-{q.line}-{choice.first}-{choice.last}"
     return exports.download(rows, name, fmt)
+
+
+# --------------------------------------------------------------------------- admin
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin(request: Request, conn: Conn) -> HTMLResponse:
+    """Users and roles, reason trees and the shift calendar (the config stays the source of the plant)."""
+    return render(request, "admin.html", {**views.admin_page(conn, now(request)),
+                                          "roles": ROLES, "msg": request.query_params.get("msg")})  # fmt: skip
+
+
+@router.post("/admin/users", dependencies=CSRF)
+def add_user(request: Request, conn: Conn, name: Annotated[str, Form(min_length=1, max_length=100)],
+             role: Annotated[str, Form(max_length=40)], password: Annotated[str, Form(max_length=1024)],
+             user: Annotated[User, Depends(require("users.manage"))],
+             locale: Annotated[str, Form(pattern="^(zh-CN|en)$")] = "zh-CN") -> RedirectResponse:  # fmt: skip
+    domain(users.add_user, conn, name.strip(), role, password, actor=user.name, locale=locale,
+           address=request.client.host if request.client else None)
+    return back("/admin", msg="user_added")
+
+
+@router.post("/admin/users/{name}/role", dependencies=CSRF)
+def change_role(name: Annotated[str, Path(max_length=100)], request: Request, conn: Conn,
+                role: Annotated[str, Form(max_length=40)],
+                user: Annotated[User, Depends(require("users.manage"))]) -> RedirectResponse:  # fmt: skip
+    domain(users.change_user, conn, name, actor=user.name, role=role,
+           address=request.client.host if request.client else None)
+    return back("/admin", msg="user_changed")
+
+
+@router.post("/admin/holidays", dependencies=CSRF)
+def add_holiday(conn: Conn, day: Annotated[date, Form()], name: Annotated[str, Form(min_length=1, max_length=200)],
+                caller: Calendar, line_id: Annotated[str | None, Form(max_length=200)] = None) -> RedirectResponse:
+    domain(caller.write, conn, f"holiday:{day}", shifts.add_holiday, day, name.strip(), caller.user.name,
+           line_id or None)
+    return back("/admin", msg="holiday_added")

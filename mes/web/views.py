@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from mes.auth import users
 from mes.production import downtime, handover, kpi, orders, products, shifts, states, status
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
@@ -137,10 +138,27 @@ def unit(conn: psycopg.Connection, unit_id: str) -> dict:
 
 
 def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime, by: str) -> dict[str, Any]:
-    """The manager's OEE view of one line over a period: KPIs by group, the loss waterfall, the Pareto."""
+    """The manager's OEE view over a period: every line side by side, then the chosen line's KPIs
+    by group, its loss waterfall and its downtime Pareto."""
     return {
+        "by_line": [{**kpi.period_kpi(conn, line["id"], start, end), "group_key": line["id"],
+                     "group_label": line["name"] or line["id"]} for line in list_equipment(conn, "line")],
         "total": kpi.period_kpi(conn, line_id, start, end),
         "groups": kpi.kpis(conn, line_id, start, end, by) if by != "period" else [],
         "waterfall": kpi.oee_waterfall(conn, line_id, start, end),
         "pareto": kpi.downtime_pareto(conn, line_id, start, end),
+    }  # fmt: skip
+
+
+ADMIN_DAYS = 7
+
+
+def admin_page(conn: psycopg.Connection, now: datetime) -> dict[str, Any]:
+    """Users and roles, each line's reason tree, and the shift calendar of the coming week."""
+    lines = list_equipment(conn, "line")
+    return {
+        "users": users.list_users(conn),
+        "lines": [{**line, "reasons": downtime.reason_tree(conn, line["id"]),
+                   "shifts": shifts.list_shifts(conn, line["id"], now, now + timedelta(days=ADMIN_DAYS))}
+                  for line in lines],
     }  # fmt: skip

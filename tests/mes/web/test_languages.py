@@ -17,7 +17,7 @@ from tests.mes.web.live import get
 WEB = Path(__file__).resolve().parents[3] / "mes" / "web"
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}}
-PAGES = ("/andon", "/lines/line1", "/orders", "/oee", "/oee?period=week&by=product")
+PAGES = ("/andon", "/lines/line1", "/orders", "/oee", "/oee?period=week&by=product", "/admin")
 NOT_WORDS = {"LineBrain", "English", "CSV", "XLSX"}  # the brand, the language switch, file formats
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from mes.production import handover, orders
 from tests.mes.web.live import db, ended_stop
 
-PAGES = {"andon": "/andon", "line": "/lines/line1", "orders": "/orders", "oee": "/oee?period=day&by=shift"}
+PAGES = {"andon": "/andon", "line": "/lines/line1", "orders": "/orders", "oee": "/oee?period=day&by=shift",
+         "admin": "/admin"}
 
 
 def _running_order(live_plant) -> dict:
