@@ -21,6 +21,7 @@ SEED = 3
 OUTAGE_S = 30.0
 
 
+@pytest.mark.soak  # waits out a 30 s outage: in scripts/test (CI), not in a bare pytest
 async def test_samples_read_during_a_30s_database_outage_are_stored_exactly_once(
     tmp_path: Path, pg_data_dir: Path
 ) -> None:

@@ -18,6 +18,7 @@ from tests.conftest import free_port
 DEMO_ENDS_AT = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
 
 
+@pytest.mark.soak  # a quarter of an hour of the whole demo at 60x: in scripts/test (CI), not in a bare pytest
 def test_demo_counts_what_the_simulated_line_made(db_url: str, tmp_path: Path) -> None:
     result = asyncio.run(run_demo(db_url, duration=15, speed=60, seed=3, port=free_port(), data_dir=tmp_path,
                                   ends_at=DEMO_ENDS_AT))
