@@ -70,7 +70,7 @@ def browse(
     if output is None:
         _print(variables)
         return
-    written = {"policy": policy, "mode": security_mode} if policy != "None" else {}
+    written: dict[str, str | bool] = {"policy": policy, "mode": security_mode} if policy != "None" else {}
     if username:
         written.update(username=username, password="env:LINEBRAIN_OPCUA_PASSWORD")
         if allow_plaintext_password and policy == "None":
