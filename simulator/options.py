@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +23,8 @@ class OperationLimits:
     max_nodes_per_write: int = 0
     max_nodes_per_browse: int = 0
     max_monitored_items_per_call: int = 0
+
+MAX_SPEED = 1e6  # simulated seconds per wall second: about eleven simulated days a second
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,15 @@ class SimulatorOptions:
 
     def validate(self) -> None:
         self.scenario_names()
-        if self.speed < 0:
-            raise ValueError("speed must be >= 0")
+        for name in ("speed", "scale_interval", "tick", "order_minutes"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value!r}")
+        if not 0 <= self.speed <= MAX_SPEED:
+            raise ValueError(f"speed must lie between 0 and {MAX_SPEED:g}, not {self.speed!r}")
+        for name in ("scale_interval", "tick", "order_minutes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
         if self.tags < 0:
             raise ValueError("tags must be >= 0")
         for policy in self.security:

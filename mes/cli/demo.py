@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from mes.cli.common import DatabaseUrl, DataDir, console
+from mes.cli.common import DatabaseUrl, DataDir, console, err_console
 
 log = logging.getLogger("linebrain.demo")
 
@@ -35,6 +35,16 @@ def demo(
 
     Examples: linebrain demo — linebrain demo --duration 120 --speed 60
     """
+    from mes.bounds import check_number
+    from mes.errors import InvalidInput
+
+    try:
+        check_number(speed, "--speed", low=0, high=1e6)
+        if duration is not None:
+            check_number(duration, "--duration", low=0, high=1e9, positive=True)
+    except InvalidInput as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     url = demo_database(database_url, data_dir)
     console.print(f"database ready at {url}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -57,6 +58,9 @@ def simulate(
             err_console.print(f"--user {entry!r}: expected NAME:PASSWORD")
             raise typer.Exit(2)
         users[name] = password
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        err_console.print(f"--duration must be a positive finite number of seconds, not {duration!r}")
+        raise typer.Exit(2)
     try:
         start_time = _parse_start(start)
         options = SimulatorOptions(

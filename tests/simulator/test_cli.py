@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from typer.testing import CliRunner
 
 from mes.cli import app
@@ -26,6 +27,25 @@ def test_unknown_scenario_is_a_clear_error() -> None:
     result = CliRunner().invoke(app, ["simulate", "--scenario", "winery", "--describe"])
     assert result.exit_code == 2
     assert "unknown scenario 'winery'" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--speed", "nan"], "speed must be a finite number, not nan"),
+    (["--speed", "1e300"], "speed must lie between 0 and 1e+06"),
+    (["--scale-interval", "inf"], "scale_interval must be a finite number, not inf"),
+    (["--order-minutes", "0"], "order_minutes must be positive"),
+    (["--duration", "nan"], "--duration must be a positive finite number"),
+])  # fmt: skip
+def test_numbers_out_of_their_bounds_are_refused_naming_the_option(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["simulate", *args, "--describe"])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_demo_refuses_a_speed_or_duration_out_of_bounds_before_starting_anything() -> None:
+    for args, message in ((["--speed", "inf"], "--speed must be a finite number"),
+                          (["--duration", "-5"], "--duration must be positive")):
+        result = CliRunner().invoke(app, ["demo", *args, "--database-url", "postgresql://nowhere.invalid/x"])
+        assert result.exit_code == 2 and message in result.output, result.output
 
 
 def test_a_short_run_reports_its_ports() -> None:
