@@ -191,4 +191,3 @@ async def csrf_protect(request: Request) -> None:
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -159,10 +159,3 @@ def _count_failure(conn: psycopg.Connection, user_id: int, name: str, address: s
     else:
         log.warning("sign-in refused: wrong password for %r from %s (%d in a row)", name, address,
                     row["failed_sign_ins"])  # fmt: skip
-
-
-def user_by_id(conn: psycopg.Connection, user_id: int) -> User | None:
-    """An enabled user as :class:`User`, or None."""
-    row = first(conn, "SELECT id, name, role, locale, display_name FROM users WHERE id = %s AND NOT disabled",
-                (user_id,))  # fmt: skip
-    return User(row["id"], row["name"], row["role"], row["locale"], row["display_name"]) if row else None
