@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
@@ -33,7 +34,8 @@ from mes.web.render import formats, fragment, render
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
 LineId = Annotated[str, Path(min_length=1, max_length=200)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-FEED_EVERY_S = 0.5  # the andon's poll of the database; a state change shows within ~1 s of derivation
+FEED_EVERY_S = 0.25  # the live feeds look this often (cheaply: state and since per line)
+TILES_EVERY_S = 5.0  # ... and redraw the tiles (OEE, progress) at least this often
 HEARTBEAT_S = 2.0
 
 
@@ -98,23 +100,34 @@ def _zone(tiles: list[dict], request: Request) -> str | None:
 
 @router.get("/andon/events")
 async def andon_events(request: Request) -> StreamingResponse:
-    """Server-Sent Events: the tiles' HTML whenever it changes, and a heartbeat every 2 s."""
+    """Server-Sent Events: the tiles' HTML whenever it changes."""
     pool = request.app.state.pool
+
+    drawn: dict[str, Any] = {"key": None, "html": "", "at": 0.0}
 
     def read() -> tuple[str, str]:
         moment = now(request)
         with pool.connection() as conn:
-            tiles = views.andon_tiles(conn, moment)
-        zone = _zone(tiles, request)
-        html = fragment(request, "andon_tiles.html", "tiles_html", tiles=tiles, timezone=zone)
-        return html, formats(request, zone).time_s(moment)
+            key = views.andon_key(conn)
+            if key != drawn["key"] or time.monotonic() - drawn["at"] > TILES_EVERY_S:
+                tiles = views.andon_tiles(conn, moment)
+                html = fragment(request, "andon_tiles.html", "tiles_html", tiles=tiles, timezone=_zone(tiles, request))
+                drawn.update(key=key, html=html, at=time.monotonic(), zone=_zone(tiles, request))
+        return drawn["html"], formats(request, drawn.get("zone")).time_s(moment)
+
+    return feed(request, read)
+
+
+def feed(request: Request, read: Callable[[], tuple[str, str]]) -> StreamingResponse:
+    """Server-Sent Events: ``read()``'s HTML whenever it changes, and a heartbeat every 2 s
+    (the page's "last update" turns red when they stop)."""
 
     async def stream() -> AsyncIterator[str]:
         last, quiet = None, 0.0
         while not await request.is_disconnected():
             html, at = await asyncio.to_thread(read)
             if html != last or quiet >= HEARTBEAT_S:
-                yield f"event: tiles\ndata: {json.dumps({'html': html, 'at': at, 'changed': html != last})}\n\n"
+                yield f"event: update\ndata: {json.dumps({'html': html, 'at': at, 'changed': html != last})}\n\n"
                 last, quiet = html, 0.0
             await asyncio.sleep(FEED_EVERY_S)
             quiet += FEED_EVERY_S
@@ -134,6 +147,25 @@ def line_page(line_id: LineId, request: Request, conn: Conn) -> HTMLResponse:
     return render(request, "line.html", {**page, "chart": timeline, "msg": request.query_params.get("msg"),
                                          "undo": request.query_params.get("undo")},
                   timezone=page["unit"]["timezone"])  # fmt: skip
+
+
+@router.get("/lines/{line_id}/events")
+async def line_events(line_id: LineId, request: Request) -> StreamingResponse:
+    """Server-Sent Events for the line page: its head (state, since when, the open stop) on every
+    change; the shift's stop count rides along so the page can offer the new stops."""
+    pool = request.app.state.pool
+
+    def read() -> tuple[str, str]:
+        moment = now(request)
+        with pool.connection() as conn:
+            head = domain(views.line_now, conn, line_id, moment)
+        zone = head["unit"]["timezone"]
+        html = fragment(request, "line_head.html", "line_head", unit=head["unit"], state=head["state"],
+                        state_class=head["state_class"], open_stop=head["open_stop"], window=head["window"],
+                        timezone=zone)  # fmt: skip
+        return f'<template data-stops="{head["stops"]}"></template>{html}', formats(request, zone).time_s(moment)
+
+    return feed(request, read)
 
 
 @router.post("/lines/{line_id}/stops/{event_id}/reason", dependencies=CSRF)

@@ -69,6 +69,29 @@ def andon_tiles(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]
     return tiles
 
 
+def line_now(conn: psycopg.Connection, line_id: str, now: datetime) -> dict[str, Any]:
+    """The head of the line page (state, since when, the open stop) and how many stops the shift
+    has: what the page's live feed sends."""
+    unit = get_unit(conn, line_id)
+    state = states.current_state(conn, line_id)
+    start, end, shift = line_window(conn, line_id, now)
+    return {
+        "unit": unit, "state": state, "state_class": state_class(state["state"] if state else None),
+        "open_stop": _open_stop(conn, line_id, state, now), "window": {"start": start, "end": end, "shift": shift},
+        "stops": len(downtime.list_events(conn, line_id, start, end, kind="stop")),
+    }  # fmt: skip
+
+
+def andon_key(conn: psycopg.Connection) -> list[tuple]:
+    """What the tiles' colours hang on — each line's state and since when — read cheaply, so the
+    live feed can look often and redraw at once on a change (the rest: every few seconds)."""
+    key = []
+    for line in list_equipment(conn, "line"):
+        state = states.current_state(conn, line["id"])
+        key.append((line["id"], state and state["state"], state and state["since"]))
+    return key
+
+
 def biggest_loss(waterfall: list[dict]) -> dict | None:
     """The largest of the three OEE losses (availability, performance, quality), or None when nothing was lost."""
     losses = [step for step in waterfall if step["name"] in LOSS_STEPS and (step["seconds"] or 0) > 0]

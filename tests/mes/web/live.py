@@ -88,6 +88,8 @@ class LivePlant:
         async with Simulator(options) as sim:
             self.sim = sim
             plant = demo_plant(sim.opcua_endpoint)
+            # A wall screen wants fresh facts: store batches at most 0.25 s old (the default is 1 s).
+            plant = plant.model_copy(update={"storage": plant.storage.model_copy(update={"batch_max_age_s": 0.25})})
             with psycopg.connect(self.database_url, autocommit=True) as conn:
                 sync_plant(conn, plant, now=start)
             for prepare in self.before_start:

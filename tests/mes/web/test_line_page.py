@@ -69,3 +69,20 @@ def test_line_page_fits_a_tablet_with_large_touch_targets(live_plant, sign_in) -
         && parseFloat(getComputedStyle(e).fontSize) < 16).map(e => e.textContent.trim().slice(0, 30))""")
     assert tiny == []
     page.close()
+
+
+def test_the_line_head_follows_the_line_live(live_plant, sign_in) -> None:
+    from tests.mes.web.live import wait_for
+
+    page = sign_in("supervisor")
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
+    head = page.locator("#line-live .state")
+    wait_for(lambda: head.get_attribute("data-state") not in (None, "unknown"), 20, what="the line with data")
+    try:
+        live_plant.call(lambda: live_plant.sim.power("filler", False))
+        wait_for(lambda: page.locator("#line-live .state").get_attribute("data-state") == "unknown", 5,
+                 every=0.1, what="the head to show no data")  # fmt: skip
+        assert page.locator("#line-live .state").inner_text() == "No data"
+    finally:
+        live_plant.call(lambda: live_plant.sim.power("filler", True))
+    page.close()
