@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "users",
     "serve",
     "derive",
+    "downtime",
 ]
 
 for _module in COMMAND_MODULES:

@@ -60,3 +60,10 @@ def load_config_or_exit(path: Path):
         for problem in exc.problems:
             err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+
+
+def failed(exc) -> typer.Exit:
+    """Print a domain error naming its option (``--reason-code: ...``); the exit to raise (code 2)."""
+    err_console.print(f"{'--' + exc.field.replace('_', '-') + ': ' if exc.field else ''}{exc}", markup=False,
+                      highlight=False)  # fmt: skip
+    return typer.Exit(2)

@@ -113,7 +113,7 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     with psycopg.connect(url, autocommit=True) as conn:
         run_once(conn, plant, now=end)
         summary = shift_summary(conn, plant, start, end)
-    print_summary(summary, start, end)
+    print_summary(summary, start, end, plant.site.timezone)
     return {"summary": summary, "truth": truth, "start": start, "end": end}
 
 
@@ -233,10 +233,12 @@ def _kpi_line(row: dict) -> str:
             f"good {row['gq']:.0f}  scrap {row['sq']:.0f}")
 
 
-def print_summary(summary: dict, start: datetime, end: datetime) -> None:
+def print_summary(summary: dict, start: datetime, end: datetime, timezone: str = "UTC") -> None:
     """Per line and machine: OEE with its factors and counts (per shift when the run spans
-    several), and the top downtime reasons."""
-    console.print(f"\n[bold]Shift summary[/] {start:%Y-%m-%d %H:%M} – {end:%H:%M} UTC")
+    several), and the top downtime reasons, in plant time."""
+    from mes.cli.kpi import period_title, warn_implausible
+
+    console.print(f"\n[bold]Shift summary[/] {period_title('', start, end, timezone).strip()}", highlight=False)
     for unit_id, data in summary.items():
         total = data["total"]
         console.print(f"\n[bold]{unit_id}[/]  {_kpi_line(total)}", highlight=False)
@@ -249,6 +251,7 @@ def print_summary(summary: dict, start: datetime, end: datetime) -> None:
         console.print(f"  PBT {total['pbt'] / 60:.0f} min, APT {total['apt'] / 60:.0f} min, "
                       f"ADET {total['adet'] / 60:.1f} min, minor stops {total['minor_stops']} "
                       f"(counted as {total['minor_stop_loss']} loss)", highlight=False)
+        warn_implausible(unit_id, total)
 
 
 def register(app: typer.Typer) -> None:

@@ -63,19 +63,27 @@ def list_(
     from mes.production import orders
 
     with _connect(database_url, data_dir) as conn:
-        rows = [{**o, "progress": orders.order_progress(conn, o["id"])} for o in orders.list_orders(conn, line, status)]
+        rows = [{**o, "progress": orders.order_progress(conn, o["id"]), "timezone": _timezone(conn, o["line_id"])}
+                for o in orders.list_orders(conn, line, status)]
     if as_json:
         print(json.dumps(rows, default=str, indent=2))
         return
-    table = Table()
+    from mes.cli.kpi import plant_time, warn_implausible
+
+    table = Table(pad_edge=False, padding=(0, 1))
     for column in ("number", "line", "product", "status", "planned", "good", "done", "projected finish"):
-        table.add_column(column)
+        table.add_column(column, justify="right" if column in ("planned", "good", "done") else "left")
     for o in rows:
         p = o["progress"]
-        finish = f"{p['projected_finish']:%Y-%m-%d %H:%M}Z" if p["projected_finish"] else "—"
+        finish = plant_time(p["projected_finish"], o["timezone"]) if p["projected_finish"] else "—"
         table.add_row(o["number"], o["line_id"], o["product_id"], o["status"], f"{o['planned_quantity']:.0f}",
                       f"{p['good']:.0f}", f"{p['percent_complete']:.1f}%", finish)  # fmt: skip
     console.print(table)
+    zones = sorted({o["timezone"] for o in rows})
+    if zones:
+        console.print(f"Times in plant time ({', '.join(zones)}).", highlight=False)
+    for o in rows:
+        warn_implausible(o["number"], o["progress"])
 
 
 @orders_app.command("create")
@@ -157,16 +165,23 @@ def show(
             raise _fail(exc) from None
         detail = {**order, "progress": orders.order_progress(conn, order["id"]),
                   "transitions": orders.transitions(conn, order["id"])}  # fmt: skip
+        tz = _timezone(conn, order["line_id"])
     if as_json:
         print(json.dumps(detail, default=str, indent=2))
         return
+    from mes.cli.kpi import plant_time, warn_implausible
+
     p = detail["progress"]
+    finish = plant_time(p["projected_finish"], tz) if p["projected_finish"] else "—"
     console.print(f"{order['number']} on {order['line_id']}: {order['product_id']}, {order['status']}; "
                   f"good {p['good']:.0f} of {order['planned_quantity']:.0f} ({p['percent_complete']:.1f}%), "
-                  f"scrap {p['scrap']:.0f}, projected finish {p['projected_finish'] or '—'}")  # fmt: skip
+                  f"scrap {p['scrap']:.0f}, projected finish {finish}", highlight=False)  # fmt: skip
+    console.print(f"Times in plant time ({tz}).", highlight=False)
     for t in detail["transitions"]:
-        console.print(f"  {t['at']:%Y-%m-%d %H:%M:%S}Z  {t['from_status'] or '—'} → {t['to_status']}  by {t['by_user']}"
-                      f"{'  (' + t['note'] + ')' if t['note'] else ''}")  # fmt: skip
+        console.print(f"  {plant_time(t['at'], tz, '%Y-%m-%d %H:%M:%S')}  {t['from_status'] or '—'} → "
+                      f"{t['to_status']}  by {t['by_user']}{'  (' + t['note'] + ')' if t['note'] else ''}",
+                      highlight=False)  # fmt: skip
+    warn_implausible(order["number"], p)
 
 
 for _action in ("release", "start", "pause", "resume", "complete", "cancel"):

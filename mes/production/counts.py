@@ -31,7 +31,7 @@ sample (``cut_end``), so it is attributed like the samples in it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import psycopg
 
@@ -283,21 +283,109 @@ def counter_rule(binding: dict, unit: dict) -> CounterRule:
     return CounterRule(binding["bits"], binding["reset_threshold"], rate)
 
 
+ADJUSTMENT_KINDS = ("good", "reject", "total", "rework")
+
+
+def used_kinds(bound: set[str]) -> set[str]:
+    """The adjustment kinds a unit's counters let reach the KPIs. PQ is the total counter when
+    bound, else good + reject; GQ the good counter when bound, else total - reject; rework
+    always leaves GQ. A kind neither read is refused, so a correction never vanishes."""
+    has_total, has_good = "total" in bound, "good" in bound
+    used = {"rework"}
+    if has_good or not has_total:
+        used.add("good")
+    if not (has_total and has_good):
+        used.add("reject")
+    if has_total or not has_good:
+        used.add("total")
+    return used
+
+
+def quantities(totals: dict[str, float], bound: set[str]) -> dict[str, float]:
+    """PQ, GQ, SQ and RQ from raw sums per kind, by the unit's counter bindings (ISO 22400-2:
+    PQ = GQ + SQ + RQ, reworked units are not good)."""
+    pq = totals["total"] if "total" in bound else totals["good"] + totals["reject"]
+    good = totals["good"] if "good" in bound else totals["total"] - totals["reject"]
+    gq = good - totals["rework"]
+    return {"pq": pq, "gq": gq, "sq": pq - gq - totals["rework"], "rq": totals["rework"]}
+
+
+def scrap_bookings(conn: psycopg.Connection, unit_id: str, quantity: float) -> list[tuple[str, float]]:
+    """The adjustments that move ``quantity`` good units to scrap on this unit's counters."""
+    kinds = used_kinds(bound_kinds(conn, unit_id))
+    return [(kind, q) for kind, q in (("good", -quantity), ("reject", quantity)) if kind in kinds]
+
+
+def bound_kinds(conn: psycopg.Connection, unit_id: str) -> set[str]:
+    """The counter kinds bound on a unit (good, reject, total, rework, energy)."""
+    return {row[0] for row in conn.execute("SELECT kind FROM counter_bindings WHERE equipment_id = %s", (unit_id,))}
+
+
 def adjust_count(conn: psycopg.Connection, unit_id: str, kind: str, at: datetime, quantity: float, why: str,
                  by: str) -> int:
-    """A manual count correction (signed). Never edits derived counts: it is a new row."""
-    if kind not in ("good", "reject", "total", "rework"):
-        raise InvalidInput(f"kind must be good, reject, total or rework, not {kind!r}", field="kind")
+    """A manual count correction (signed). Never edits derived counts: it is a new row.
+    Checked as :func:`adjust_counts` checks it."""
+    return adjust_counts(conn, unit_id, [(kind, quantity)], at, why, by)[0]
+
+
+def adjust_counts(conn: psycopg.Connection, unit_id: str, changes: list[tuple[str, float]], at: datetime, why: str,
+                  by: str) -> list[int]:
+    """Corrections that belong together (e.g. scrap: good -q, reject +q), checked as one.
+
+    Refused (:class:`InvalidInput` naming the field) when the unit's counters do not use a
+    kind (it would change no KPI), or when together they make a quantity of the window they
+    fall in (the shift at ``at``, else that hour) negative, or more negative than it was."""
+    changes = [(kind, check_number(quantity, "quantity")) for kind, quantity in changes]
+    bound = bound_kinds(conn, unit_id)
+    for kind, _ in changes:
+        if kind not in ADJUSTMENT_KINDS:
+            raise InvalidInput(f"kind must be good, reject, total or rework, not {kind!r}", field="kind")
+        if kind not in used_kinds(bound):
+            raise InvalidInput(
+                f"{unit_id} counts with {', '.join(sorted(bound - {'energy'})) or 'no counters'}: "
+                f"a {kind} correction would change nothing; use "
+                f"{', '.join(sorted(used_kinds(bound)))}",
+                field="kind",
+            )
     if not why.strip():
         raise InvalidInput("say why the count is corrected", field="why")
-    quantity = check_number(quantity, "quantity")
+    start, end = _adjustment_window(conn, unit_id, at)
+    totals = count_totals(conn, unit_id, start, end)
+    before = {**{k: totals[k] for k in ADJUSTMENT_KINDS}, **quantities(totals, bound)}
+    for kind, quantity in changes:
+        totals[kind] += quantity
+    after = {**{k: totals[k] for k in ADJUSTMENT_KINDS}, **quantities(totals, bound)}
+    for name, value in after.items():
+        if value < 0 and value < before[name]:
+            raise InvalidInput(
+                f"this makes {name} {value:g} between {start:%Y-%m-%d %H:%M} and {end:%Y-%m-%d %H:%M} UTC; "
+                "a window cannot hold a negative quantity",
+                field="quantity",
+            )
+    ids = []
+    for kind, quantity in changes:
+        row = conn.execute(
+            "INSERT INTO count_adjustments (equipment_id, kind, at, quantity, why, by_user) "
+            "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+            (unit_id, kind, at, quantity, why, by),
+        ).fetchone()
+        assert row is not None  # RETURNING gives one row
+        ids.append(int(row[0]))
+    return ids
+
+
+def _adjustment_window(conn: psycopg.Connection, unit_id: str, at: datetime) -> tuple[datetime, datetime]:
+    """The shift whose (start, end] holds ``at`` (counts belong to the period ending at them), else that hour."""
     row = conn.execute(
-        "INSERT INTO count_adjustments (equipment_id, kind, at, quantity, why, by_user) "
-        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (unit_id, kind, at, quantity, why, by),
+        "SELECT lower(period), upper(period) FROM shift_instances "
+        "WHERE line_id = (SELECT coalesce(line_id, id) FROM equipment WHERE id = %s) "
+        "AND lower(period) < %s AND upper(period) >= %s ORDER BY lower(period) DESC LIMIT 1",
+        (unit_id, at, at),
     ).fetchone()
-    assert row is not None  # one row: an aggregate or RETURNING
-    return int(row[0])
+    if row is not None:
+        return row[0], row[1]
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    return (hour, hour + timedelta(hours=1)) if hour < at else (hour - timedelta(hours=1), hour)
 
 
 def count_totals(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict[str, float]:

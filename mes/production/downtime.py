@@ -136,13 +136,14 @@ EVENT_COLUMNS = (
 
 
 def list_events(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
-                kind: str | None = None) -> list[dict]:
-    """Active events of a unit overlapping [start, end), with their current reason."""
+                kind: str | None = None, unassigned: bool = False) -> list[dict]:
+    """Active events of a unit overlapping [start, end), with their current reason (only
+    those without one when ``unassigned``)."""
     return rows(
         conn,
         f"SELECT {EVENT_COLUMNS} FROM mes_downtime_current WHERE equipment_id = %s AND period && tstzrange(%s, %s) "
-        "AND (%s::text IS NULL OR kind = %s) ORDER BY lower(period)",
-        (unit_id, start, end, kind, kind),
+        "AND (%s::text IS NULL OR kind = %s) AND (NOT %s OR reason_code IS NULL) ORDER BY lower(period)",
+        (unit_id, start, end, kind, kind, unassigned),
     )
 
 

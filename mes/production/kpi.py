@@ -5,12 +5,18 @@ order or product), the time elements (POT, PDT, PBT, AUBT, ADOT, ADET, AUST, APT
 AUPT, in seconds), the quantities (PQ, GQ, SQ, RQ), the effective PRU and the KPIs
 computed from them, plus ``minor_stop_loss`` saying whether minor stops were
 counted as a performance loss (inside APT) or an availability loss (in ADET).
+
+Every row also says whether it can be taken at face value: ``plausible`` and
+``implausible_reasons`` (codes, worded by :func:`explain`). Time without state data
+is its own element (``no_data_time``), outside PBT. :func:`calendar_kpis` groups by
+local day, week or month of the plant.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -19,6 +25,22 @@ from mes.errors import InvalidInput
 from mes.production.equipment import get_unit
 
 GROUPINGS = ("period", "shift", "order", "product")
+CALENDAR_GROUPINGS = ("day", "week", "month")
+
+# How quantities are read (ISO 22400-2): said next to every KPI answer.
+QUALITY_CONVENTION = "ISO 22400-2, reworked units are not good: PQ = GQ + SQ + RQ"
+
+# implausible_reasons codes (mes_kpi_implausible in mes/sql/0020_kpi_truth.sql) in words.
+REASONS = {
+    "effectiveness_above_1": "effectiveness above 100% (PRU x PQ > APT: wrong PRU or counts)",
+    "quality_above_1": "more good units than produced (GQ > PQ)",
+    "negative_quantity": "a quantity is negative (adjustments or counter resets)",
+    "units_without_pot": "units counted outside planned operation time (no shift)",
+    "units_without_apt": "units counted with no production time (APT = 0)",
+    "units_in_no_data": "units counted while the state was unknown (not in PQ)",
+    "data_quality_events": "raw data was rejected or doubted (data-quality events)",
+    "far_over_plan": "more than 150% of the planned quantity is good",
+}
 
 TIME_ELEMENTS = ("pot", "pdt", "pbt", "aubt", "adot", "adet", "aust", "apt", "aupt")
 QUANTITIES = ("pq", "gq", "sq", "rq")
@@ -36,8 +58,10 @@ def _check(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetim
         raise InvalidInput("'to' must be after 'from'", field="to")
 
 
-def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime,
-         by: str = "period") -> list[dict[str, Any]]:
+Row = dict[str, Any]
+
+
+def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str = "period") -> list[Row]:
     """KPI rows with their time elements and quantities; one row for ``by='period'``."""
     if by not in GROUPINGS:
         raise InvalidInput(f"group by one of {', '.join(GROUPINGS)}", field="by")
@@ -49,6 +73,56 @@ def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: dat
     """The KPI row of the whole period."""
     rows = kpis(conn, unit_id, start, end)
     return rows[0]
+
+
+def explain(row: dict[str, Any]) -> list[str]:
+    """The reasons a KPI (or order) row is not plausible, in words; empty when it is."""
+    reasons = [REASONS.get(code, code) for code in row.get("implausible_reasons") or []]
+    if "data_quality_events" in (row.get("implausible_reasons") or []) and row.get("data_quality_events"):
+        reasons[-1] = f"{reasons[-1]}: {row['data_quality_events']}"
+    return reasons
+
+
+def calendar_periods(start: datetime, end: datetime, by: str, timezone: str) -> list[tuple[str, datetime, datetime]]:
+    """(label, from, to) of each local day, ISO week (from Monday) or month the window
+    touches, cut to the window. Local midnights, so a DST day is 23 or 25 hours."""
+    if by not in CALENDAR_GROUPINGS:
+        raise InvalidInput(f"group by one of {', '.join(CALENDAR_GROUPINGS)}", field="by")
+    tz = ZoneInfo(timezone)
+    day = start.astimezone(tz).date()
+    if by == "week":
+        day -= timedelta(days=day.weekday())
+    elif by == "month":
+        day = day.replace(day=1)
+    out: list[tuple[str, datetime, datetime]] = []
+    while True:
+        following = _next_period(day, by)
+        lo = datetime.combine(day, time(), tz).astimezone(UTC)
+        hi = datetime.combine(following, time(), tz).astimezone(UTC)
+        if lo >= end:
+            return out
+        label = {"day": day.isoformat(), "week": f"{day:%G-W%V}", "month": f"{day:%Y-%m}"}[by]
+        out.append((label, max(lo, start), min(hi, end)))
+        day = following
+
+
+def _next_period(day: date, by: str) -> date:
+    if by == "day":
+        return day + timedelta(days=1)
+    if by == "week":
+        return day + timedelta(days=7)
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def calendar_kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str) -> list[Row]:
+    """One KPI row per local day, week or month of the plant (``group_label`` names it)."""
+    _check(conn, unit_id, start, end)
+    timezone = get_unit(conn, unit_id)["timezone"]
+    out: list[dict[str, Any]] = []
+    for label, lo, hi in calendar_periods(start, end, by, timezone):
+        row = period_kpi(conn, unit_id, lo, hi)
+        out.append({**row, "group_by": by, "group_key": label, "group_label": label})
+    return out
 
 
 def downtime_pareto(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> list[dict[str, Any]]:

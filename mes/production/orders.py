@@ -29,6 +29,7 @@ TRANSITIONS: dict[str, set[str]] = {
     "completed": set(),
     "cancelled": set(),
 }
+FAR_OVER_PLAN = 1.5  # good units above this share of the plan make progress implausible
 ACTIONS = {"release": "released", "start": "running", "resume": "running", "pause": "paused",
            "complete": "completed", "cancel": "cancelled"}  # fmt: skip
 
@@ -200,7 +201,9 @@ def running_order(conn: psycopg.Connection, line_id: str) -> dict | None:
 
 def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None = None) -> dict:
     """Produced, good and scrap against plan, the good rate over the order's run time, and
-    the projected finish at that rate (None while nothing good was made)."""
+    the projected finish at that rate (None while nothing good was made). ``plausible`` is
+    false, with ``implausible_reasons``, when the order's KPI row is not plausible or more
+    than 150% of the plan is good (a counter glitch more often than a real overrun)."""
     now = now or datetime.now(UTC)
     order = get_order(conn, order_id)
     span = conn.execute(
@@ -209,14 +212,19 @@ def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None
     ).fetchone()
     assert span is not None  # one row: an aggregate or RETURNING
     produced = good = run_seconds = 0.0
+    reasons: list[str] = []
     if span[0] is not None:
         row = first(
             conn,
-            "SELECT pq_total, gq_total, aoet FROM mes_kpi(%s, %s, %s, 'order') WHERE group_key = %s",
+            "SELECT pq_total, gq_total, aoet, implausible_reasons FROM mes_kpi(%s, %s, %s, 'order') "
+            "WHERE group_key = %s",
             (order["line_id"], span[0], span[1], str(order_id)),
         )
         if row:
             produced, good, run_seconds = row["pq_total"], row["gq_total"], row["aoet"]
+            reasons = list(row["implausible_reasons"])
+    if good > FAR_OVER_PLAN * order["planned_quantity"]:
+        reasons.append("far_over_plan")
     remaining = max(order["planned_quantity"] - good, 0.0)
     rate = good / run_seconds if run_seconds > 0 else 0.0
     projected = None
@@ -231,6 +239,7 @@ def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None
         "percent_complete": 100.0 * good / order["planned_quantity"], "run_seconds": run_seconds,
         "good_per_hour": rate * 3600, "projected_finish": projected, "due_at": order["due_at"],
         "late": bool(projected and order["due_at"] and projected > order["due_at"]),
+        "plausible": not reasons, "implausible_reasons": reasons,
     }  # fmt: skip
 
 

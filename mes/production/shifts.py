@@ -209,3 +209,22 @@ __all__ = [
     "rebuild_future",
     "shift_at",
 ]
+
+
+def named_shift(conn: psycopg.Connection, line_id: str, name: str, day_of: datetime) -> tuple[datetime, datetime]:
+    """The period of the shift called ``name`` on the plant-local day of ``day_of`` (for
+    ``linebrain kpi --shift night``); a clear error listing the shift names otherwise."""
+    from mes.errors import NotFound
+
+    row = conn.execute(
+        "SELECT lower(s.period), upper(s.period) FROM shift_instances s JOIN equipment e ON e.id = s.line_id "
+        "WHERE s.line_id = (SELECT coalesce(line_id, id) FROM equipment WHERE id = %s) AND s.name = %s "
+        "AND s.local_date = (%s::timestamptz AT TIME ZONE e.timezone)::date",
+        (line_id, name, day_of),
+    ).fetchone()
+    if row is None:
+        names = [r[0] for r in conn.execute(
+            "SELECT DISTINCT name FROM shift_instances WHERE line_id = (SELECT coalesce(line_id, id) FROM equipment "
+            "WHERE id = %s) ORDER BY name", (line_id,))]  # fmt: skip
+        raise NotFound(f"no shift {name!r} on that day (shifts: {', '.join(names) or 'none'})", field="shift")
+    return row[0], row[1]

@@ -35,7 +35,7 @@ import psycopg
 from pydantic import Field
 
 from mes.bounds import BigId, PositiveQuantity, SerialId
-from mes.production.counts import adjust_count
+from mes.production.counts import adjust_counts, scrap_bookings
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event
@@ -200,14 +200,10 @@ def _book_counts(conn: psycopg.Connection, nc: dict[str, Any], decision: Disposi
     why = f"nonconformance {nc['id']}: {decision.disposition} {decision.quantity:g} approved by {decision.approved_by}"
     bookings: tuple[tuple[str, float], ...]
     if decision.disposition == "scrap":
-        bookings = (("good", -decision.quantity), ("reject", decision.quantity))
+        bookings = scrap_bookings(conn, order["line_id"], decision.quantity)
     else:
-        bookings = (("rework", decision.quantity),)
-    first = None
-    for kind, quantity in bookings:
-        booked = adjust_count(conn, order["line_id"], kind, at, quantity, why, decision.approved_by)
-        first = first or booked
-    return first
+        bookings = [("rework", decision.quantity)]
+    return adjust_counts(conn, order["line_id"], bookings, at, why, decision.approved_by)[0]
 
 
 def _time_inside_order(conn: psycopg.Connection, order_id: int, wanted: datetime) -> datetime | None:

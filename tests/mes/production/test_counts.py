@@ -53,7 +53,7 @@ def test_sql_counts_through_wraps_resets_jumps_and_bad_samples(db: psycopg.Conne
     derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
     # +75 +60, wrap +61, +70, +170 across the bad samples, reset +40, +70, jump 0, wrap +56.
-    assert k["gq"] == pytest.approx(75 + 60 + 61 + 70 + 170 + 40 + 70 + 0 + 56)
+    assert k["gq_total"] == pytest.approx(75 + 60 + 61 + 70 + 170 + 40 + 70 + 0 + 56)
     events = _events(db)
     assert [(e[1], e[2], e[5]) for e in events] == [
         (T0 + timedelta(seconds=240), "counter_reset", 40),
@@ -69,7 +69,7 @@ def test_a_glitch_read_of_zero_in_a_running_counter_is_not_production(db: psycop
     _counter(db, [None, None, None, 40_100, 40_150], 60)
     derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
-    assert k["gq"] == pytest.approx(50 + 100 + 50)
+    assert k["gq_total"] == pytest.approx(50 + 100 + 50)
     assert [(e[1], e[2], e[3], e[4], e[5]) for e in _events(db)] == [
         (T0 + timedelta(minutes=2), "counter_glitch", 40_000, 0, 40_000)]
 
@@ -87,7 +87,7 @@ def test_a_rise_faster_than_the_line_can_make_is_not_counted(db: psycopg.Connect
     derive.run_once(db, plant(), now=T0 + timedelta(hours=1))
     k = kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))
     # +100, reset +12, +88, +65,400 in one minute is a jump (0), then +100 from the new reading.
-    assert k["gq"] == pytest.approx(100 + 12 + 88 + 0 + 100)
+    assert k["gq_total"] == pytest.approx(100 + 12 + 88 + 0 + 100)
     assert [e[2] for e in _events(db)] == ["counter_reset", "counter_jump"]
 
 
@@ -96,7 +96,7 @@ def test_max_rate_from_the_config_bounds_the_counter(db: psycopg.Connection) -> 
     derive.run_once(db, line, now=T0 - timedelta(hours=1))
     _counter(db, [0, 100, 300, 400], 60)
     derive.run_once(db, line, now=T0 + timedelta(hours=1))
-    assert kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))["gq"] == pytest.approx(100 + 0 + 100)
+    assert kpi.period_kpi(db, "line1", T0, T0 + timedelta(hours=1))["gq_total"] == pytest.approx(100 + 0 + 100)
 
 
 def _fold(rule: CounterRule, values: list[float | None], step: float) -> float:

@@ -145,20 +145,24 @@ def expected() -> dict:
     aust = seconds("08:00", "08:10") + seconds("13:30", "13:50")  # reclassified jam + changeover
     fault_outside_break = seconds("09:50", "10:40") - pdt
     failures = [fault_outside_break, seconds("14:30", "14:45"), seconds("20:00", "20:30")]
-    adet = sum(failures) + gap_unknown
+    adet = sum(failures)  # the data gap is no data: its own element, outside PBT
     adot = seconds("21:30", "22:00")
-    pbt = pot - pdt
+    pbt = pot - pdt - gap_unknown
     apt = pbt - aust - adet - adot  # the 20 s micro-stop stays inside APT (performance loss)
     inc = increments()
-    made_a = sum(g + r for at, g, r in inc if at <= t("15:00"))
+    # Units made in the gap arrive with the sample at 12:05, inside the no-data time: not in PQ.
+    in_gap = [(g, r) for at, g, r in inc if t("12:00") < at <= t("12:05")]
+    no_data_units = sum(g + r for g, r in in_gap)
+    made_a = sum(g + r for at, g, r in inc if at <= t("15:00")) - no_data_units
     made_b = sum(g + r for at, g, r in inc if t("15:00") < at <= t("21:30")) - 5  # the voided count
-    good = sum(g for _, g, _ in inc) - 5
+    good = sum(g for _, g, _ in inc) - sum(g for g, _ in in_gap) - 5 - 10  # the voided count; 10 reworked
     pq = made_a + made_b
     return {
         "pot": pot, "pdt": pdt, "pbt": pbt, "apt": apt, "aust": aust, "adet": adet, "adot": adot,
         "aupt": apt + aust, "aubt": apt + aust + adet, "unknown": gap_unknown, "failures": failures,
-        "pq": pq, "gq": good, "sq": pq - good, "rq": 10, "pq_a": made_a, "pq_b": made_b,
+        "pq": pq, "gq": good, "sq": pq - good - 10, "rq": 10, "pq_a": made_a, "pq_b": made_b,
         "ideal": 0.5 * made_a + 0.4 * made_b, "aoet": seconds("06:00", "21:30"), "energy": 0.5 * 16 * 60,
+        "pq_no_data": no_data_units, "good_no_data": sum(g for g, _ in in_gap),
     }  # fmt: skip
 
 
@@ -168,6 +172,7 @@ def test_every_kpi_of_the_day_follows_the_iso_formulas(db: psycopg.Connection, d
     for name in ("pot", "pdt", "pbt", "apt", "aust", "adet", "adot", "aupt", "aubt"):
         assert k[name] == pytest.approx(e[name]), name
     assert k["unknown_time"] == pytest.approx(e["unknown"])
+    assert k["no_data_time"] == pytest.approx(e["unknown"])
     assert (k["minor_stops"], k["minor_stop_time"], k["minor_stop_loss"]) == (1, 20, "performance")
     for name in ("pq", "gq", "sq", "rq"):
         assert k[name] == pytest.approx(e[name]), name
@@ -187,13 +192,15 @@ def test_every_kpi_of_the_day_follows_the_iso_formulas(db: psycopg.Connection, d
     assert k["utilisation_efficiency"] == pytest.approx(e["apt"] / e["aubt"])
     assert k["scrap_ratio"] == pytest.approx(e["sq"] / e["pq"])
     assert k["rework_ratio"] == pytest.approx(e["rq"] / e["pq"])
-    assert k["throughput_per_hour"] == pytest.approx(e["pq"] / e["aoet"] * 3600)
+    assert k["pq_no_data"] == pytest.approx(e["pq_no_data"])
+    assert (k["plausible"], k["implausible_reasons"]) == (False, ["units_in_no_data"])
+    assert k["throughput_per_hour"] == pytest.approx((e["pq"] + e["pq_no_data"]) / e["aoet"] * 3600)
     assert k["failures"] == len(e["failures"])
     assert k["mtbf"] == pytest.approx(e["apt"] / len(e["failures"]))
     assert k["mttr"] == pytest.approx(sum(e["failures"]) / len(e["failures"]))
     assert k["energy"] == pytest.approx(e["energy"])
-    assert k["energy_per_unit"] == pytest.approx(e["energy"] / e["pq"])
-    assert k["energy_per_good_unit"] == pytest.approx(e["energy"] / e["gq"])
+    assert k["energy_per_unit"] == pytest.approx(e["energy"] / (e["pq"] + e["pq_no_data"]))
+    assert k["energy_per_good_unit"] == pytest.approx(e["energy"] / (e["gq"] + e["good_no_data"]))
 
 
 def test_counter_wrap_and_reset_are_counted_exactly(db: psycopg.Connection, day: dict) -> None:

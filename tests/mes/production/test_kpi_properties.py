@@ -82,13 +82,13 @@ def test_time_elements_add_up_and_kpis_are_consistent(scenario_db, segments, rat
     # The KPIs (counts summed per segment) and the timeline (counts at their time) agree.
     in_pbt = db.execute(
         "SELECT coalesce(sum(pq), 0), coalesce(sum(gq), 0) FROM mes_timeline('line1', %s, %s) "
-        "WHERE is_count AND element IS NOT NULL AND element <> 'PDT'", (START, end)).fetchone()
+        "WHERE is_count AND element IS NOT NULL AND element NOT IN ('PDT', 'NODATA')", (START, end)).fetchone()
     whole = kpi.period_kpi(db, "line1", START, end)
     assert (whole["pq"], whole["gq"]) == (pytest.approx(in_pbt[0]), pytest.approx(in_pbt[1]))
     for by in ("period", "shift", "order"):
         for k in kpi.kpis(db, "line1", START, end, by=by):
             assert k["minor_stop_loss"] == loss
-            assert k["pbt"] == pytest.approx(k["pot"] - k["pdt"], abs=1e-6)
+            assert k["pbt"] == pytest.approx(k["pot"] - k["pdt"] - k["no_data_time"], abs=1e-6)
             assert k["apt"] + k["adet"] + k["aust"] + k["adot"] == pytest.approx(k["pbt"], abs=1e-6)
             assert k["aubt"] == pytest.approx(k["pbt"] - k["adot"], abs=1e-6)
             for name in ("pot", "pdt", "pbt", "apt", "adet", "aust", "adot", "pq", "gq", "sq", "mtbf", "mttr",
@@ -96,10 +96,11 @@ def test_time_elements_add_up_and_kpis_are_consistent(scenario_db, segments, rat
                 assert k[name] is None or k[name] >= -1e-9, name
             for name in ("availability", "quality_ratio", "technical_efficiency", "allocation_efficiency"):
                 assert k[name] is None or k[name] <= 1 + 1e-9, name
-            if k["pbt"] > 0 and k["pq"] > 0:
+            if k["pbt"] > 0 and k["pq"] > 0 and k["apt"] > 0:
                 assert k["oee"] == pytest.approx(k["pru"] * k["gq"] / k["pbt"])
-                if k["apt"] > 0:
-                    assert k["oee"] == pytest.approx(k["availability"] * k["effectiveness"] * k["quality_ratio"])
+                assert k["oee"] == pytest.approx(k["availability"] * k["effectiveness"] * k["quality_ratio"])
+            elif k["pbt"] > 0:
+                assert k["oee"] == 0  # no production time or nothing produced: OEE 0, never a ratio of ratios
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

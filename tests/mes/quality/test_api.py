@@ -13,7 +13,7 @@ from mes.api import create_app
 from tests.fuzz import operations_without_server_errors
 from tests.mes.auth.helpers import add_user, bearer
 from tests.mes.quality.datasets import PISTON_RINGS
-from tests.mes.quality.helpers import at, make_line, make_order
+from tests.mes.quality.helpers import at, count, make_line, make_order
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def client(db: psycopg.Connection, db_url: str) -> Iterator[TestClient]:
 
 def test_spec_inspection_nonconformance_round_trip(client: TestClient, db: psycopg.Connection) -> None:
     order = make_order(db, "WO-9", at(0), at(60))
+    count(db, "L1", at(30), good=50)  # the lot's units were counted: scrapping one leaves 49 good
     spec = client.post("/api/quality/specs", json={"product_id": "P1", "characteristic": "diameter", "unit": "mm",
                                                    "lsl": 73.95, "usl": 74.05})
     assert spec.status_code == 201, spec.text

@@ -71,10 +71,10 @@ def test_scrap_and_rework_dispositions_move_the_order_kpis(db: psycopg.Connectio
     disposition(db, nc["id"], DispositionIn(disposition="rework", quantity=10, approved_by="qa-lead"))
     after = order_kpi(db, order)
     assert after["pq"] == pq  # nothing was produced twice
-    assert after["gq"] == gq - 20
-    assert after["sq"] == pq - (gq - 20)
+    assert after["gq"] == gq - 20 - 10  # ISO 22400-2: reworked units are not good
+    assert after["sq"] == pq - (gq - 20)  # SQ = PQ - GQ - RQ
     assert after["rq"] == 10
-    assert after["quality_ratio"] == pytest.approx((gq - 20) / pq)
+    assert after["quality_ratio"] == pytest.approx((gq - 30) / pq)
     assert after["scrap_ratio"] == pytest.approx((pq - gq + 20) / pq)
     assert after["rework_ratio"] == pytest.approx(10 / pq)
     # The corrections are audited rows of the counts model, not silent edits.
