@@ -10,15 +10,14 @@ import psycopg
 from fastapi import Depends, HTTPException, Request
 
 from mes import errors
+from mes.auth.deps import auth_connection
 
 T = TypeVar("T")
 
 
 def connection(request: Request) -> Iterator[psycopg.Connection]:
-    pool = getattr(request.app.state, "pool", None)
-    if pool is None:
-        raise HTTPException(503, "the API has no database configured")
-    with pool.connection() as conn:
+    """A pooled autocommit connection for one request (503 when the app has no database)."""
+    with auth_connection(request) as conn:
         yield conn
 
 

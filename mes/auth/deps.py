@@ -6,6 +6,7 @@
   the API token's scopes) may not do ``action`` (:mod:`mes.auth.permissions`).
 - :func:`audited` ``(action)`` → an :class:`AuditedWrite`: like ``require``, plus ``write(...)``
   that runs the domain function and records its one audit row in the same transaction.
+- :func:`csrf_token` ``(request)`` → the token a page puts into its forms (field ``csrf_token``).
 - :func:`csrf_protect` → for HTML form routes: 403 unless the form's ``csrf_token`` (or an
   ``X-CSRF-Token`` header) matches the session's (before sign-in: the login cookie's).
 - :func:`read_access` → the app puts it on every router: reads need a signed-in user unless
@@ -61,7 +62,7 @@ class _Caller:
 
 @contextmanager
 def auth_connection(request: Request) -> Iterator[psycopg.Connection]:
-    """A pooled connection for the auth lookups of one request."""
+    """A pooled autocommit connection of the app (503 when it has no database)."""
     pool = getattr(request.app.state, "pool", None)
     if pool is None:
         raise HTTPException(503, "the server has no database configured")
@@ -100,6 +101,13 @@ def optional_user(request: Request) -> User | None:
 def current_session(request: Request) -> Session | None:
     """The browser session (with its CSRF token), or None (no cookie, or an API token)."""
     return _caller(request).session
+
+
+def csrf_token(request: Request) -> str | None:
+    """The token a page puts into its forms (``<input type="hidden" name="csrf_token" ...>``);
+    None when the visitor has no browser session."""
+    browser = current_session(request)
+    return browser.csrf_token if browser else None
 
 
 def current_user(request: Request) -> User:

@@ -70,6 +70,11 @@ def test_a_form_without_its_csrf_token_is_refused(server: str, db: psycopg.Conne
         assert client.get("/api/me").json()["role"] == "supervisor"
         assert client.post("/logout", data={}).status_code == 403  # signing out is a form too
         assert client.get("/api/me").status_code == 200
+        # A page renders the session's token into its forms (mes.auth.deps.csrf_token); read it here.
+        [(session_token,)] = db.execute("SELECT csrf_token FROM user_sessions").fetchall()
+        assert client.post("/logout", data={"csrf_token": session_token}).status_code == 303
+        assert client.get("/api/me").status_code == 401
+        assert db.execute("SELECT count(*) FROM user_sessions").fetchone() == (0,)
 
 
 def test_a_revoked_token_is_refused(server: str, db: psycopg.Connection) -> None:
