@@ -1,7 +1,8 @@
 """Page routes: parse the form or query, check the role, call one domain function, render.
 
 Writes answer with a redirect back to the page (post/redirect/get) carrying a message key the
-page shows translated; a refused action is a 403 page, a domain error a 422 page naming the field.
+page shows translated; a refused action is a 403 page, a domain error (through the API's
+``call``) a 404/409/422 page naming the field.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from urllib.parse import urlencode
 import psycopg
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
 
-from mes import errors
-from mes.api.deps import Conn
+from mes.api.deps import Conn, call
 from mes.auth import users
 from mes.auth.deps import AuditedWrite, audited, csrf_protect, read_access, require
 from mes.auth.models import User
 from mes.auth.permissions import ROLES
 from mes.production import counts, downtime, handover, orders, shifts
 from mes.quality import inspections
-from mes.quality.errors import QualityError
 from mes.web import charts, exports, periods, views
 from mes.web.render import formats, fragment, render
 
@@ -61,22 +61,6 @@ Calendar = Annotated[AuditedWrite, Depends(audited("calendar.edit"))]
 def back(url: str, **params: Any) -> RedirectResponse:
     query = urlencode({k: v for k, v in params.items() if v is not None})
     return RedirectResponse(f"{url}?{query}" if query else url, status_code=303)
-
-
-def domain(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a domain write; its errors become a 422/404/409 naming the field."""
-    try:
-        return fn(*args, **kwargs)
-    except errors.NotFound as exc:
-        raise HTTPException(404, str(exc)) from exc
-    except errors.Conflict as exc:
-        raise HTTPException(409, f"{exc.field}: {exc}" if exc.field else str(exc)) from exc
-    except errors.MesError as exc:
-        raise HTTPException(422, f"{exc.field}: {exc}" if exc.field else str(exc)) from exc
-    except (QualityError, ValueError) as exc:
-        raise HTTPException(422, str(exc)) from exc
-    except psycopg.errors.IntegrityError as exc:
-        raise HTTPException(422, str(exc).splitlines()[0]) from exc
 
 
 # --------------------------------------------------------------------------- andon board
@@ -140,7 +124,7 @@ def feed(request: Request, read: Callable[[], tuple[str, str]]) -> StreamingResp
 
 @router.get("/lines/{line_id}", response_class=HTMLResponse)
 def line_page(line_id: LineId, request: Request, conn: Conn) -> HTMLResponse:
-    page = domain(views.line_page, conn, line_id, now(request))
+    page = call(views.line_page, conn, line_id, now(request))
     window = page["window"]
     until = window["shift"]["end"] if window["shift"] else window["end"]  # the whole shift, the future empty
     timeline = charts.timeline(page["timeline"], window["start"], until)
@@ -158,7 +142,7 @@ async def line_events(line_id: LineId, request: Request) -> StreamingResponse:
     def read() -> tuple[str, str]:
         moment = now(request)
         with pool.connection() as conn:
-            head = domain(views.line_now, conn, line_id, moment)
+            head = call(views.line_now, conn, line_id, moment)
         zone = head["unit"]["timezone"]
         html = fragment(request, "line_head.html", "line_head", unit=head["unit"], state=head["state"],
                         state_class=head["state_class"], open_stop=head["open_stop"], window=head["window"],
@@ -171,14 +155,14 @@ async def line_events(line_id: LineId, request: Request) -> StreamingResponse:
 @router.post("/lines/{line_id}/stops/{event_id}/reason", dependencies=CSRF)
 def assign_reason(line_id: LineId, event_id: Id, conn: Conn, reason_code: Annotated[str, Form(max_length=100)],
                   caller: Assign) -> RedirectResponse:  # fmt: skip
-    event = domain(caller.write, conn, f"downtime_event:{event_id}", downtime.assign_reason, event_id, reason_code,
+    event = call(caller.write, conn, f"downtime_event:{event_id}", downtime.assign_reason, event_id, reason_code,
                    caller.user.name, "from the line page", before=lambda: downtime.get_event(conn, event_id))
     return back(f"/lines/{line_id}", msg="reason_set", undo=event["assignment_id"])
 
 
 @router.post("/lines/{line_id}/assignments/{assignment_id}/undo", dependencies=CSRF)
 def undo_reason(line_id: LineId, assignment_id: Id, conn: Conn, caller: Assign) -> RedirectResponse:
-    domain(caller.write, conn, f"downtime_assignment:{assignment_id}", downtime.undo_assignment, assignment_id,
+    call(caller.write, conn, f"downtime_assignment:{assignment_id}", downtime.undo_assignment, assignment_id,
            caller.user.name)
     return back(f"/lines/{line_id}", msg="undone")
 
@@ -188,7 +172,7 @@ def split_stop(line_id: LineId, event_id: Id, conn: Conn, at: Annotated[datetime
                caller: EditStops) -> RedirectResponse:  # fmt: skip
     if at.tzinfo is None:
         raise HTTPException(422, "at: give the split time with its offset")
-    domain(caller.write, conn, f"downtime_event:{event_id}", downtime.split_event, event_id, at, caller.user.name,
+    call(caller.write, conn, f"downtime_event:{event_id}", downtime.split_event, event_id, at, caller.user.name,
            "split on the line page", before=lambda: downtime.get_event(conn, event_id))
     return back(f"/lines/{line_id}", msg="split")
 
@@ -198,7 +182,7 @@ def adjust_count(line_id: LineId, request: Request, conn: Conn,
                  kind: Annotated[str, Form(pattern="^(good|reject|rework)$")],
                  quantity: Annotated[float, Form(ge=-1e9, le=1e9)], why: Annotated[str, Form(max_length=500)],
                  caller: Adjust) -> RedirectResponse:  # fmt: skip
-    domain(caller.write, conn, lambda adjustment: f"count_adjustment:{adjustment}", counts.adjust_count, line_id,
+    call(caller.write, conn, lambda adjustment: f"count_adjustment:{adjustment}", counts.adjust_count, line_id,
            kind, now(request), quantity, why, caller.user.name)
     return back(f"/lines/{line_id}", msg="count_adjusted")
 
@@ -212,9 +196,12 @@ def record_inspection(line_id: LineId, conn: Conn, spec_id: Annotated[int, Form(
         measurements = [float(v) for v in values.replace(",", " ").split()]
     except ValueError as exc:
         raise HTTPException(422, f"values: not a number list: {values!r}") from exc
-    record = domain(inspections.RecordIn, spec_id=spec_id, due_id=due_id, work_order_id=work_order_id,
-                    line_id=line_id, inspector=caller.user.name, measurements=measurements)  # fmt: skip
-    saved = domain(caller.write, conn, lambda r: f"inspection:{r['id']}", inspections.record_inspection, record)
+    try:
+        record = inspections.RecordIn(spec_id=spec_id, due_id=due_id, work_order_id=work_order_id, line_id=line_id,
+                                      inspector=caller.user.name, measurements=measurements)  # fmt: skip
+    except ValidationError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    saved = call(caller.write, conn, lambda r: f"inspection:{r['id']}", inspections.record_inspection, record)
     return back(f"/lines/{line_id}", msg="inspection_out" if saved["nonconforming"] else "inspection_ok",
                 record=saved["id"])
 
@@ -222,14 +209,14 @@ def record_inspection(line_id: LineId, conn: Conn, spec_id: Annotated[int, Form(
 @router.post("/lines/{line_id}/handover", dependencies=CSRF)
 def write_handover(line_id: LineId, request: Request, conn: Conn, note: Annotated[str, Form(max_length=4000)],
                    caller: Handover, open_item: Annotated[bool, Form()] = False) -> RedirectResponse:  # fmt: skip
-    domain(caller.write, conn, lambda n: f"handover_note:{n['id']}", handover.add_note, line_id, note,
+    call(caller.write, conn, lambda n: f"handover_note:{n['id']}", handover.add_note, line_id, note,
            caller.user.name, open_item, now(request))
     return back(f"/lines/{line_id}", msg="note_saved")
 
 
 @router.post("/lines/{line_id}/handover/{note_id}/close", dependencies=CSRF)
 def close_item(line_id: LineId, note_id: Id, request: Request, conn: Conn, caller: Handover) -> RedirectResponse:
-    domain(caller.write, conn, f"handover_note:{note_id}", handover.close_item, note_id, caller.user.name,
+    call(caller.write, conn, f"handover_note:{note_id}", handover.close_item, note_id, caller.user.name,
            now(request))
     return back(f"/lines/{line_id}", msg="item_closed")
 
@@ -249,21 +236,21 @@ def order_list(request: Request, conn: Conn, line: str | None = None,
 def create_order(conn: Conn, number: Annotated[str, Form(min_length=1, max_length=100)],
                  line_id: Annotated[str, Form(max_length=200)], product_id: Annotated[str, Form(max_length=200)],
                  planned_quantity: Annotated[float, Form(gt=0, le=1e12)], caller: Plan) -> RedirectResponse:
-    order = domain(caller.write, conn, lambda o: f"order:{o['id']}", orders.create_order, number.strip(), line_id,
+    order = call(caller.write, conn, lambda o: f"order:{o['id']}", orders.create_order, number.strip(), line_id,
                    product_id, planned_quantity, caller.user.name)
     return back(f"/orders/{order['id']}", msg="order_created")
 
 
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(order_id: Id, request: Request, conn: Conn) -> HTMLResponse:
-    page = domain(views.order_page, conn, order_id, now(request))
+    page = call(views.order_page, conn, order_id, now(request))
     return render(request, "order.html", {**page, "msg": request.query_params.get("msg")})
 
 
 @router.post("/orders/{order_id}/{verb}", dependencies=CSRF)
 def order_action(order_id: Id, verb: Annotated[str, Path(pattern="^(release|start|resume|pause|complete|cancel)$")],
                  request: Request, conn: Conn, caller: Transition) -> RedirectResponse:  # fmt: skip
-    domain(caller.write, conn, f"order:{order_id}", orders.transition, order_id, orders.ACTIONS[verb],
+    call(caller.write, conn, f"order:{order_id}", orders.transition, order_id, orders.ACTIONS[verb],
            caller.user.name, now(request), before=lambda: orders.get_order(conn, order_id))
     return back(f"/orders/{order_id}", msg=f"order_{verb}")
 
@@ -297,9 +284,9 @@ Oee = Annotated[OeeQuery, Depends(oee_query)]
 
 
 def _oee(conn: psycopg.Connection, request: Request, q: OeeQuery, line_id: str) -> tuple[dict, periods.Period, dict]:
-    unit = domain(views.unit, conn, line_id)
-    choice = domain(periods.choose, q.period, q.day, q.start, q.end, unit["timezone"], now(request))
-    return unit, choice, domain(views.oee_page, conn, line_id, choice.start, choice.end, q.by)
+    unit = call(views.unit, conn, line_id)
+    choice = call(periods.choose, q.period, q.day, q.start, q.end, unit["timezone"], now(request))
+    return unit, choice, call(views.oee_page, conn, line_id, choice.start, choice.end, q.by)
 
 
 @router.get("/oee", response_class=HTMLResponse)
@@ -343,7 +330,7 @@ def add_user(request: Request, conn: Conn, name: Annotated[str, Form(min_length=
              role: Annotated[str, Form(max_length=40)], password: Annotated[str, Form(max_length=1024)],
              user: Annotated[User, Depends(require("users.manage"))],
              locale: Annotated[str, Form(pattern="^(zh-CN|en)$")] = "zh-CN") -> RedirectResponse:  # fmt: skip
-    domain(users.add_user, conn, name.strip(), role, password, actor=user.name, locale=locale,
+    call(users.add_user, conn, name.strip(), role, password, actor=user.name, locale=locale,
            address=request.client.host if request.client else None)
     return back("/admin", msg="user_added")
 
@@ -352,7 +339,7 @@ def add_user(request: Request, conn: Conn, name: Annotated[str, Form(min_length=
 def change_role(name: Annotated[str, Path(max_length=100)], request: Request, conn: Conn,
                 role: Annotated[str, Form(max_length=40)],
                 user: Annotated[User, Depends(require("users.manage"))]) -> RedirectResponse:  # fmt: skip
-    domain(users.change_user, conn, name, actor=user.name, role=role,
+    call(users.change_user, conn, name, actor=user.name, role=role,
            address=request.client.host if request.client else None)
     return back("/admin", msg="user_changed")
 
@@ -360,6 +347,6 @@ def change_role(name: Annotated[str, Path(max_length=100)], request: Request, co
 @router.post("/admin/holidays", dependencies=CSRF)
 def add_holiday(conn: Conn, day: Annotated[date, Form()], name: Annotated[str, Form(min_length=1, max_length=200)],
                 caller: Calendar, line_id: Annotated[str | None, Form(max_length=200)] = None) -> RedirectResponse:
-    domain(caller.write, conn, f"holiday:{day}", shifts.add_holiday, day, name.strip(), caller.user.name,
+    call(caller.write, conn, f"holiday:{day}", shifts.add_holiday, day, name.strip(), caller.user.name,
            line_id or None)
     return back("/admin", msg="holiday_added")
