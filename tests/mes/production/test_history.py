@@ -125,6 +125,8 @@ def assert_early_shift_kpis(url: list[str]) -> None:
         assert row["pq"] == pytest.approx(42_000)
         assert row["availability"] == pytest.approx(25_200 / 27_000)
         assert row["effectiveness"] == pytest.approx(0.5 * 42_000 / 25_200)
+        # Rework counter: +2 in 42 running minutes; ISO 22400-2: reworked units leave GQ.
+        assert (row["rq"], row["gq"], row["sq"]) == (pytest.approx(84), pytest.approx(42_000 - 84), pytest.approx(0))
 
 
 def test_late_samples_re_derive_their_window_in_run(tmp_path: Path, db_url: str) -> None:
