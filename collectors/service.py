@@ -151,7 +151,8 @@ class CollectorService:
                 server.shutdown()
             if announcement is not None:
                 announcement.unlink(missing_ok=True)
-            log.info("stopped (%s)", "everything sent" if sent_all else "the rest waits in the spool")
+            log.info("stopped (%s)", "everything spooled was sent" if sent_all else "the rest waits in the spool")
+            _report_losses(pipeline)
 
     def _tags(self) -> list[Tag]:
         ids = {conn.id for conn in self.connections}
@@ -177,6 +178,21 @@ class CollectorService:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.stop)
+
+
+def _report_losses(pipeline: Pipeline) -> None:
+    """At shutdown, say what this run did not store, so "everything sent" is never the whole story."""
+    store = pipeline.store.stats
+    losses = {
+        "quarantined (refused by the database)": store.rows_quarantined,
+        "dropped: spool full": store.rows_dropped_spool_full,
+        "dropped: disk full": store.rows_dropped_disk_full,
+        "dropped: queue full": pipeline.stats.samples_dropped_queue_full,
+    }
+    lost = {reason: count for reason, count in losses.items() if count}
+    if lost:
+        summary = ", ".join(f"{count} {reason}" for reason, count in lost.items())
+        log.warning("samples NOT stored by this run: %s", summary)
 
 
 def spool_folder(configured: str | None, config_file: Path, name: str, data_dir: Path | None = None) -> Path:

@@ -320,7 +320,10 @@ class ConnectionWorker:
         samples: list[Sample] = []
         for group in self.groups:
             if group.name != exclude:
-                samples.extend(bad_samples(group.tags, error, when))
+                down = bad_samples(group.tags, error, when)
+                group.samples += len(down)  # counted like a failed read's, so status shows them
+                group.bad_samples += len(down)
+                samples.extend(down)
         if exclude is None:
             log.warning("%s: cannot connect: %s", self.driver.connection_id, error)
         self._emit(samples)

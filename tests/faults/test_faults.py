@@ -46,7 +46,9 @@ def _gaps(cycles: dict[int, list[int]]) -> int:
     return missing
 
 
-async def test_a_full_disk_under_the_spool_loses_only_counted_changes(tmp_path: Path, pg_data_dir: Path) -> None:
+async def test_a_full_disk_under_the_spool_loses_only_counted_changes(
+    tmp_path: Path, pg_data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     server = own_server(pg_data_dir / "pg")
     server.start()
     url = server.url()
@@ -76,6 +78,7 @@ async def test_a_full_disk_under_the_spool_loses_only_counted_changes(tmp_path: 
         cycles = stored_cycles(url, SEED)
         assert sorted(cycles) == list(range(TAGS))
         assert _gaps(cycles) == dropped > 0  # every lost change is a counted one
+        assert f"samples NOT stored by this run: {dropped} dropped: disk full" in caplog.text
         assert duplicates(url) == 0
     finally:
         server.stop()
