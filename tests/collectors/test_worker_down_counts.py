@@ -6,7 +6,7 @@ import asyncio
 
 from collectors.drivers.modbus import modbus_worker
 from collectors.samples import Sample, is_bad
-from tests.collectors.store.helpers import scale_plant
+from tests.collectors.store.helpers import scale_plant, wait_until
 from tests.conftest import free_port
 
 
@@ -16,7 +16,8 @@ async def test_a_connection_that_never_comes_up_counts_its_bad_samples() -> None
     stored: list[Sample] = []
     worker = modbus_worker(connection, plant.tags_of(connection.id), stored.extend)
     task = asyncio.create_task(worker.run())
-    await asyncio.sleep(1.5)
+    await wait_until(lambda: len(stored) >= 3, 10, "the bad samples of the refused connection")
+    await asyncio.sleep(0.5)  # a retry or two more: still reported once
     worker.stop()
     await asyncio.wait_for(task, 10)
     health = worker.health()
