@@ -98,12 +98,15 @@ class ReportByException:
                     delta = abs(value - last.value)
                     if delta == delta:  # NaN (or inf − inf) takes the careful path
                         time_s = moment.timestamp()
-                        received_s = received.timestamp() if received is not None else time_s
+                        # Receive time only matters while the source time stands still (a server that does
+                        # not advance it for an unchanged value): looked at only then, off the hot path.
                         if (
                             delta > rule.deadband or time_s - last.time_s >= rule.heartbeat
-                            or received_s - last.received_s >= rule.heartbeat
+                            or (time_s <= last.time_s and received is not None
+                                and received.timestamp() - last.received_s >= rule.heartbeat)
                         ):  # fmt: skip
-                            last.value, last.time_s, last.received_s = float(value), time_s, received_s
+                            last.value, last.time_s = float(value), time_s
+                            last.received_s = received.timestamp() if received is not None else time_s
                             kept.append(sample)
                         else:
                             suppressed += 1
