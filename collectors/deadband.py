@@ -9,10 +9,10 @@ news. Per tag we keep the last *stored* sample and store a new one when
   (OPC UA PercentDeadband semantics); a tag without ``range`` uses the percentage
   of the last stored value's magnitude instead (when both deadbands are set,
   a change must exceed both);
-- ``heartbeat`` seconds passed since the last stored sample, in source time or
-  in receive time (whichever moved further), so a flat line still shows up and a
-  dashboard can tell "steady" from "dead" — also from a server that does not
-  advance the source timestamp of an unchanged value;
+- ``heartbeat`` seconds of source time passed since the last stored sample, or
+  of receive time while the source time stands still, so a flat line still
+  shows up and a dashboard can tell "steady" from "dead" — also from a server
+  that does not advance the source timestamp of an unchanged value;
 - ``heartbeat`` is 0: every reading is stored.
 
 Comparisons are against the last stored value, not the last read one, so a
@@ -128,7 +128,8 @@ class ReportByException:
             return True  # malformed time: let the store reject it with a reason
         last = self._last.get(sample.tag)
         if last is None or rule.heartbeat == 0 or self._changed(rule, last, sample) or (
-            time_s - last.time_s >= rule.heartbeat or received_s - last.received_s >= rule.heartbeat
+            time_s - last.time_s >= rule.heartbeat
+            or (time_s <= last.time_s and received_s - last.received_s >= rule.heartbeat)
         ):
             numeric = float(value) if isinstance(value, int | float) else None  # bool too
             if last is None:
