@@ -334,3 +334,51 @@ def _unknown_order_number(conn: psycopg.Connection, line_id: str, number: str, a
     _log_once(line_id, f"unknown {number}", "line %s: the PLC shows order number %s, which LineBrain does not "
               "know (%s)", line_id, number, hint)  # fmt: skip
     return None
+
+
+# --------------------------------------------------------------------------- changeovers
+
+CHANGEOVERS = """
+WITH runs AS (
+    SELECT w.id, w.number, w.product_id, min(lower(r.period)) AS started
+    FROM work_orders w JOIN order_runs r ON r.order_id = w.id
+    WHERE w.line_id = %(line)s AND lower(r.period) < %(end)s
+    GROUP BY w.id
+), good AS (
+    SELECT runs.*,
+           (SELECT max(b.cut_end) FROM order_runs r JOIN count_buckets b ON b.equipment_id = %(line)s
+             AND b.cut_end > lower(r.period) AND b.cut_end <= coalesce(upper(r.period), 'infinity')
+             WHERE r.order_id = runs.id AND b.good > 0) AS last_good,
+           (SELECT min(b.cut_end) FROM order_runs r JOIN count_buckets b ON b.equipment_id = %(line)s
+             AND b.cut_end > lower(r.period) AND b.cut_end <= coalesce(upper(r.period), 'infinity')
+             WHERE r.order_id = runs.id AND b.good > 0) AS first_good
+    FROM runs
+), pairs AS (
+    SELECT lag(number) OVER w AS from_order, lag(product_id) OVER w AS from_product,
+           lag(last_good) OVER w AS last_good_before, number AS to_order, product_id AS to_product, first_good,
+           started
+    FROM good WINDOW w AS (ORDER BY started)
+)
+SELECT from_order, from_product, to_order, to_product, last_good_before, first_good,
+       extract(epoch FROM first_good - last_good_before)::float AS seconds
+FROM pairs
+WHERE from_order IS NOT NULL AND started >= %(start)s AND last_good_before IS NOT NULL AND first_good IS NOT NULL
+ORDER BY started
+"""
+
+
+def changeovers(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime) -> list[dict]:
+    """Changeovers of orders started on the line in [start, end): from the last good unit of one
+    order to the first good unit of the next (to the resolution of the count buckets), with the
+    product pair. Orders without good units on either side are left out."""
+    return rows(conn, CHANGEOVERS, {"line": line_id, "start": start, "end": end})
+
+
+def changeover_by_pair(changes: list[dict]) -> list[dict]:
+    """Changeovers summed up per product pair: how many, mean and longest, longest mean first."""
+    pairs: dict[tuple[str, str], list[float]] = {}
+    for change in changes:
+        pairs.setdefault((change["from_product"], change["to_product"]), []).append(change["seconds"])
+    summary = [{"from_product": a, "to_product": b, "changeovers": len(s), "mean_seconds": sum(s) / len(s),
+                "max_seconds": max(s)} for (a, b), s in pairs.items()]  # fmt: skip
+    return sorted(summary, key=lambda row: -row["mean_seconds"])

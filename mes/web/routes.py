@@ -303,14 +303,14 @@ def oee(request: Request, conn: Conn, q: Oee) -> HTMLResponse:
 
 
 @router.get("/oee/{table}.{fmt}")
-def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto)$")],
+def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto|changeovers)$")],
                  fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
                  q: Oee) -> Response:  # fmt: skip
     if q.line is None:
         raise HTTPException(422, "line: choose a line")
     _, choice, page = _oee(conn, request, q, q.line)
     rows = {"kpi": page["groups"] or [page["total"]], "lines": page["by_line"], "waterfall": page["waterfall"],
-            "pareto": page["pareto"]}[table]
+            "pareto": page["pareto"], "changeovers": page["changeovers"]}[table]
     name = f"{table}-{q.line}-{choice.first}-{choice.last}"
     return exports.download(rows, name, fmt)
 

@@ -162,7 +162,8 @@ def unit(conn: psycopg.Connection, unit_id: str) -> dict:
 
 def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime, by: str) -> dict[str, Any]:
     """The manager's OEE view over a period: every line side by side, then the chosen line's KPIs
-    by group, its loss waterfall and its downtime Pareto."""
+    by group, its loss waterfall, its downtime Pareto and its changeovers."""
+    changes = orders.changeovers(conn, line_id, start, end)
     return {
         "by_line": [{**kpi.period_kpi(conn, line["id"], start, end), "group_key": line["id"],
                      "group_label": line["name"] or line["id"]} for line in list_equipment(conn, "line")],
@@ -170,6 +171,7 @@ def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datet
         "groups": kpi.kpis(conn, line_id, start, end, by) if by != "period" else [],
         "waterfall": kpi.oee_waterfall(conn, line_id, start, end),
         "pareto": kpi.downtime_pareto(conn, line_id, start, end),
+        "changeovers": changes, "changeover_pairs": orders.changeover_by_pair(changes),
     }  # fmt: skip
 
 

@@ -135,3 +135,30 @@ def test_an_unknown_plc_order_number_is_created_when_the_line_auto_creates(synce
     created = orders.find_order(synced, "2002")
     assert (created["status"], created["product_id"], created["planned_quantity"]) == ("running", "pils", 800)
     assert orders.transitions(synced, created["id"])[-1]["at"] == T0
+
+
+def test_a_changeover_runs_from_the_last_good_unit_to_the_first_good_unit_of_the_next(
+        synced: psycopg.Connection) -> None:  # fmt: skip
+    def minute(m: float):
+        return T0 + timedelta(minutes=m)
+
+    first = orders.create_order(synced, "C-1", "line1", "lager", 100, by="planner")
+    second = orders.create_order(synced, "C-2", "line1", "pils", 100, by="planner")
+    third = orders.create_order(synced, "C-3", "line1", "lager", 100, by="planner")
+    for order, start, stop in ((first, 0, 30), (second, 30, 70), (third, 70, 100)):
+        orders.transition(synced, order["id"], "running", "ann", at=minute(start))
+        orders.transition(synced, order["id"], "completed", "ann", at=minute(stop))
+    # Good units per minute bucket: C-1 makes good until 25, C-2 from 42 to 60, C-3 from 78.
+    buckets = [(m, 10.0) for m in range(1, 26)] + [(m, 0.0) for m in range(26, 42)]
+    buckets += [(m, 10.0) for m in range(42, 61)] + [(m, 0.0) for m in range(61, 78)]
+    buckets += [(m, 5.0) for m in range(78, 101)]
+    with synced.cursor() as cur:
+        cur.executemany("INSERT INTO count_buckets (equipment_id, cut_end, good) VALUES ('line1', %s, %s)",
+                        [(minute(m), good) for m, good in buckets])
+    changes = orders.changeovers(synced, "line1", minute(-60), minute(120))
+    assert [(c["from_order"], c["to_order"], c["seconds"]) for c in changes] == [
+        ("C-1", "C-2", 17 * 60.0), ("C-2", "C-3", 18 * 60.0)]
+    assert orders.changeovers(synced, "line1", minute(60), minute(120))[0]["to_order"] == "C-3"
+    summary = orders.changeover_by_pair(changes)
+    assert [(s["from_product"], s["to_product"], s["changeovers"], s["mean_seconds"]) for s in summary] == [
+        ("pils", "lager", 1, 1080.0), ("lager", "pils", 1, 1020.0)]

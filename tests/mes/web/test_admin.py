@@ -49,6 +49,9 @@ def test_the_oee_report_compares_lines_and_downloads_its_tables(live_plant, sign
     assert answer.status == 200 and answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text().lstrip("\ufeff"))))
     assert [r["group_key"] for r in rows] == ["line1"] and float(rows[0]["pbt"]) > 0
+    assert page.locator("h2", has_text="Changeovers").count() == 1
+    changes = page.request.get(f"{live_plant.base_url}/oee/changeovers.csv?line=line1&period=day")
+    assert changes.status == 200 and changes.text().startswith("\ufeff")
     xlsx = page.request.get(f"{live_plant.base_url}/oee/pareto.xlsx?line=line1&period=day&by=shift")
     assert xlsx.status == 200 and xlsx.body()[:2] == b"PK"
     page.close()
