@@ -198,7 +198,7 @@ def _book_counts(conn: psycopg.Connection, nc: dict[str, Any], decision: Disposi
             f"work order {order['number']} never ran: there are no produced units to {decision.disposition}"
         )
     why = f"nonconformance {nc['id']}: {decision.disposition} {decision.quantity:g} approved by {decision.approved_by}"
-    bookings: tuple[tuple[str, float], ...]
+    bookings: list[tuple[str, float]]
     if decision.disposition == "scrap":
         bookings = scrap_bookings(conn, order["line_id"], decision.quantity)
     else:
