@@ -73,6 +73,9 @@ def test_downtime_is_reclassified_and_kpis_show_their_elements(client: TestClien
     assert {"pot", "pbt", "apt", "adet", "pq", "gq", "availability", "oee", "minor_stop_loss"} <= set(row)
     # The assigned reason's time element (ADET) wins over "no order" (ADOT).
     assert (row["apt"], row["adet"], row["adot"]) == (pytest.approx(1200), pytest.approx(600), 0)
+    assert (row["plausible"], row["implausible_reasons"]) == (True, [])  # every API row says if it is plausible
+    steps = client.get("/api/lines/line1/waterfall", params=window).json()
+    assert all(step["plausible"] is True for step in steps)
     pareto = client.get("/api/lines/line1/pareto", params=window).json()
     assert pareto[0]["seconds"] > 0
     assert client.get("/api/lines/line1").json()["state"]["state"] == "running"

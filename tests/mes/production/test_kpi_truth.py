@@ -228,3 +228,16 @@ def plant_bindings() -> dict:
     from tests.mes.production.scenario import PLANT_YAML
 
     return yaml.safe_load(PLANT_YAML)["areas"][0]["lines"][0]["bindings"]
+
+
+def test_from_yesterday_is_the_whole_previous_plant_day() -> None:
+    from datetime import UTC, datetime, time
+    from zoneinfo import ZoneInfo
+
+    from mes.cli.timeopts import parse_window
+
+    tz = ZoneInfo("Asia/Shanghai")
+    today = datetime.now(UTC).astimezone(tz).date()
+    start, end = parse_window("yesterday", None, "Asia/Shanghai")
+    assert start == datetime.combine(today - timedelta(days=1), time(), tz)
+    assert end == datetime.combine(today, time(), tz)
