@@ -229,7 +229,8 @@ def order_list(request: Request, conn: Conn, line: str | None = None,
                status: Annotated[str | None, Query(pattern="^[a-z]*$")] = None) -> HTMLResponse:
     page = views.orders_page(conn, line or None, status or None)
     return render(request, "orders.html", {**page, "line": line, "status": status,
-                                           "msg": request.query_params.get("msg")})
+                                           "msg": request.query_params.get("msg")},
+                  timezone=page["lines"][0]["timezone"] if page["lines"] else None)  # fmt: skip
 
 
 @router.post("/orders", dependencies=CSRF)
@@ -244,7 +245,8 @@ def create_order(conn: Conn, number: Annotated[str, Form(min_length=1, max_lengt
 @router.get("/orders/{order_id}", response_class=HTMLResponse)
 def order_page(order_id: Id, request: Request, conn: Conn) -> HTMLResponse:
     page = call(views.order_page, conn, order_id, now(request))
-    return render(request, "order.html", {**page, "msg": request.query_params.get("msg")})
+    return render(request, "order.html", {**page, "msg": request.query_params.get("msg")},
+                  timezone=views.unit(conn, page["order"]["line_id"])["timezone"])
 
 
 @router.post("/orders/{order_id}/{verb}", dependencies=CSRF)
@@ -321,8 +323,9 @@ def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|paret
 @router.get("/admin", response_class=HTMLResponse)
 def admin(request: Request, conn: Conn) -> HTMLResponse:
     """Users and roles, reason trees and the shift calendar (the config stays the source of the plant)."""
-    return render(request, "admin.html", {**views.admin_page(conn, now(request)),
-                                          "roles": ROLES, "msg": request.query_params.get("msg")})  # fmt: skip
+    page = views.admin_page(conn, now(request))
+    return render(request, "admin.html", {**page, "roles": ROLES, "msg": request.query_params.get("msg")},
+                  timezone=page["lines"][0]["timezone"] if page["lines"] else None)  # fmt: skip
 
 
 @router.post("/admin/users", dependencies=CSRF)

@@ -55,3 +55,14 @@ def test_the_oee_report_compares_lines_and_downloads_its_tables(live_plant, sign
     xlsx = page.request.get(f"{live_plant.base_url}/oee/pareto.xlsx?line=line1&period=day&by=shift")
     assert xlsx.status == 200 and xlsx.body()[:2] == b"PK"
     page.close()
+
+
+def test_pages_show_plant_time(live_plant, sign_in) -> None:
+    """The brewery is in Europe/Berlin: its early shift reads 06:00–14:00 on every page."""
+    page = sign_in("supervisor")
+    page.goto(f"{live_plant.base_url}/admin?lang=en")
+    first = page.locator("table.data tbody tr").first.locator("td")
+    assert first.nth(0).inner_text() == "early" and first.nth(1).inner_text().endswith("06:00")
+    page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
+    assert page.locator(".window").inner_text().endswith("06:00–14:00")
+    page.close()
