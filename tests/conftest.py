@@ -253,10 +253,14 @@ def _no_ambient_database_url(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that uses the database server ``database`` (scripts/test selects the
-    TimescaleDB pass by it)."""
+    TimescaleDB pass by it), and move the browser tests to the end of the run."""
     for item in items:
         if "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
+    # Playwright's sync API leaves its event loop marked as running in the main thread for as long
+    # as the session browser lives, so asyncio.run() and pytest-asyncio fail in any test after the
+    # first browser test. The browser tests therefore run last (stable sort: their order is kept).
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
 
 
 @pytest.fixture(autouse=True)
