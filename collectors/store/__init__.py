@@ -10,7 +10,7 @@ Public API::
 
 from collectors.store.importer import ImportResult, import_csv
 from collectors.store.ledger import commit_batch
-from collectors.store.rollups import RollupRefresher, apply_retention, configure_storage, refresh_rollups
+from collectors.store.rollups import RollupRefresher, configure_storage, refresh_rollups
 from collectors.store.rows import RowEncoder, TagInfo, catalog
 from collectors.store.sample_store import SampleStore, default_spool_dir
 from collectors.store.spool import Spool, SpoolFull
@@ -26,7 +26,6 @@ __all__ = [
     "SpoolFull",
     "StoreStats",
     "TagInfo",
-    "apply_retention",
     "catalog",
     "commit_batch",
     "configure_storage",

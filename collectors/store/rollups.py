@@ -62,12 +62,6 @@ def _refresh_continuous_aggregates(conn: psycopg.Connection, through: str | None
     return len(spans)
 
 
-def apply_retention(database_url: str, days: int) -> int:
-    """Drop samples older than ``days`` (whole partitions, or a TimescaleDB policy)."""
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=3) as conn:
-        return _count(conn, "SELECT apply_sample_retention(%s)", (days,))
-
-
 def configure_storage(database_url: str, storage: Storage) -> int:
     """Apply the config's storage settings: retention on both flavours; on TimescaleDB also the
     chunk interval for the expected sample rate and the compression policy (migration 0020).
