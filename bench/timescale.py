@@ -66,13 +66,35 @@ FROM generate_series(1, %(tags)s) AS g (tag_id),
 SLOW = "round((20 + 5 * sin(t.s / 7200.0 + g.tag_id))::numeric, 1)::float8"
 NOISY = "20 + random()"
 
+# What the two timestamps cost (--timestamps): the slowly varying values with regular or jittered times.
+DAY = "date_trunc('day', now()) - interval '10 days'"
+ON_GRID = f"{DAY} + make_interval(secs => s)"
+JITTERED = f"{DAY} + make_interval(secs => s + 0.003 * random())"
+RECEIVED = "t.at + make_interval(secs => 0.02 + 0.06 * random())"
+TIMESTAMPS = {
+    "store-like: source time 0–3 ms off the 1 s grid, received 20–80 ms later": (JITTERED, RECEIVED),
+    "source time on the 1 s grid, received 20–80 ms later": (ON_GRID, RECEIVED),
+    "source time 0–3 ms off the grid, no received_time": (JITTERED, "NULL"),
+    "source time on the grid, no received_time": (ON_GRID, "NULL"),
+}
+TIMESTAMPS_SQL = """
+INSERT INTO samples (time, tag_id, value, status, received_time)
+SELECT t.at, g.tag_id, {value}, 0, {received}
+FROM generate_series(1, %(tags)s) AS g (tag_id), LATERAL (SELECT {at} AS at, s FROM generate_series(0, 86399) s) t
+"""
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=300_000, help="readings through the store")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--timestamps", action="store_true",
+                        help="only: compressed bytes per sample with regular or jittered timestamps (TimescaleDB)")
     args = parser.parse_args()
+    if args.timestamps:
+        timestamp_costs()
+        return
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory(prefix="linebrain-bench-ts-") as tmp:
         os.chmod(tmp, 0o755)
@@ -137,6 +159,25 @@ def bytes_per_sample(url: str, value_sql: str) -> dict[str, float | None]:
             "uncompressed": (stats.bytes_before_compression / stats.compressed_rows if stats.compressed_rows
                              else stats.bytes_per_sample),
             "ratio": stats.compression_ratio}  # fmt: skip
+
+
+def timestamp_costs() -> None:
+    with tempfile.TemporaryDirectory(prefix="linebrain-bench-ts-") as tmp:
+        os.chmod(tmp, 0o755)
+        server = EmbeddedPostgres(Path(tmp) / "ts", port=store_bench.free_port(), timescaledb=True)
+        server.start()
+        try:
+            print("| `time` / `received_time` | bytes per sample | compression ratio |\n|---|---:|---:|")
+            for index, (label, (at, received)) in enumerate(TIMESTAMPS.items()):
+                with psycopg.connect(new_database(server, f"stamps{index}"), autocommit=True) as conn:
+                    conn.execute(TIMESTAMPS_SQL.format(value=SLOW, received=received, at=at),
+                                 {"tags": COMPRESS_TAGS})  # fmt: skip
+                    conn.execute("SELECT compress_chunk(c) FROM show_chunks('samples') c")
+                    conn.execute("VACUUM ANALYZE samples")
+                    stats = storage_stats(conn)
+                print(f"| {label} | {stats.compressed_bytes_per_sample:.2f} | {stats.compression_ratio:.1f} |")
+        finally:
+            server.stop()
 
 
 def kpi_query_ms(url: str, start: datetime, end: datetime, runs: int = 7) -> float:

@@ -13,7 +13,7 @@ import pytest
 from collectors.samples import Sample
 from collectors.store import SampleStore, refresh_rollups
 from mes.production import derive, kpi
-from tests.mes.production.scenario import plant
+from tests.mes.production.scenario import RUNNING, plant
 
 # Ten days ago: inside the retention window, past the 7 days after which chunks are compressed;
 # 12:00 UTC is inside the early shift (06:00-14:00 Europe/Berlin), so the hour is planned time.
@@ -21,8 +21,9 @@ HOUR = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0) - t
 
 
 def counter(minutes: range) -> list[Sample]:
-    """The good counter as a collector reads it: 10 more bottles every minute."""
-    return [Sample(tag="good", time=HOUR + timedelta(minutes=m), value=float(10 * m)) for m in minutes]
+    """The line running, and its good counter as a collector reads it: 10 more bottles every minute."""
+    return [Sample(tag=tag, time=HOUR + timedelta(minutes=m), value=value) for m in minutes
+            for tag, value in (("state", float(RUNNING)), ("good", float(10 * m)))]  # fmt: skip
 
 
 @pytest.fixture
