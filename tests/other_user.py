@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+
+from collectors.database.embedded import ensure_system_user
 
 NAME = "linebrain-probe"
 
@@ -103,12 +104,5 @@ def other_user() -> OtherUser:
     """The probe user, created on first use (a system account without home or shell)."""
     if os.geteuid() != 0:
         raise PermissionError("creating a second OS user needs root (CI and scripts/test run as root)")
-    try:
-        entry = pwd.getpwnam(NAME)
-    except KeyError:
-        subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", NAME],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        entry = pwd.getpwnam(NAME)
+    entry = ensure_system_user(NAME)
     return OtherUser(NAME, entry.pw_uid, entry.pw_gid)

@@ -35,6 +35,7 @@ import getpass
 import importlib.util
 import json
 import os
+import pwd
 import shutil
 import socket
 import stat
@@ -267,16 +268,7 @@ class EmbeddedPostgres:
         """The OS user the server runs as: ourselves, or ``linebrain-pg`` when we are root."""
         if os.geteuid() != 0:
             return None
-        import pwd
-
-        try:
-            entry = pwd.getpwnam(SERVICE_USER)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
-                check=True, capture_output=True,
-            )  # fmt: skip
-            entry = pwd.getpwnam(SERVICE_USER)
+        entry = ensure_system_user(SERVICE_USER)
         for needed in (_bin("postgres"), self.data_dir):
             _require_reachable(needed, entry.pw_uid, entry.pw_gid)
         return SERVICE_USER
@@ -436,11 +428,21 @@ class EmbeddedPostgres:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
 
 
+def ensure_system_user(name: str) -> pwd.struct_passwd:
+    """The OS account ``name``, created first (a system account without home or shell) if missing."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        return pwd.getpwnam(name)
+
+
 def _uid_of(user: str | None) -> int:
     if user is None:
         return os.geteuid()
-    import pwd
-
     return pwd.getpwnam(user).pw_uid
 
 
