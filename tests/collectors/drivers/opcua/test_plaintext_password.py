@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from collectors.drivers.opcua import OpcuaDriver, SecurityError
 from mes.cli import app
 from tests.collectors.config.test_plant_config import broken, line_of
 from tests.collectors.drivers.opcua.servers import PlainServer
+from tests.collectors.drivers.opcua.test_browse_cli import linebrain
 
 UNSIGNED = "policy: None\n      mode: None"
 SIGNED = "policy: Basic256Sha256\n      mode: SignAndEncrypt"
@@ -84,15 +84,14 @@ async def test_connect_with_the_explicit_allowance_logs_policy_mode_and_a_warnin
 
 async def test_browse_refuses_it_too_and_writes_the_allowance_when_asked(plain_server: PlainServer,
                                                                          tmp_path: Path) -> None:
-    runner = CliRunner()
-    refused = runner.invoke(app, ["browse", plain_server.endpoint, "--username", "operator", "--password", "s3cret"])
-    assert refused.exit_code == 2 and "allow_plaintext_password" in refused.output, refused.output
+    # In a real process, as a user runs it (browse quiets asyncua's loggers for the process).
+    login = ("--username", "operator", "--password", "s3cret")
+    code, refused = await linebrain("browse", plain_server.endpoint, *login)
+    assert code == 2 and "allow_plaintext_password" in refused, refused
     config = tmp_path / "browsed.yaml"
-    # The CLI runs its own event loop: run it in a thread while this test's loop serves the server.
-    written = await asyncio.to_thread(runner.invoke, app, [
-        "browse", plain_server.endpoint, "--username", "operator", "--password", "s3cret",
-        "--allow-plaintext-password", "--output", str(config)])  # fmt: skip
-    assert written.exit_code == 0, written.output
+    code, written = await linebrain("browse", plain_server.endpoint, *login, "--allow-plaintext-password",
+                                    "--output", str(config))  # fmt: skip
+    assert code == 0, written
     assert "allow_plaintext_password: true" in config.read_text()
-    checked = runner.invoke(app, ["check", str(config)], env={"LINEBRAIN_OPCUA_PASSWORD": "s3cret"})
+    checked = CliRunner().invoke(app, ["check", str(config)], env={"LINEBRAIN_OPCUA_PASSWORD": "s3cret"})
     assert checked.exit_code == 0, checked.output
