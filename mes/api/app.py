@@ -13,7 +13,7 @@ import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from psycopg_pool import ConnectionPool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -67,8 +67,6 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
     app.include_router(sign_in.router)
     _include_pages(app)
     add_docs(app)
-    if not any(getattr(route, "path", None) == "/" for route in app.routes):
-        app.add_api_route("/", _home, include_in_schema=False)
     app.middleware("http")(security_headers(web.https))
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(web))
     return app
@@ -82,11 +80,6 @@ def allowed_hosts(web: Web) -> list[str]:
     if web.public_url:
         hosts.append(urlsplit(web.public_url).hostname or "")
     return sorted({host for host in hosts if host})
-
-
-def _home() -> RedirectResponse:
-    """Without the pages (mes.web), the API documentation is the front page."""
-    return RedirectResponse("/docs")
 
 
 async def _unstorable(request: Request, exc: Exception) -> JSONResponse:

@@ -126,7 +126,7 @@ def test_every_successful_write_leaves_exactly_one_audit_row(server: str, db: ps
                                                                  "to": (T0 + timedelta(hours=1)).isoformat()}).json()
         client.post(f"/api/downtime/{stop['id']}/reason", json={"reason_code": "material", "why": "no bottles"})
         adjusted = client.post("/api/lines/line1/count-adjustments", json={
-            "kind": "reject", "at": T0.isoformat(), "quantity": -3, "why": "recount"})  # fmt: skip
+            "kind": "reject", "at": T0.isoformat(), "quantity": 3, "why": "recount"})  # fmt: skip
         assert adjusted.status_code == 201
     rows = audit_rows(db)
     assert [(r[0], r[1], r[2], r[3]) for r in rows] == [
@@ -143,4 +143,4 @@ def test_every_successful_write_leaves_exactly_one_audit_row(server: str, db: ps
     assert (assign[0]["reason_code"], assign[1]["reason_code"]) != ("material", "material")
     assert assign[1]["reason_code"] == "material" and assign[1]["assigned_by"] == "ann"
     assert adjust[0] is None
-    assert (adjust[1]["kind"], adjust[1]["quantity"], adjust[1]["why"]) == ("reject", -3, "recount")
+    assert (adjust[1]["kind"], adjust[1]["quantity"], adjust[1]["why"]) == ("reject", 3, "recount")
