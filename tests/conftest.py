@@ -280,9 +280,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless chromium per session (Playwright's sync API allows one instance at a time)."""
+    """A headless chromium per test module. Not per session: Playwright's sync API runs an event
+    loop in the main thread while it lives, which later tests' ``asyncio.run`` would trip over."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,4 +1,4 @@
-"""Fixtures of the page tests: one live plant per session, signed-in pages of the session's chromium."""
+"""Fixtures of the page tests: one live plant per session, signed-in pages of the module's chromium."""
 
 from __future__ import annotations
 
@@ -31,10 +31,10 @@ def live_plant(pg_server, template_name, tmp_path_factory) -> Iterator[LivePlant
     drop_database(pg_server, url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sign_in(live_plant, browser) -> Iterator[Callable[..., Any]]:
     """``sign_in(role, lang)``: a new tablet-sized page signed in as the user named after ``role``
-    (each role signs in through the form once per session; its cookies are reused)."""
+    (each role signs in through the form once per module; its cookies are reused)."""
     states: dict[str, Any] = {}
     contexts = []
 
