@@ -258,8 +258,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "pg_server" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.database)
     # Playwright's sync API leaves its event loop marked as running in the main thread for as long
-    # as the session browser lives, so asyncio.run() and pytest-asyncio fail in any test after the
-    # first browser test. The browser tests therefore run last (stable sort: their order is kept).
+    # as a browser fixture lives, so asyncio.run() and pytest-asyncio fail in any test that runs
+    # while one is open. The browser tests therefore run last (stable sort: their order is kept).
     items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
 
 

@@ -291,7 +291,13 @@ RETURNS TABLE (
     plausible              boolean,
     implausible_reasons    text[]
 ) LANGUAGE sql STABLE AS $$
-WITH tl AS (
+WITH evs AS (
+    -- The unit's events in the window with their start and reason element, joined by id (hash).
+    SELECT dc.event_id, lower(dc.period) AS event_start, dc.time_element
+    FROM mes_downtime_current dc
+    WHERE dc.equipment_id = p_unit AND dc.period && tstzrange(p_from, p_to)
+),
+tl AS (
     SELECT t.*,
            CASE p_by
                WHEN 'shift' THEN t.shift_id::text
@@ -300,9 +306,9 @@ WITH tl AS (
                ELSE 'all'
            END AS gkey,
            t.element IS NOT NULL AND t.element NOT IN ('PDT', 'NODATA') AS in_pbt,
-           lower(ev.period) AS event_start, ev.time_element AS reason_element
+           ev.event_start, ev.time_element AS reason_element
     FROM mes_timeline_core(p_unit, p_from, p_to, true) t
-    LEFT JOIN mes_downtime_current ev ON ev.event_id = t.event_id
+    LEFT JOIN evs ev ON ev.event_id = t.event_id
 ),
 agg AS (
     SELECT gkey,
