@@ -1,7 +1,9 @@
 """Languages of the pages: Babel catalogs for zh-CN and English, the locale of a request,
 and numbers, times and durations written the way the plant reads them.
 
-The catalogs are ``mes/web/locale/<locale>/LC_MESSAGES/messages.po`` and are compiled in
+The catalogs are ``mes/web/locale/<locale>/LC_MESSAGES/messages.po`` plus one file per domain
+beside it (``alarms.po``, ``reports.po``, ...: a domain's strings live in its own file, so work on
+different domains never edits the same catalog); they are merged and compiled in
 memory when first used (Babel reads the ``.po`` and writes the ``.mo`` into a buffer), so
 the repository holds no generated ``.mo`` files and an edited catalog needs no build step:
 restart the server. ``pybabel extract -F mes/web/babel.cfg`` refreshes the template.
@@ -17,6 +19,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
@@ -27,17 +30,35 @@ DEFAULT_LOCALE = "zh_CN"
 HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
 
 
-def catalog_path(locale: str) -> Path:
-    return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+def catalog_paths(locale: str) -> list[Path]:
+    """``messages.po`` first, then the domains' own files in name order."""
+    folder = LOCALE_DIR / locale / "LC_MESSAGES"
+    return [folder / "messages.po"] + sorted(p for p in folder.glob("*.po") if p.name != "messages.po")
+
+
+@functools.cache
+def catalog(locale: str) -> Catalog:
+    """All catalog files of ``locale`` merged; a message in two files keeps the first one's
+    translation (``tests/mes/web/test_languages.py`` fails when two files disagree)."""
+    merged: Catalog | None = None
+    for path in catalog_paths(locale):
+        with path.open("rb") as po:
+            part = read_po(po, locale=locale)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if message.id and message.id not in merged:
+                merged[message.id] = message
+    assert merged is not None
+    return merged
 
 
 @functools.cache
 def translations(locale: str) -> gettext.GNUTranslations:
     """The compiled catalog of ``locale`` (one of :data:`LOCALES`)."""
-    with catalog_path(locale).open("rb") as po:
-        catalog = read_po(po, locale=locale)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
+    write_mo(buffer, catalog(locale), use_fuzzy=False)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
 

@@ -11,10 +11,10 @@ from babel.messages import checkers
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
-from mes.web.i18n import catalog_path, negotiate
+from mes.web.i18n import LOCALES, catalog, catalog_paths, negotiate
 from tests.mes.web.live import get
 
-WEB = Path(__file__).resolve().parents[3] / "mes" / "web"
+MES = Path(__file__).resolve().parents[3] / "mes"  # pages, reports, notifications: all of mes/
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "True", "lstrip_blocks": "True"}}
 PAGES = ("/andon", "/lines/line1", "/orders", "/oee", "/oee?period=week&by=product", "/admin")
@@ -23,7 +23,7 @@ NOT_WORDS = {"LineBrain", "English", "CSV", "XLSX"}  # the brand, the language s
 
 def extracted() -> set[str]:
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(WEB, METHODS, options_map=OPTIONS):
+    for _file, _line, message, _comments, _context in extract_from_dir(MES, METHODS, options_map=OPTIONS):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -31,14 +31,26 @@ def extracted() -> set[str]:
 def test_the_chinese_catalog_translates_every_string_of_the_pages() -> None:
     messages = extracted()
     assert len(messages) > 100
-    catalog = read_po(catalog_path("zh_CN").open("rb"), locale="zh_CN")
-    missing = sorted(m for m in messages if m not in catalog or not catalog[m].string)
-    fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
+    chinese = catalog("zh_CN")
+    missing = sorted(m for m in messages if m not in chinese or not chinese[m].string)
+    fuzzy = sorted(m.id for m in chinese if m.id and m.fuzzy)
     assert missing == [] and fuzzy == [], f"untranslated: {missing}, fuzzy: {fuzzy}"
-    problems = [(m.id, str(e)) for m in catalog if m.id for e in _check(catalog, m)]
+    problems = [(m.id, str(e)) for m in chinese if m.id for e in _check(chinese, m)]
     assert problems == []
-    english = read_po(catalog_path("en").open("rb"), locale="en")
+    english = catalog("en")
     assert sorted(m for m in messages if m not in english) == []
+
+
+def test_no_message_is_translated_two_ways_in_the_domains_catalog_files() -> None:
+    for locale in LOCALES:
+        seen: dict[str, tuple[str, str]] = {}
+        for path in catalog_paths(locale):
+            for message in read_po(path.open("rb"), locale=locale):
+                if not message.id:
+                    continue
+                key = message.id if isinstance(message.id, str) else message.id[0]
+                first = seen.setdefault(key, (path.name, str(message.string)))
+                assert first[1] == str(message.string), f"{locale}: {key!r} in {first[0]} and {path.name} differ"
 
 
 def _check(catalog, message) -> list[Exception]:
