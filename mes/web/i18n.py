@@ -33,7 +33,7 @@ HTML_LANG = {"zh_CN": "zh-CN", "en": "en"}
 def catalog_paths(locale: str) -> list[Path]:
     """``messages.po`` first, then the domains' own files in name order."""
     folder = LOCALE_DIR / locale / "LC_MESSAGES"
-    return [folder / "messages.po"] + sorted(p for p in folder.glob("*.po") if p.name != "messages.po")
+    return [folder / "messages.po", *sorted(p for p in folder.glob("*.po") if p.name != "messages.po")]
 
 
 @functools.cache
