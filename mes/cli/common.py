@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +31,17 @@ DataDir = Annotated[
     ),
 ]
 ConfigPath = Annotated[Path, typer.Argument(help="Plant config file (YAML).", show_default=False)]
+
+
+def cli_user(user: str) -> str:
+    """Who a verb records: ``--user`` / ``$LINEBRAIN_USER``, else the login name."""
+    return user or os.environ.get("USER", "cli")
+
+
+def cli_actor(user: str) -> str:
+    """Who the audit log names for a command-line write: the recorded user, marked as coming from
+    the shell (the API's rows name a signed-in user instead)."""
+    return f"cli:{cli_user(user)}"
 
 
 def database_url(url: str | None, data_dir: Path | None) -> str:

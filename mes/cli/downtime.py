@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from mes.cli.common import DatabaseUrl, DataDir, console, failed
+from mes.cli.common import DatabaseUrl, DataDir, cli_actor, cli_user, console, failed
 from mes.cli.timeopts import From, To
 
 downtime_app = typer.Typer(
@@ -28,15 +27,6 @@ def _connect(database_url: str | None, data_dir):
     from mes.cli.common import migrated_database_url
 
     return psycopg.connect(migrated_database_url(database_url, data_dir), autocommit=True)
-
-
-def _user(user: str) -> str:
-    return user or os.environ.get("USER", "cli")
-
-
-def _actor(user: str) -> str:
-    """Who the audit log names: the recorded user, as a command-line actor."""
-    return f"cli:{_user(user)}"
 
 
 @downtime_app.command("list")
@@ -102,8 +92,8 @@ def assign(
         try:
             with conn.transaction():
                 before = downtime.get_event(conn, event_id)
-                event = downtime.assign_reason(conn, event_id, reason, _user(user), why)
-                audit.record(conn, _actor(user), "downtime.assign", f"downtime:{event_id}", before, event,
+                event = downtime.assign_reason(conn, event_id, reason, cli_user(user), why)
+                audit.record(conn, cli_actor(user), "downtime.assign", f"downtime:{event_id}", before, event,
                              route="cli: downtime assign")  # fmt: skip
         except MesError as exc:
             raise failed(exc) from None
@@ -136,8 +126,8 @@ def split(
             with conn.transaction():
                 event = downtime.get_event(conn, event_id)
                 tz = get_unit(conn, event["equipment_id"])["timezone"]
-                parts = downtime.split_event(conn, event_id, parse_time(at, tz, "--at"), _user(user), why)
-                audit.record(conn, _actor(user), "downtime.edit", f"downtime:{event_id}", event, parts,
+                parts = downtime.split_event(conn, event_id, parse_time(at, tz, "--at"), cli_user(user), why)
+                audit.record(conn, cli_actor(user), "downtime.edit", f"downtime:{event_id}", event, parts,
                              route="cli: downtime split")  # fmt: skip
         except MesError as exc:
             raise failed(exc) from None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from mes.cli.common import DatabaseUrl, DataDir, console, err_console
+from mes.cli.common import DatabaseUrl, DataDir, cli_actor, cli_user, console, err_console
 
 if TYPE_CHECKING:
     from mes.errors import MesError
@@ -24,10 +23,6 @@ User = Annotated[str, typer.Option("--user", envvar="LINEBRAIN_USER", help="Who 
 At = Annotated[str | None, typer.Option("--at", help="When (ISO, plant time if no offset); default now.",
                                         show_default=False)]  # fmt: skip
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _default_user() -> str:
-    return os.environ.get("USER", "cli")
 
 
 def _connect(database_url: str | None, data_dir):
@@ -101,6 +96,7 @@ def create(
 
     Example: linebrain orders create W-1 --line line1 --product lager --quantity 500
     """
+    from mes.auth import audit
     from mes.cli.timeopts import parse_time
     from mes.errors import MesError
     from mes.production import orders
@@ -109,7 +105,10 @@ def create(
         try:
             tz = _timezone(conn, line)
             due_at = parse_time(due, tz, "--due") if due else None
-            order = orders.create_order(conn, number, line, product, quantity, user or _default_user(), due_at)
+            with conn.transaction():
+                order = orders.create_order(conn, number, line, product, quantity, cli_user(user), due_at)
+                audit.record(conn, cli_actor(user), "orders.plan", f"order:{order['id']}", None, order,
+                             route="cli: orders create")  # fmt: skip
         except MesError as exc:
             raise _fail(exc) from None
     console.print(f"order {order['number']} created (id {order['id']}, planned)")
@@ -129,16 +128,19 @@ def _transition(action: str):
         database_url: DatabaseUrl = None,
         data_dir: DataDir = None,
     ) -> None:
+        from mes.auth import audit
         from mes.cli.timeopts import parse_time
         from mes.errors import MesError
         from mes.production import orders
 
         with _connect(database_url, data_dir) as conn:
             try:
-                order = orders.find_order(conn, number)
-                when = parse_time(at, _timezone(conn, order["line_id"]), "--at") if at else None
-                order = orders.transition(conn, order["id"], orders.ACTIONS[action], user or _default_user(), when,
-                                          note)  # fmt: skip
+                before = orders.find_order(conn, number)
+                when = parse_time(at, _timezone(conn, before["line_id"]), "--at") if at else None
+                with conn.transaction():
+                    order = orders.transition(conn, before["id"], orders.ACTIONS[action], cli_user(user), when, note)
+                    audit.record(conn, cli_actor(user), "orders.transition", f"order:{order['id']}", before, order,
+                                 route=f"cli: orders {action}")  # fmt: skip
             except MesError as exc:
                 raise _fail(exc) from None
         console.print(f"order {order['number']} is {order['status']}")

@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.table import Table
 
-from mes.cli.common import DatabaseUrl, DataDir, console, err_console
+from mes.cli.common import DatabaseUrl, DataDir, cli_actor, console, err_console
 
 T = TypeVar("T")
 
@@ -47,6 +47,18 @@ def _run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except errors.MesError as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
+
+
+def _audited(conn: Any, actor: str, action: str, nc_id: int, route: str, change: Callable[..., dict[str, Any]],
+             *args: Any) -> dict[str, Any]:  # fmt: skip
+    """Change a nonconformance and record the audit row in the caller's transaction."""
+    from mes.auth import audit
+    from mes.quality.nonconformances import get_nonconformance
+
+    before = get_nonconformance(conn, nc_id)
+    after = change(conn, nc_id, *args)
+    audit.record(conn, actor, action, f"nonconformance:{nc_id}", before, after, route=route)
+    return after
 
 
 def _dump(data: Any) -> None:
@@ -172,8 +184,9 @@ def disposition_nc(
     except ValidationError as exc:
         err_console.print(f"error: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", markup=False)
         raise typer.Exit(2) from None
-    with _connection(database_url, data_dir) as conn:
-        nc = _run(disposition, conn, nc_id, body)
+    with _connection(database_url, data_dir) as conn, conn.transaction():
+        nc = _run(_audited, conn, cli_actor(approved_by), "quality.disposition", nc_id, "cli: quality disposition",
+                  disposition, body)  # fmt: skip
     console.print(f"nonconformance {nc_id}: {decision} {quantity:g}, now {nc['status']}")
 
 
@@ -188,8 +201,8 @@ def close_nc(
     """Close a fully dispositioned nonconformance. Example: linebrain quality close 12 --by qa-lead"""
     from mes.quality.nonconformances import close
 
-    with _connection(database_url, data_dir) as conn:
-        _run(close, conn, nc_id, by, note)
+    with _connection(database_url, data_dir) as conn, conn.transaction():
+        _run(_audited, conn, cli_actor(by), "quality.disposition", nc_id, "cli: quality close", close, by, note)
     console.print(f"nonconformance {nc_id} closed")
 
 

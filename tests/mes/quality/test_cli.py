@@ -50,3 +50,22 @@ def test_quality_check_runs_every_automatic_check(db: psycopg.Connection, db_url
                                  "--database-url", db_url])
     assert result.exit_code == 0, result.output
     assert "excursions touched: 1" in result.output
+
+
+def test_disposition_and_close_from_the_cli_are_audited(db: psycopg.Connection, db_url: str) -> None:
+    from mes.quality.nonconformances import NonconformanceIn, create_nonconformance
+
+    make_line(db)
+    order = make_order(db, "WO-1", at(0), at(60))
+    nc = create_nonconformance(db, NonconformanceIn(work_order_id=order, quantity=5, description="scratched"))
+    url = ["--database-url", db_url]
+    done = runner.invoke(app, ["quality", "disposition", str(nc["id"]), "use_as_is", "5", "--approved-by", "qa", *url])
+    assert done.exit_code == 0, done.output
+    closed = runner.invoke(app, ["quality", "close", str(nc["id"]), "--by", "qa", *url])
+    assert closed.exit_code == 0, closed.output
+    again = runner.invoke(app, ["quality", "close", str(nc["id"]), "--by", "qa", *url])
+    assert again.exit_code != 0
+    audit = db.execute("SELECT actor, action, route, before->>'status', after->>'status' FROM audit_log "
+                       "WHERE object = %s ORDER BY id", (f"nonconformance:{nc['id']}",)).fetchall()
+    assert audit == [("cli:qa", "quality.disposition", "cli: quality disposition", "open", "dispositioned"),
+                     ("cli:qa", "quality.disposition", "cli: quality close", "dispositioned", "closed")]
