@@ -12,9 +12,9 @@ it. A file lock serialises start and stop.
 When TimescaleDB is installed into that PostgreSQL (``timescaledb.control`` in
 its extension folder, e.g. by ``../shared/tools/timescaledb-build`` in the
 tests), the server is started with ``shared_preload_libraries=timescaledb``,
-so migrations create hypertables; otherwise it is plain PostgreSQL. The
-superuser installs the extension into each database it creates (it is not a
-trusted extension); the owner then uses it.
+so migrations create hypertables; otherwise it is plain PostgreSQL.
+TimescaleDB is a trusted extension: the database's owner (the application
+role, not a superuser) creates it in the first migration.
 
 Security (docs/security.md): TCP logins need a password (scram-sha-256); the
 socket folder is private to the server's OS user (peer authentication there);
@@ -213,8 +213,6 @@ class EmbeddedPostgres:
                 statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             conn.execute(statement)
             conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(name)))
-        if not template:
-            self._install_superuser_extensions(name)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -417,15 +415,6 @@ class EmbeddedPostgres:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone()
         if not exists:
             self.create_database(DATABASE)
-
-    def _install_superuser_extensions(self, database: str) -> None:
-        """TimescaleDB is not a trusted extension: the superuser installs it, the owner then uses it."""
-        if not self.timescaledb:
-            return
-        import psycopg
-
-        with psycopg.connect(self.admin_url(database), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
 
 
 def ensure_system_user(name: str) -> pwd.struct_passwd:

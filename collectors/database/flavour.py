@@ -13,6 +13,15 @@ from dataclasses import dataclass
 
 import psycopg
 
+# Whether the server preloads TimescaleDB, as any role can tell: the loader library defines its
+# postmaster-level settings (``timescaledb.bgw_launcher_poll_time``) only when it is in
+# ``shared_preload_libraries`` — a setting only superusers and ``pg_read_all_settings`` may read
+# (``pg_settings`` hides it from LineBrain's own role instead of raising).
+PRELOADED_SQL = (
+    "(EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.bgw_launcher_poll_time')"
+    " OR EXISTS (SELECT 1 FROM pg_settings WHERE name = 'shared_preload_libraries' AND setting LIKE '%timescaledb%'))"
+)
+
 
 @dataclass(frozen=True)
 class Flavour:
@@ -32,9 +41,7 @@ def database_flavour(conn: psycopg.Connection) -> Flavour:
     row = conn.execute(
         "SELECT (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'),"
         "       (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb'),"
-        # pg_settings, not current_setting(): a role without pg_read_all_settings (LineBrain's own) gets
-        # NULL there instead of an error.
-        "       (SELECT setting LIKE '%timescaledb%' FROM pg_settings WHERE name = 'shared_preload_libraries'),"
+        f"       {PRELOADED_SQL},"
         "       to_regclass('schema_migrations') IS NOT NULL"
     ).fetchone()
     created, available, preloaded, migrated = row if row else (None, None, False, False)
@@ -42,8 +49,6 @@ def database_flavour(conn: psycopg.Connection) -> Flavour:
         return Flavour(True, str(created), "")
     if not available:
         note = "TimescaleDB is not installed on the server"
-    elif preloaded is None:
-        note = f"TimescaleDB {available} is installed but not created in this database"
     elif not preloaded:
         note = f"TimescaleDB {available} is installed but not in shared_preload_libraries"
     elif migrated:

@@ -18,6 +18,7 @@ from importlib import resources
 
 import psycopg
 
+from collectors.database.flavour import PRELOADED_SQL
 from collectors.errors import DatabaseError
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(timescale|plain))?\.sql$")
@@ -79,14 +80,13 @@ COLLECTORS = MigrationSource("collectors", "collectors.database")
 def timescale_available(conn: psycopg.Connection) -> bool:
     """TimescaleDB is used when it is installed *and* preloaded (it cannot work otherwise).
 
-    Created in this database already means both. Otherwise ``pg_settings`` (not ``current_setting``,
-    which raises) tells, for roles allowed to see ``shared_preload_libraries``; a non-superuser
-    owner could not create the (untrusted) extension anyway, so not seeing it means plain.
+    Created in this database already means both. Otherwise the server must offer it and preload it
+    (``PRELOADED_SQL``, readable by any role). TimescaleDB is a trusted extension, so the database's
+    owner creates it in the first migration without being superuser.
     """
     row = conn.execute(
         "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb' "
-        "UNION ALL SELECT 1 FROM pg_available_extensions a JOIN pg_settings s "
-        "ON s.name = 'shared_preload_libraries' AND s.setting LIKE '%%timescaledb%%' WHERE a.name = 'timescaledb'"
+        f"UNION ALL SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' AND {PRELOADED_SQL}"
     ).fetchone()
     return row is not None
 

@@ -53,7 +53,10 @@ def test_second_process_joins_the_running_server(pg_data_dir: Path) -> None:
 
 
 def test_timescaledb_is_preloaded_exactly_when_installed(pg_data_dir: Path) -> None:
-    """No flavour asked for (what `linebrain` does): TimescaleDB when installed, else plain, and said so."""
+    """No flavour asked for (what `linebrain` does): TimescaleDB when installed, else plain, and said so.
+
+    TimescaleDB is a trusted extension: the application role (no superuser, and unable to read
+    shared_preload_libraries) sees that it is preloaded and creates it in its first migration."""
     from typer.testing import CliRunner
 
     from collectors.database.embedded import EmbeddedPostgres, timescaledb_installed
@@ -66,11 +69,19 @@ def test_timescaledb_is_preloaded_exactly_when_installed(pg_data_dir: Path) -> N
         migrated = migrate(server.url())
         with psycopg.connect(server.admin_url()) as conn:  # pg_read_all_settings: the superuser
             preload = conn.execute("SHOW shared_preload_libraries").fetchone()[0]
+            trusted = conn.execute("SELECT trusted FROM pg_available_extension_versions "
+                                   "WHERE name = 'timescaledb'").fetchall()  # fmt: skip
+        with psycopg.connect(server.url()) as conn:
+            owner = conn.execute("SELECT extowner::regrole::text FROM pg_extension "
+                                 "WHERE extname = 'timescaledb'").fetchall()  # fmt: skip
+            superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0]
         status = CliRunner().invoke(app, ["db", "status", "--data-dir", str(pg_data_dir / "auto")])
     finally:
         server.stop()
     installed = timescaledb_installed()
     assert ("timescaledb" in preload) is installed and migrated.timescale is installed
+    assert superuser is False and trusted == ([(True,)] if installed else [])
+    assert owner == ([("linebrain",)] if installed else [])
     assert status.exit_code == 0, status.output
     words = " ".join(status.output.split())
     assert ("TimescaleDB 2." in words and "plain" not in words) if installed else "plain PostgreSQL" in words
