@@ -46,8 +46,9 @@ def test_orders_and_kpi_from_the_command_line(db: psycopg.Connection, db_url: st
     assert bad.exit_code == 2 and "running" in bad.output
     audit = db.execute("SELECT actor, action, route, before->>'status', after->>'status' FROM audit_log "
                        "WHERE object = %s ORDER BY id", (f"order:{listed[0]['id']}",)).fetchall()  # fmt: skip
+    # the refused start: none
     assert audit == [("cli:ann", "orders.plan", "cli: orders create", None, "planned"),
-                     ("cli:ann", "orders.transition", "cli: orders start", "planned", "running")]  # the refused start: none
+                     ("cli:ann", "orders.transition", "cli: orders start", "planned", "running")]
 
 
 def test_a_quantity_that_is_not_a_number_names_the_option(db: psycopg.Connection, db_url: str) -> None:
