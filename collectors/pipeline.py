@@ -21,6 +21,11 @@ it. The queue only fills if the batcher cannot even encode and fsync fast
 enough; then the newest readings are dropped, counted and logged loudly —
 blocking the driver instead would lose the same readings at the device and
 skew every cycle's timing.
+
+Listeners (:meth:`Pipeline.add_listener`) see every reading as it arrives,
+before report by exception, so a subscriber (the MES alarm evaluation) judges
+the live stream without reading the database. A listener must return at once
+(hand the list to its own thread); one that raises is logged and kept.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from collectors.config.models import Storage, Tag
@@ -40,6 +45,8 @@ from collectors.store.stats import PipelineStats
 
 log = logging.getLogger("linebrain.pipeline")
 _ONE_US = timedelta(microseconds=1)
+
+SampleListener = Callable[[list[Sample]], None]
 
 
 class Pipeline:
@@ -69,6 +76,7 @@ class Pipeline:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._last_drop_log = 0.0
+        self._listeners: list[SampleListener] = []
 
     @classmethod
     def from_storage(cls, store: SampleStore, tags: Iterable[Tag], storage: Storage) -> Pipeline:
@@ -93,6 +101,10 @@ class Pipeline:
             self._thread.join()
         return self.store.close(timeout)
 
+    def add_listener(self, listener: SampleListener) -> None:
+        """Call ``listener`` with every list of readings the sink gets (read-only; must not block)."""
+        self._listeners.append(listener)
+
     # ------------------------------------------------------------------ the sink
 
     def sink(self, samples: list[Sample]) -> None:
@@ -100,6 +112,11 @@ class Pipeline:
         if not samples:
             return
         self.stats.samples_in += len(samples)
+        for listener in self._listeners:
+            try:
+                listener(samples)
+            except Exception:  # a subscriber's bug must not cost the store a reading
+                log.exception("sample listener %r failed", listener)
         with self._filter_lock:
             if self._filter is not None:
                 before = self._filter.suppressed

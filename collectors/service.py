@@ -26,7 +26,7 @@ from typing import Any
 from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, Tag
 from collectors.drivers.base import SampleSink
 from collectors.metrics import CollectorMetrics, announce, serve_metrics
-from collectors.pipeline import Pipeline
+from collectors.pipeline import Pipeline, SampleListener
 from collectors.store.latest import last_stored_samples
 from collectors.store.rollups import RollupRefresher
 from collectors.store.sample_store import SampleStore, default_spool_dir
@@ -110,8 +110,9 @@ class CollectorService:
         if self._stop is not None:
             self._stop.set()
 
-    async def run(self, jobs: Sequence[BackgroundJob] = ()) -> None:
-        """Collect until stopped; then flush or spool what is in flight."""
+    async def run(self, jobs: Sequence[BackgroundJob] = (), listeners: Sequence[SampleListener] = ()) -> None:
+        """Collect until stopped; then flush or spool what is in flight. ``listeners`` see the live
+        readings (:meth:`Pipeline.add_listener`)."""
         self._stop = asyncio.Event()
         self._handle_signals()
         options = self.options
@@ -119,6 +120,8 @@ class CollectorService:
         store = await asyncio.to_thread(SampleStore.for_plant, self.plant, self.database_url,
                                         spool_dir=spool_dir, source=options.name)  # fmt: skip
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
+        for listener in listeners:
+            pipeline.add_listener(listener)
         pipeline.seed(await asyncio.to_thread(last_stored_samples, self.database_url,
                                               [tag.name for tag in self._tags()]))  # fmt: skip
         pipeline.start()

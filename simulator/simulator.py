@@ -77,6 +77,7 @@ class Simulator:
         self._lock = asyncio.Lock()
         self.publishes = 0
         self._uint16_variants: dict[int, ua.Variant] = {}
+        self._forced: dict[Point, Value] = {}
         self.started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -208,6 +209,8 @@ class Simulator:
             await asyncio.sleep(self.options.tick)
 
     async def _publish(self) -> None:
+        for point, value in self._forced.items():
+            point.set(value, self.now)
         changed = [p for p in self.points if p.dirty]
         if not changed:
             return
@@ -276,6 +279,16 @@ class Simulator:
         return accepted
 
     # ------------------------------------------------------------------ fault injection
+
+    async def force(self, name: str, value: Value) -> None:
+        """Hold a point at ``value`` whatever its model does (a PLC's forced I/O), and publish it now."""
+        self._forced[self._by_name[name]] = value
+        await self.step()
+
+    async def release(self, name: str) -> None:
+        """End :meth:`force`: the model sets the point again from the next step."""
+        self._forced.pop(self._by_name[name], None)
+        await self.step()
 
     def stop_answering(self, protocol: str = "modbus", unit_id: int | None = None) -> None:
         """Modbus: read requests and never answer (for one unit or all). OPC UA: stop reading client data."""

@@ -92,9 +92,9 @@ def test_every_python_name_a_document_names_exists(document: str) -> None:
 
 
 def test_the_checker_sees_a_missing_path_and_a_missing_name() -> None:
-    text = "the `mes/alarms/` rules and `mes.recipes.apply`; `tests/mes/{production,nowhere}/`, see docs/plans.md"
-    assert paths_named(text) == ["mes/alarms/", "tests/mes/production/", "tests/mes/nowhere/", "docs/plans.md"]
-    assert not exists("mes/alarms/") and exists("tests/mes/production/") and not exists("docs/plans.md")
+    text = "the `mes/unplanned/` rules and `mes.recipes.apply`; `tests/mes/{production,nowhere}/`, see docs/plans.md"
+    assert paths_named(text) == ["mes/unplanned/", "tests/mes/production/", "tests/mes/nowhere/", "docs/plans.md"]
+    assert not exists("mes/unplanned/") and exists("tests/mes/production/") and not exists("docs/plans.md")
     assert exists("mes/sql/0080") and not exists("mes/sql/0079")
     assert "docs/architecture.md" in CHECKED and "collectors/drivers/modbus/README.md" in CHECKED
     assert not resolves("mes.recipes.apply") and resolves("mes.production.derive.run_once")

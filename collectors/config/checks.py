@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from collectors.config.alarms import alarm_checks
 from collectors.config.models import (
     DataType,
     LineBindings,
@@ -23,7 +24,7 @@ Finding = tuple[Loc, str]
 def cross_checks(plant: Plant) -> list[Finding]:
     """Every cross-reference problem of the plant, in file order."""
     findings: list[Finding] = []
-    for check in (_unique_names, _tag_references, _line_references, _state_maps, _product_lines):
+    for check in (_unique_names, _tag_references, _line_references, _state_maps, _product_lines, alarm_checks):
         findings.extend(check(plant))
     return findings
 

@@ -19,16 +19,10 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-Identifier = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{0,62}$")]
-
-
-class Strict(BaseModel):
-    """Base model: unknown keys are errors, so a typo never passes silently."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from collectors.config.alarms import AlarmSettings
+from collectors.config.base import Identifier, Strict
 
 # --------------------------------------------------------------------------- site
 
@@ -500,7 +494,6 @@ class ShiftPattern(Strict):
 
 # --------------------------------------------------------------------------- plant
 
-
 class Plant(Strict):
     site: Site
     storage: Storage = Storage()
@@ -510,6 +503,7 @@ class Plant(Strict):
     tags: list[Tag] = Field(default_factory=list)
     products: list[Product] = Field(default_factory=list)
     shift_patterns: list[ShiftPattern] = Field(default_factory=list)
+    alarms: AlarmSettings = AlarmSettings()
 
     def lines(self) -> list[Line]:
         return [line for area in self.areas for line in area.lines]

@@ -162,12 +162,19 @@ def run(
     configure_logging(log_level)
     plant, url, service = _service(config, None, metrics_port, spool_dir, database_url, data_dir, "run")
     jobs = mes_jobs(plant, url)
+    listeners = []
+    from mes.alarms.evaluation import alarm_evaluation
+
+    evaluation = alarm_evaluation(plant, url)  # rules judged on the live readings, not read back from the store
+    if evaluation is not None:
+        jobs.append(evaluation.job)
+        listeners.append(evaluation.listen)
     if serve:
         from mes.cli.serve import serve_job
 
         jobs.append(serve_job(url, plant.web))
     with _one_line_errors():
-        asyncio.run(service.run(jobs=jobs))
+        asyncio.run(service.run(jobs=jobs, listeners=listeners))
 
 
 def mes_jobs(plant: Any, database_url: str) -> list[Any]:

@@ -34,6 +34,11 @@ def check(
             f"{path}: ok — site {plant.site.name} ({plant.site.timezone}), {lines} lines, "
             f"{len(plant.connections)} connections, {len(plant.tags)} tags"
         )
+        if plant.alarms.rules:
+            from mes.alarms.engine import AlarmEngine
+
+            points = len(AlarmEngine(plant).conditions)
+            console.print(f"  alarms: {len(plant.alarms.rules)} rules on {points} alarm points (rule × tag)")
         for unit, tag, seconds, how in state_holding(plant):
             console.print(f"  {unit}: state tag {tag} holds a reading {seconds:g} s, then no data ({how})",
                           markup=False, highlight=False)
