@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "serve",
     "derive",
     "downtime",
+    "report",
 ]
 
 for _module in COMMAND_MODULES:

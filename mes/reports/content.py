@@ -1,0 +1,125 @@
+"""A report's content: the recorded facts of one line and period, as numbers.
+
+Every figure of production, OEE, losses, downtime and changeovers is read through the
+functions the API serves (:mod:`mes.production.kpi`, :mod:`mes.production.downtime`,
+:mod:`mes.production.orders`), so a report and ``GET /api/lines/{id}/kpi`` for the same
+window never disagree; there is no second calculation here. The PDF and XLSX writers
+only lay these numbers out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from mes.production import downtime, kpi, orders
+from mes.production.equipment import get_unit
+from mes.reports import records
+from mes.reports.periods import ReportPeriod
+
+Row = dict[str, Any]
+Progress = Callable[[str], None]
+
+# The sections in the order the reports show them (the progress bar counts them).
+SECTIONS = ("oee", "production", "downtime", "changeovers", "quality", "energy", "handover")
+
+
+def _order_plan(conn: psycopg.Connection, row: Row) -> Row:
+    """An order's KPI row with its plan: number, product, planned quantity and progress to date."""
+    order = orders.get_order(conn, int(row["group_key"]))
+    return {"order_id": order["id"], "number": order["number"], "product_id": order["product_id"],
+            "planned_quantity": order["planned_quantity"], "status": order["status"], **_quantities(row)}  # fmt: skip
+
+
+def _quantities(row: Row) -> Row:
+    keys = ("pq", "gq", "sq", "rq", "pq_total", "gq_total", "oee", "availability", "effectiveness", "quality_ratio",
+            "apt", "pbt", "energy", "energy_per_good_unit", "plausible")  # fmt: skip
+    return {key: row[key] for key in keys}
+
+
+def production(conn: psycopg.Connection, period: ReportPeriod) -> Row:
+    """Production against plan per order and per product (``mes_kpi`` by order and by product)."""
+    line, start, end = period.line_id, period.start, period.end
+    by_order = [_order_plan(conn, row) for row in kpi.kpis(conn, line, start, end, "order") if row["group_key"]]
+    by_product = [{"product_id": row["group_key"], **_quantities(row)}
+                  for row in kpi.kpis(conn, line, start, end, "product") if row["group_key"]]  # fmt: skip
+    for product in by_product:
+        product["planned_quantity"] = sum(o["planned_quantity"] for o in by_order
+                                          if o["product_id"] == product["product_id"])  # fmt: skip
+    by_shift = [] if period.kind == "shift" else [
+        {"shift": row["group_label"], **_quantities(row)} for row in kpi.kpis(conn, line, start, end, "shift")]
+    return {"orders": by_order, "products": by_product, "shifts": by_shift}
+
+
+def stops(conn: psycopg.Connection, period: ReportPeriod) -> list[Row]:
+    """The stops of the period with their reason and the comment given when it was assigned."""
+    events = downtime.list_events(conn, period.line_id, period.start, period.end, kind="stop")
+    comments = records.stop_comments(conn, [e["id"] for e in events])
+    return [{**event, "comment": comments.get(event["id"], "")} for event in events]
+
+
+def quality(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
+    """Inspections, values out of limits, nonconformances, scrap and first pass yield.
+    First pass yield is (PQ − SQ − RQ) / PQ, as the order quality summary reads it."""
+    checks = records.inspections(conn, period.line_id, period.start, period.end)
+    pq, sq, rq = total["pq"], total["sq"], total["rq"]
+    return {
+        "inspections": checks,
+        "inspections_count": len(checks),
+        "inspections_failed": sum(1 for c in checks if not c["passed"]),
+        "out_of_limit": sum(c["out_of_limit"] for c in checks),
+        "nonconformances": records.nonconformances(conn, period.line_id, period.start, period.end),
+        "scrap": sq,
+        "rework": rq,
+        "scrap_ratio": total["scrap_ratio"],
+        "first_pass_yield": (pq - sq - rq) / pq if pq else None,
+    }
+
+
+def build_report(conn: psycopg.Connection, period: ReportPeriod, now: datetime | None = None,
+                 progress: Progress | None = None) -> Row:
+    """Everything a report shows for ``period``, as numbers (``progress(section)`` after each section)."""
+    step = progress or (lambda _section: None)
+    line, start, end = period.line_id, period.start, period.end
+    unit = get_unit(conn, line)
+    total = kpi.period_kpi(conn, line, start, end)
+    content: Row = {
+        "period": period, "line_name": unit["name"] or line, "generated_at": now or datetime.now(UTC),
+        "micro_stop_seconds": unit["micro_stop_seconds"],
+        "oee": total, "waterfall": kpi.oee_waterfall(conn, line, start, end), "implausible": kpi.explain(total),
+    }
+    step("oee")
+    content["production"] = production(conn, period)
+    step("production")
+    content["pareto"] = kpi.downtime_pareto(conn, line, start, end)
+    content["stops"] = stops(conn, period)
+    step("downtime")
+    changes = orders.changeovers(conn, line, start, end)
+    content["changeovers"] = changes
+    content["changeover_pairs"] = orders.changeover_by_pair(changes)
+    step("changeovers")
+    content["quality"] = quality(conn, period, total)
+    step("quality")
+    content["energy"] = {"energy": total["energy"], "energy_per_unit": total["energy_per_unit"],
+                         "energy_per_good_unit": total["energy_per_good_unit"]}  # fmt: skip
+    step("energy")
+    content["handover"] = {"notes": records.handover_notes(conn, line, start, end),
+                           "open_items": records.open_items(conn, line, end)}  # fmt: skip
+    content["sign_off"] = records.sign_off(conn, period.key)
+    step("handover")
+    return content
+
+
+def sign_off(conn: psycopg.Connection, period: ReportPeriod, by: str, note: str = "",
+             at: datetime | None = None) -> Row:
+    """Sign a period off (once: a second sign-off is refused)."""
+    from mes.errors import Conflict
+
+    found = records.sign_off(conn, period.key)
+    if found is not None:
+        raise Conflict(f"{period.label} was signed off by {found['signed_by']} at {found['signed_at']:%Y-%m-%d %H:%M}",
+                       field="period")
+    return records.add_sign_off(conn, period.key, period.line_id, by, note, at)
