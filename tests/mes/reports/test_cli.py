@@ -24,8 +24,9 @@ def test_report_writes_the_asked_shift_and_keeps_it(shift_db_url: str, tmp_path:
     book = openpyxl.load_workbook(io.BytesIO(target.read_bytes()))
     assert book.sheetnames[0] == "Summary" and book["Summary"]["A1"].value == "Shift report"
     with psycopg.connect(shift_db_url) as conn:
-        stored = conn.execute("SELECT label, format, language, created_by, octet_length(content) FROM stored_reports "
-                              "WHERE period_key = 'shift:line1:2026-03-04 early' AND NOT scheduled").fetchall()  # fmt: skip
+        stored = conn.execute(
+            "SELECT label, format, language, created_by, octet_length(content) FROM stored_reports "
+            "WHERE period_key = 'shift:line1:2026-03-04 early' AND NOT scheduled").fetchall()
         conn.execute("DELETE FROM stored_reports WHERE NOT scheduled")
     assert stored == [("2026-03-04 early", "xlsx", "en", "cli", target.stat().st_size)]
 
