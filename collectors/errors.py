@@ -64,6 +64,10 @@ class PartialRead(DeviceError):
         super().__init__(f"{len(failures)} request(s) failed ({', '.join(kinds)}), {len(samples)} samples read")
 
 
+class WriteRefused(LineBrainError):
+    """A write was not sent: the tag is not writable, or the value is outside its write limits or type."""
+
+
 class StoreError(LineBrainError):
     """The sample store could not persist or replay data."""
 

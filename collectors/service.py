@@ -27,6 +27,7 @@ from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, T
 from collectors.drivers.base import SampleSink
 from collectors.metrics import CollectorMetrics, announce, serve_metrics
 from collectors.pipeline import Pipeline, SampleListener
+from collectors.setpoint_queue import SetpointQueue, writable_tags
 from collectors.store.latest import last_stored_samples
 from collectors.store.rollups import RollupRefresher
 from collectors.store.sample_store import SampleStore, default_spool_dir
@@ -93,6 +94,7 @@ class CollectorService:
         self.workers: list[ConnectionWorker] = []
         self.pipeline: Pipeline | None = None
         self.metrics_port: int | None = None
+        self.setpoints: SetpointQueue | None = None
         self.started = asyncio.Event()
         self._stop: asyncio.Event | None = None
 
@@ -133,6 +135,11 @@ class CollectorService:
         server, announcement = self._serve_metrics(pipeline)
         tasks = [asyncio.create_task(w.run(), name=f"worker-{w.driver.connection_id}") for w in self.workers]
         tasks += [asyncio.create_task(job(self._stop), name=f"job-{index}") for index, job in enumerate(jobs)]
+        # Setpoint writes reach the drivers only through this queue, and only when a tag is writable.
+        writable = writable_tags(self._tags(), {w.driver.connection_id: w.driver for w in self.workers})
+        if writable:
+            self.setpoints = SetpointQueue(self.database_url, writable, options.name)
+            tasks.append(asyncio.create_task(self.setpoints.run(self._stop), name="setpoint-writes"))
         log.info("collecting %d connections (%d tags) into %s; spool %s", len(self.workers),
                  len(self._tags()), _safe_url(self.database_url), spool_dir)  # fmt: skip
         self.started.set()

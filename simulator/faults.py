@@ -1,5 +1,9 @@
 """Fault injection switches, flipped at run time through :class:`Simulator` methods.
 
+``ignored_writes`` (both protocols) holds point names whose writes the device
+acknowledges and then drops, like a PLC whose HMI or logic overrides the value
+at once; ``None`` in it means every writable point.
+
 Each switch applies to one Modbus unit id or, with ``None``, to every unit.
 The servers consult these on every request, so a fault starts with the next
 request and ends when cleared.
@@ -16,6 +20,7 @@ class ModbusFaults:
     delay: dict[int | None, float] = field(default_factory=dict)  # answer after this many seconds
     exception: dict[int | None, int] = field(default_factory=dict)  # answer with this exception code
     powered_off: set[int] = field(default_factory=set)  # answer exception 0x0B (gateway target failed)
+    ignored_writes: set[str | None] = field(default_factory=set)  # acknowledge these writes, keep the old value
 
     def silent_for(self, unit_id: int) -> bool:
         return bool(self.silent) and (None in self.silent or unit_id in self.silent)
@@ -34,13 +39,21 @@ class ModbusFaults:
         self.silent.clear()
         self.delay.clear()
         self.exception.clear()
+        self.ignored_writes.clear()
 
 
 @dataclass
 class OpcuaFaults:
     silent: bool = False  # stop reading requests from clients, refuse new connections
     delay: float = 0.0  # seconds added to every Read / CreateMonitoredItems
+    ignored_writes: set[str | None] = field(default_factory=set)  # acknowledge these writes, keep the old value
 
     def clear(self) -> None:
         self.silent = False
         self.delay = 0.0
+        self.ignored_writes.clear()
+
+
+def ignores_write(ignored: set[str | None], point_name: str) -> bool:
+    """Is a write to ``point_name`` to be acknowledged and dropped?"""
+    return bool(ignored) and (None in ignored or point_name in ignored)

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable
 
 from collectors.config.models import ModbusTable
-from simulator.faults import ModbusFaults
+from simulator.faults import ModbusFaults, ignores_write
 from simulator.points import Point
 from simulator.registers import UnitBank
 
@@ -162,6 +162,8 @@ class ModbusTcpServer:
                 raise ModbusError(ILLEGAL_ADDRESS)
             if point not in points:
                 points.append(point)
+        if all(ignores_write(self.faults.ignored_writes, point.name) for point in points):
+            return  # acknowledged, not applied (fault injection)
         store = bank.bits(table) if table.is_bit else bank.registers(table)
         before = store[address : address + len(values)]
         for offset, value in enumerate(values):

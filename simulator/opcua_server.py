@@ -29,7 +29,7 @@ from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeValue
 
 from collectors.private_files import private_umask
-from simulator.faults import OpcuaFaults
+from simulator.faults import OpcuaFaults, ignores_write
 from simulator.memory import FREEZE_ABOVE_NODES, freeze_long_lived, paused_gc, unfreeze_long_lived
 from simulator.opcua_nodes import NodeBuilder
 from simulator.opcua_space import use_cached_standard_space
@@ -381,6 +381,9 @@ class OpcuaServer:
         for index, item in enumerate(params.NodesToWrite):
             point = self._by_node.get(item.NodeId) if item.AttributeId == ua.AttributeIds.Value else None
             value = item.Value.Value.Value if item.Value and item.Value.Value else None
+            if point is not None and ignores_write(self.faults.ignored_writes, point.name):
+                results[index] = ua.StatusCode(ua.StatusCodes.Good)  # acknowledged, not applied (fault injection)
+                continue
             if point is not None and point.writable and point.write_limits and isinstance(value, int | float):
                 low, high = point.write_limits
                 if not low <= value <= high:

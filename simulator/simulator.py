@@ -310,6 +310,16 @@ class Simulator:
             raise ValueError("exception code must be 1..255")
         self.modbus_faults.exception[unit_id] = code
 
+    def ignore_writes(self, point: str | None = None, protocol: str = "both") -> None:
+        """Acknowledge writes to ``point`` (None: every point) and keep the old value, like a device whose
+        own logic or HMI overrides them: only a read-back shows it. Ended by :meth:`clear_faults`."""
+        if point is not None and point not in self._by_name:
+            raise KeyError(f"unknown point {point!r}")
+        if protocol in ("modbus", "both"):
+            self.modbus_faults.ignored_writes.add(point)
+        if protocol in ("opcua", "both"):
+            self.opcua_faults.ignored_writes.add(point)
+
     def drop_connections(self, protocol: str = "both") -> int:
         """Abort every open client TCP connection (servers keep listening). Returns how many were dropped."""
         dropped = 0

@@ -13,6 +13,7 @@ from collectors.config.models import (
     DataType,
     LineBindings,
     ModbusConnection,
+    ModbusTable,
     OpcuaConnection,
     Plant,
 )
@@ -24,7 +25,8 @@ Finding = tuple[Loc, str]
 def cross_checks(plant: Plant) -> list[Finding]:
     """Every cross-reference problem of the plant, in file order."""
     findings: list[Finding] = []
-    for check in (_unique_names, _tag_references, _line_references, _state_maps, _product_lines, alarm_checks):
+    for check in (_unique_names, _tag_references, _writable_tags, _line_references, _state_maps, _product_lines,
+                  alarm_checks):
         findings.extend(check(plant))
     return findings
 
@@ -116,6 +118,32 @@ def _opcua_tag(tag, loc: Loc, conn: OpcuaConnection) -> Iterator[Finding]:
         kind = "subscription" if tag.mode == "subscribe" else "poll group"
         known = ", ".join(sorted(groups))
         yield (*loc, "group"), f"unknown {kind} {tag.group!r} on connection {conn.id} (known: {known})"
+
+
+def _writable_tags(plant: Plant) -> Iterator[Finding]:
+    """Write settings only on writable tags; writable only where the device can be written; limits
+    inside the engineering range; numeric Modbus setpoints need limits (a write is checked against them)."""
+    for index, tag in enumerate(plant.tags):
+        loc: Loc = ("tags", index)
+        if not tag.writable:
+            for field in ("write_limits", "write_roles", "write_tolerance"):
+                if getattr(tag, field):
+                    yield (*loc, field), f"{field} is set but the tag is not writable (add writable: true)"
+            continue
+        if tag.table in (ModbusTable.input_register, ModbusTable.discrete_input):
+            yield (*loc, "writable"), f"a {tag.table.value} cannot be written (only coils and holding registers)"
+            continue
+        if tag.write_limits is not None and tag.range is not None:
+            (low, high), (range_low, range_high) = tag.write_limits, tag.range
+            if low < range_low or high > range_high:
+                yield (*loc, "write_limits"), (
+                    f"write limits [{low:g}, {high:g}] reach outside the engineering range "
+                    f"[{range_low:g}, {range_high:g}]"
+                )
+        numeric = tag.data_type not in (DataType.auto, DataType.bool, DataType.bit, DataType.string,
+                                        DataType.string_bytewise)
+        if tag.table is ModbusTable.holding_register and numeric and tag.write_limits is None:
+            yield (*loc, "write_limits"), "a writable numeric register needs write_limits: [low, high]"
 
 
 def _binding_tags(bindings: LineBindings, loc: Loc) -> Iterator[tuple[Loc, str]]:

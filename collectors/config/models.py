@@ -326,8 +326,14 @@ class Tag(Strict):
     deadband: float = Field(default=0.0, ge=0)
     deadband_percent: float = Field(default=0.0, ge=0, le=100)
     heartbeat: float = Field(default=60.0, ge=0, description="store at least every N s; 0 = every read")
+    # Setpoints: only tags marked writable can be written, through the audited path (docs/recipes.md).
     writable: bool = False
-    write_limits: tuple[float, float] | None = None
+    write_limits: tuple[float, float] | None = Field(default=None, description="lowest and highest value a "
+                                                     "write may send, in engineering units")
+    write_roles: list[Identifier] = Field(default_factory=list, description="roles that may write this tag "
+                                          "(empty: every role allowed to write setpoints)")
+    write_tolerance: float | None = Field(default=None, ge=0, description="largest difference between the "
+                                          "value written and the value read back that counts as equal")
 
     @field_validator("address")
     @classmethod

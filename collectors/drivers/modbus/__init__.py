@@ -7,8 +7,9 @@ one connection), :func:`modbus_worker` (driver + connection worker, ready to run
 """
 
 from collectors.drivers.modbus.codec import BlockDecoder, DecodeError, decode_value, encode_value
-from collectors.drivers.modbus.driver import ModbusDriver, WriteRefused, modbus_worker
+from collectors.drivers.modbus.driver import ModbusDriver, modbus_worker
 from collectors.drivers.modbus.planner import ReadRequest, plan_requests
+from collectors.errors import WriteRefused
 
 __all__ = [
     "BlockDecoder",

@@ -37,7 +37,7 @@ from typing import Any
 from collectors.config.models import ModbusConnection, ModbusTable, Tag
 from collectors.drivers.base import SampleSink
 from collectors.drivers.modbus.client import ModbusClient, ModbusExceptionReply
-from collectors.drivers.modbus.codec import BlockDecoder, encode_value, register_type
+from collectors.drivers.modbus.codec import BlockDecoder, decode_value, encode_value, register_type
 from collectors.drivers.modbus.health import UnitHealth
 from collectors.drivers.modbus.planner import ReadRequest, plan_requests, unit_of
 from collectors.errors import (
@@ -46,9 +46,9 @@ from collectors.errors import (
     DeviceBusy,
     DeviceError,
     DeviceTimeout,
-    LineBrainError,
     PartialRead,
     ProtocolOutOfStep,
+    WriteRefused,
 )
 from collectors.samples import BAD_TYPE_MISMATCH, GOOD, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED, Sample
 from collectors.worker import ConnectionWorker, error_kind
@@ -62,8 +62,8 @@ _NONES = repeat(None)
 _PROBLEM_STATUS = (GOOD, UNCERTAIN_ENGINEERING_UNITS_EXCEEDED, BAD_TYPE_MISMATCH)
 
 
-class WriteRefused(LineBrainError):
-    """A write was not sent: the tag is not writable, the value is outside its write limits or type."""
+_READ_FUNCTION = {ModbusTable.coil: 1, ModbusTable.discrete_input: 2, ModbusTable.holding_register: 3,
+                  ModbusTable.input_register: 4}
 
 
 class UnitSuspended(DeviceTimeout):
@@ -363,6 +363,21 @@ class ModbusDriver:
         except ValueError as exc:
             raise WriteRefused(str(exc)) from exc
         await self._client.write_registers(unit, address, registers)
+
+    async def read_tag(self, tag: str) -> Sample:
+        """Read one tag now, on its own request (the read-back of a write; polls never wait for it)."""
+        if tag not in self.tags:
+            raise BadAddress(f"{self.connection_id}: no Modbus tag {tag}")
+        spec = self.tags[tag]
+        function_code = _READ_FUNCTION[spec.table or ModbusTable.holding_register]
+        words, sent, received = await self._client.read_timed(function_code, unit_of(spec), spec.address or 0,
+                                                              spec.register_count)
+        location = self.connection.workarounds.string_register_location
+        value = decode_value(spec, words, string_register_location=location)
+        when, seen = datetime.fromtimestamp((sent + received) / 2, UTC), datetime.fromtimestamp(received, UTC)
+        if isinstance(value, str):
+            return Sample(tag, when, None, GOOD, value, None, seen)
+        return Sample(tag, when, None if value is None else float(value), GOOD, None, None, seen)
 
     def health(self) -> dict[str, Any]:
         """Connection totals and, per unit id, requests, errors by kind, latency and last good read."""

@@ -45,11 +45,11 @@ from collectors.drivers.opcua.failures import SecurityError, as_device_error
 from collectors.drivers.opcua.fastpublish import install as install_fast_publish
 from collectors.drivers.opcua.limits import OperationLimits, read_operation_limits
 from collectors.drivers.opcua.points import Point, bad_sample, sample_of
-from collectors.drivers.opcua.reading import ChunkedReader
+from collectors.drivers.opcua.reading import ChunkedReader, read_parameters
 from collectors.drivers.opcua.security import apply_security, default_pki_dir
 from collectors.drivers.opcua.subscriptions import Inbox, Monitored, SubscriptionSet
 from collectors.drivers.opcua.writing import write_value
-from collectors.errors import BadAddress, ConnectionLost, DeviceError
+from collectors.errors import BadAddress, ConnectionLost, DeviceError, WriteRefused
 from collectors.samples import BAD_NO_COMMUNICATION, BAD_NODE_ID_UNKNOWN, Sample
 
 log = logging.getLogger(__name__)
@@ -191,13 +191,10 @@ class OpcuaDriver:
         """Write one tag (inverse of its scale/offset), as the server's data type. Raises BadAddress
         for an unknown or unwritable node, DeviceError for other refusals."""
         point = self._by_name.get(tag)
-        if point is None:
-            raise BadAddress(f"{self.connection_id}: no tag {tag!r} on this connection")
-        if self._state != "connected" or self._client is None:
-            raise ConnectionLost(f"{self.connection_id}: not connected")
-        node_id = self._resolved[point.handle].node_id
-        if node_id is None:
-            raise BadAddress(f"{self.connection_id}: tag {tag} has no node on the server ({point.address})")
+        if point is not None and not point.tag.writable:
+            raise WriteRefused(f"tag {tag} is not writable (set writable: true in the plant config)")
+        node_id = self._node_of(tag)
+        assert point is not None and self._client is not None
         raw = (value - point.offset) / point.scale if point.scaled and isinstance(value, int | float) else value
         try:
             await write_value(self._client.uaclient, node_id, raw, self._write_types, point.address)
@@ -205,6 +202,29 @@ class OpcuaDriver:
             raise
         except Exception as exc:
             raise as_device_error(exc, f"{self.connection_id}: write of {tag}") from exc
+
+    async def read_tag(self, tag: str) -> Sample:
+        """Read one tag's DataValue now (the read-back of a write), with its status and timestamps."""
+        node_id = self._node_of(tag)
+        assert self._client is not None
+        started = datetime.now(UTC)
+        try:
+            [value] = await self._client.uaclient.read(read_parameters([node_id]))
+        except Exception as exc:
+            raise as_device_error(exc, f"{self.connection_id}: read of {tag}") from exc
+        return sample_of(self._by_name[tag], value, datetime.now(UTC), started)
+
+    def _node_of(self, tag: str) -> ua.NodeId:
+        """The resolved node of a tag of this connection; BadAddress or ConnectionLost when there is none."""
+        point = self._by_name.get(tag)
+        if point is None:
+            raise BadAddress(f"{self.connection_id}: no tag {tag!r} on this connection")
+        if self._state != "connected" or self._client is None:
+            raise ConnectionLost(f"{self.connection_id}: not connected")
+        node_id = self._resolved[point.handle].node_id
+        if node_id is None:
+            raise BadAddress(f"{self.connection_id}: tag {tag} has no node on the server ({point.address})")
+        return node_id
 
     async def close(self) -> None:
         """Stop the watchdog, delete subscriptions, close the session and the channel. Never raises."""

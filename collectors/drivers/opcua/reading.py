@@ -42,7 +42,7 @@ class ChunkedReader:
         try:
             async with self._gate:
                 self.requests += 1
-                return await self._session.read(_read_parameters(node_ids))
+                return await self._session.read(read_parameters(node_ids))
         except ua.UaStatusCodeError as exc:
             if not is_too_large(exc) or len(node_ids) == 1:
                 raise
@@ -53,7 +53,8 @@ class ChunkedReader:
         return first + second
 
 
-def _read_parameters(node_ids: Sequence[ua.NodeId]) -> ua.ReadParameters:
+def read_parameters(node_ids: Sequence[ua.NodeId]) -> ua.ReadParameters:
+    """A Read of the nodes' values with both timestamps, never from a cache (MaxAge 0)."""
     params = ua.ReadParameters()
     params.MaxAge = 0
     params.TimestampsToReturn = ua.TimestampsToReturn.Both

@@ -238,7 +238,7 @@ async def test_writes_land_as_the_nodes_type_and_refusals_are_typed(pki):
         ns = sim.opcua_namespace
         tags = [Tag(name="setpoint", connection="sim", node_id=f"ns={ns};s={FILLER}.SpeedSetpoint", writable=True),
                 Tag(name="enable", connection="sim", node_id=f"ns={ns};s={FILLER}.Enable", writable=True),
-                Tag(name="state", connection="sim", node_id=f"ns={ns};s={FILLER}.State")]
+                Tag(name="state", connection="sim", node_id=f"ns={ns};s={FILLER}.State", writable=True)]
         driver = OpcuaDriver(sim_connection(sim), tags, pki_dir=pki)
         await driver.connect()
         try:
