@@ -25,6 +25,10 @@ ACTIONS: dict[str, str] = {
     "quality.inspect": "record inspections and lots (create, consume, split, merge)",
     "quality.disposition": "disposition and close nonconformances, freeze SPC limits, skip inspections",
     "handover.write": "write shift handover notes and close open items",
+    "setpoints.write": "write a setpoint to a device (tags marked writable; a tag's write_roles narrow it)",
+    "recipes.edit": "create recipe versions (drafts) and withdraw them",
+    "recipes.approve": "approve recipes (password re-entered: an electronic signature)",
+    "recipes.download": "download an approved recipe to the devices (by hand; at order start it is automatic)",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
 }
@@ -34,11 +38,14 @@ _EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspec
 PERMISSIONS: dict[Role, frozenset[str]] = {
     "operator": frozenset(_EVERYONE_ON_THE_LINE),
     "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
-                                                     "calendar.edit", "handover.write"}),
-    "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}),
-    "maintenance": frozenset({"downtime.assign", "downtime.edit"}),
+                                                     "calendar.edit", "handover.write"}
+                            | {"setpoints.write", "recipes.edit", "recipes.download"}),
+    "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}
+                         | {"recipes.edit", "recipes.approve"}),
+    "maintenance": frozenset({"downtime.assign", "downtime.edit"} | {"setpoints.write"}),
     "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
-                          "calendar.edit", "handover.write", "audit.read"}),
+                          "calendar.edit", "handover.write", "audit.read"}
+                         | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 

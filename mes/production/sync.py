@@ -13,6 +13,7 @@ from mes.production.downtime import sync_reasons
 from mes.production.equipment import sync_equipment
 from mes.production.products import sync_products
 from mes.production.shifts import ensure_calendar, rebuild_future
+from mes.recipes.setpoints import sync_writable_tags
 
 
 def sync_plant(conn: psycopg.Connection, plant: Plant, now: datetime | None = None, calendar_days: int = 7) -> None:
@@ -26,6 +27,7 @@ def sync_plant(conn: psycopg.Connection, plant: Plant, now: datetime | None = No
         sync_products(conn, plant)
         sync_reasons(conn, plant)
         rebuild_future(conn, plant, now, calendar_days)
+        sync_writable_tags(conn, plant)
 
 
 def extend_calendar(conn: psycopg.Connection, plant: Plant, now: datetime, days_ahead: int = 2) -> None:
