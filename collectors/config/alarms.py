@@ -88,6 +88,9 @@ class Channel(Strict):
     to: list[str] = Field(default_factory=list, description="e-mail addresses")
     roles: list[str] = Field(default_factory=list, description="roles this channel reaches (empty: all)")
     areas: list[Identifier] = Field(default_factory=list, description="areas it serves (empty: all)")
+    shifts: list[Identifier] = Field(default_factory=list, description="the shifts whose team it reaches "
+                                     "(empty: every shift)")
+    secret: str | None = Field(default=None, description="DingTalk: the robot's signing secret (use ${VAR})")
 
     @model_validator(mode="after")
     def _target(self) -> Channel:

@@ -27,7 +27,8 @@ from rich.table import Table
 from mes.cli.common import ConfigPath, DatabaseUrl, DataDir, console, err_console, load_config_or_exit
 
 # Modules with MES background jobs for `linebrain run` (each defines jobs(plant, database_url)).
-MES_JOB_MODULES: list[str] = ["mes.jobs", "mes.quality.jobs", "mes.grafana.cache", "mes.grafana.watchdog"]
+MES_JOB_MODULES: list[str] = ["mes.jobs", "mes.quality.jobs", "mes.alarms.jobs", "mes.grafana.cache",
+                              "mes.grafana.watchdog"]
 
 Connections = Annotated[
     str | None,
