@@ -28,6 +28,7 @@ def cross_checks(plant: Plant) -> list[Finding]:
     for check in (_unique_names, _tag_references, _writable_tags, _line_references, _state_maps, _product_lines,
                   alarm_checks):
         findings.extend(check(plant))
+    findings.extend(_line_flows(plant))
     return findings
 
 
@@ -205,6 +206,28 @@ def _product_lines(plant: Plant) -> Iterator[Finding]:
         for line_id in product.ideal_cycle_time:
             if line_id not in lines:
                 yield ("products", p, "ideal_cycle_time", line_id), f"unknown line {line_id!r}"
+
+
+def _line_flows(plant: Plant) -> Iterator[Finding]:
+    """A line's ``flow`` and ``constraint`` name its own machines; the constraint has a state tag."""
+    for a, area in enumerate(plant.areas):
+        for i, line in enumerate(area.lines):
+            loc: Loc = ("areas", a, "lines", i)
+            machines = {eq.id: eq for eq in line.equipment}
+            known = ", ".join(machines) or "none defined"
+            for f, machine in enumerate(line.flow):
+                if machine not in machines:
+                    yield (*loc, "flow", f), f"unknown equipment {machine!r} (equipment: {known})"
+                elif machine in line.flow[:f]:
+                    yield (*loc, "flow", f), f"{machine!r} is in the flow twice"
+            if line.constraint is None:
+                continue
+            if line.constraint not in machines:
+                yield (*loc, "constraint"), f"unknown equipment {line.constraint!r} (equipment: {known})"
+            elif machines[line.constraint].bindings.state is None:
+                yield (*loc, "constraint"), f"{line.constraint!r} binds no state tag: its stops cannot be seen"
+            elif line.flow and line.constraint not in line.flow:
+                yield (*loc, "constraint"), f"{line.constraint!r} is not in the line's flow"
 
 
 __all__ = ["cross_checks"]

@@ -447,6 +447,12 @@ class Line(Strict):
     orders: OrderSettings | None = None
     bindings: LineBindings = LineBindings()
     equipment: list[Equipment] = Field(default_factory=list)
+    constraint: Identifier | None = Field(
+        default=None, description="equipment id of the line's constraint (bottleneck): attributes its stops to "
+                                  "the machine that caused them (root cause)")
+    flow: list[Identifier] = Field(
+        default_factory=list, description="machines from upstream to downstream, buffers between neighbours "
+                                          "(default: the equipment in the order listed)")
     downtime_reasons: list[DowntimeReason] = Field(default_factory=list)
 
 

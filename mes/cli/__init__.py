@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "derive",
     "downtime",
     "report",
+    "root_cause",
 ]
 
 for _module in COMMAND_MODULES:

@@ -26,6 +26,7 @@ from mes.production.counts import counter_rule, derive_counts, rewind_counts
 from mes.production.downtime import derive_events
 from mes.production.equipment import work_units
 from mes.production.orders import follow_order_tag
+from mes.production.root_cause import derive_line
 from mes.production.shifts import build_line_calendar
 from mes.production.states import derive_states
 from mes.production.sync import extend_calendar, sync_plant
@@ -72,19 +73,34 @@ def run_once(conn: psycopg.Connection, plant: Plant, now: datetime | None = None
             extend_calendar(conn, plant, now)
         tags = tag_ids(conn)
         late = None if only is not None else _take_pending(conn)
+        changed: dict[str, datetime] = {}  # line -> earliest changed state interval of its units
         for unit in work_units(plant):
             if only is not None and unit.id not in only:
                 continue
             try:
                 with conn.transaction():
-                    _derive_or_rederive(conn, plant, unit.id, unit.line_id, tags, now, late)
+                    since = _derive_or_rederive(conn, plant, unit.id, unit.line_id, tags, now, late)
                 report.units.append(unit.id)
+                if since is not None:
+                    changed[unit.line_id] = min(since, changed.get(unit.line_id, since))
             except psycopg.Error as exc:  # keep the others going; say which unit failed
                 log.exception("derivation failed for %s", unit.id)
                 report.errors.append(f"{unit.id}: {exc}")
+        _attribute_lines(conn, changed, report)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return report
+
+
+def _attribute_lines(conn: psycopg.Connection, changed: dict[str, datetime], report: DeriveReport) -> None:
+    """Re-attribute the root causes of lines whose machines' states changed (one transaction each)."""
+    for line_id, since in changed.items():
+        try:
+            with conn.transaction():
+                derive_line(conn, line_id, since)
+        except psycopg.Error as exc:
+            log.exception("root-cause attribution failed for %s", line_id)
+            report.errors.append(f"{line_id} root cause: {exc}")
 
 
 def _units_present(conn: psycopg.Connection, plant: Plant) -> bool:
@@ -95,9 +111,9 @@ def _units_present(conn: psycopg.Connection, plant: Plant) -> bool:
 
 
 def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, line_id: str, tags: dict[str, int],
-                        now: datetime, late: datetime | None) -> None:
+                        now: datetime, late: datetime | None) -> datetime | None:
     """One unit: calendar for the days its new samples fall on, then derive; from ``late`` on
-    again when its facts already reach past it."""
+    again when its facts already reach past it. Returns the earliest time its states changed."""
     earliest = earliest_underived(conn, unit_id, tags)
     reaches = scalar(conn, "SELECT max(last_time) FROM derive_watermarks WHERE equipment_id = %s", (unit_id,))
     rederive_from = late if late is not None and reaches is not None and late <= reaches else None
@@ -106,7 +122,7 @@ def _derive_or_rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, li
         cover_history(conn, plant, line_id, min(starts), now, tags, unit_id)
     if rederive_from is not None:
         rewind_unit(conn, unit_id, tags, rederive_from)
-    derive_unit(conn, unit_id, tags, now)
+    return derive_unit(conn, unit_id, tags, now)
 
 
 def _take_pending(conn: psycopg.Connection) -> datetime | None:
@@ -171,8 +187,8 @@ def newest_sample(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], 
     return max(found) if found else None
 
 
-def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> None:
-    """All streams of one unit, in dependency order."""
+def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], now: datetime) -> datetime | None:
+    """All streams of one unit, in dependency order; returns the earliest time its states changed."""
     unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
     if unit is None:
         raise NotFound(f"{unit_id}: not in the database (sync the plant config first)", field="unit")
@@ -189,6 +205,8 @@ def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], no
         changed_from = derive_states(conn, unit, tags[unit["state_tag"]], now, fault_tag)
         if changed_from is not None:
             derive_events(conn, unit, changed_from)
+        return changed_from
+    return None
 
 
 def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: datetime,
@@ -204,7 +222,9 @@ def rederive(conn: psycopg.Connection, plant: Plant, unit_id: str, since: dateti
             raise ValueError(f"no unit {unit_id!r}")
         cover_history(conn, plant, unit["line_id"] or unit_id, since, now, tags, unit_id)
         rewind_unit(conn, unit_id, tags, since)
-        derive_unit(conn, unit_id, tags, now)
+        changed_from = derive_unit(conn, unit_id, tags, now)
+        if changed_from is not None:
+            derive_line(conn, unit["line_id"] or unit_id, min(since, changed_from))
 
 
 def rewind_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], since: datetime) -> None:

@@ -12,6 +12,7 @@ from collectors.database.tags import sync_tags
 from mes.production.downtime import sync_reasons
 from mes.production.equipment import sync_equipment
 from mes.production.products import sync_products
+from mes.production.root_cause import sync_flows
 from mes.production.shifts import ensure_calendar, rebuild_future
 from mes.recipes.setpoints import sync_writable_tags
 
@@ -24,6 +25,7 @@ def sync_plant(conn: psycopg.Connection, plant: Plant, now: datetime | None = No
     sync_tags(conn, plant)
     with conn.transaction():
         sync_equipment(conn, plant)
+        sync_flows(conn, plant)
         sync_products(conn, plant)
         sync_reasons(conn, plant)
         rebuild_future(conn, plant, now, calendar_days)
