@@ -17,6 +17,7 @@ from collectors.config.models import (
     OpcuaConnection,
     Plant,
 )
+from collectors.config.reports import report_checks
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
@@ -26,7 +27,7 @@ def cross_checks(plant: Plant) -> list[Finding]:
     """Every cross-reference problem of the plant, in file order."""
     findings: list[Finding] = []
     for check in (_unique_names, _tag_references, _writable_tags, _line_references, _state_maps, _product_lines,
-                  alarm_checks):
+                  alarm_checks, report_checks):
         findings.extend(check(plant))
     findings.extend(_line_flows(plant))
     return findings

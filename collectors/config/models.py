@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_validator
 
 from collectors.config.alarms import AlarmSettings
 from collectors.config.base import Identifier, Strict
+from collectors.config.reports import ReportSettings
 
 # --------------------------------------------------------------------------- site
 
@@ -516,6 +517,7 @@ class Plant(Strict):
     products: list[Product] = Field(default_factory=list)
     shift_patterns: list[ShiftPattern] = Field(default_factory=list)
     alarms: AlarmSettings = AlarmSettings()
+    reports: ReportSettings = ReportSettings()
 
     def lines(self) -> list[Line]:
         return [line for area in self.areas for line in area.lines]

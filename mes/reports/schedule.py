@@ -1,0 +1,104 @@
+"""The report schedule ``linebrain run`` keeps: after each period closes and its late data has
+had ``reports.grace_minutes``, make the configured report, store it, and mail it to the
+recipients of the configured roles.
+
+Exactly once: a scheduled report is stored under a unique key (period, format, language) by
+``INSERT ... ON CONFLICT DO NOTHING`` and only the insert that wins mails it, so neither a
+restart nor a second ``run`` process makes or mails one twice. A starting run catches up on
+the periods that closed in the last ``reports.catch_up_days``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from collectors.config.models import Plant
+from collectors.config.reports import ReportSchedule
+from mes.errors import MesError
+from mes.jobs import BackgroundJob, periodic_job
+from mes.reports import mail, store
+from mes.reports.generate import MEDIA, file_name, locale_of, render
+from mes.reports.pdf import title
+from mes.reports.periods import ReportPeriod, closed_periods
+
+log = logging.getLogger("linebrain.reports")
+SCHEDULE_EVERY_S = 30.0
+SCHEDULER = "schedule"
+
+
+@dataclass
+class ScheduleReport:
+    """What one round made (period keys) and what went wrong (mail failures included)."""
+
+    made: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def due(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, now: datetime) -> list[ReportPeriod]:
+    """Periods of ``schedule`` closed (grace included) by ``now`` whose report is not stored yet."""
+    settings = plant.reports
+    until = now - timedelta(minutes=settings.grace_minutes)
+    since = until - timedelta(days=settings.catch_up_days)
+    out: list[ReportPeriod] = []
+    for line in schedule.lines or [line.id for line in plant.lines()]:
+        out += [period for period in closed_periods(conn, line, schedule.kind, since, until)
+                if not store.is_stored(conn, period, schedule.format, schedule.language)]  # fmt: skip
+    return out
+
+
+def make(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, period: ReportPeriod, now: datetime,
+         report: ScheduleReport) -> None:
+    """Make, store and mail one scheduled report (nothing when another process stored it first)."""
+    data = render(conn, period, schedule.format, schedule.language, now=now)
+    stored = store.save(conn, period, schedule.format, schedule.language, data, by=SCHEDULER, scheduled=True)
+    if stored is None:
+        return
+    report.made.append(period.key)
+    to = mail.recipients(plant, schedule.mail_to)
+    if not to:
+        return
+    name = file_name(period, schedule.format, schedule.language)
+    subject = f"{title(period.kind, locale_of(schedule.language))} {period.line_id} {period.label}"
+    error = None
+    try:
+        mail.send_report(mail.smtp_of(plant), to, subject, f"{subject}\n\n{name}", name, data, MEDIA[schedule.format])
+    except (OSError, smtplib.SMTPException) as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        report.errors.append(f"mailing {period.key} to {', '.join(to)}: {error}")
+    store.mark_mailed(conn, stored["id"], to, error, now)
+
+
+def run_schedule(conn: psycopg.Connection, plant: Plant, now: datetime | None = None) -> ScheduleReport:
+    """One round: every due report of every schedule. One failing report never stops the others."""
+    now = now or datetime.now(UTC)
+    report = ScheduleReport()
+    for schedule in plant.reports.schedules:
+        try:
+            periods = due(conn, plant, schedule, now)
+        except MesError as exc:
+            report.errors.append(f"{schedule.kind} reports: {exc}")
+            continue
+        for period in periods:
+            try:
+                make(conn, plant, schedule, period, now, report)
+            except MesError as exc:
+                report.errors.append(f"{period.key}: {exc}")
+    return report
+
+
+def report_job(plant: Plant, database_url: str, every_s: float = SCHEDULE_EVERY_S,
+               clock: Callable[[], datetime] | None = None) -> BackgroundJob:
+    """The schedule as a ``linebrain run`` job (``clock``: the simulator's, in tests and the demo)."""
+    return periodic_job(database_url, every_s, "reports", log, when=lambda: clock() if clock else None,
+                        step=lambda conn, now: run_schedule(conn, plant, now))  # fmt: skip
+
+
+def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
+    """The report schedule, when the config has one."""
+    return [report_job(plant, database_url)] if plant.reports.schedules else []
