@@ -89,6 +89,12 @@ def get_lot(conn: psycopg.Connection, code: str) -> dict[str, Any]:
     return by_supplier[0]
 
 
+def recent_lots(conn: psycopg.Connection, limit: int = 50) -> list[dict[str, Any]]:
+    """The newest lots (produced and received), with the number of their order, newest first."""
+    return rows(conn, "SELECT l.*, o.number AS work_order_number FROM lots l "
+                      "LEFT JOIN work_orders o ON o.id = l.work_order_id ORDER BY l.id DESC LIMIT %s", (limit,))
+
+
 def consume(
     conn: psycopg.Connection, material_code: str, into_code: str, quantity: float | None = None, *, by: str = ""
 ) -> dict[str, Any]:

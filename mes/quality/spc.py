@@ -24,12 +24,12 @@ from psycopg.types.json import Jsonb
 from pydantic import Field, model_validator
 
 from mes.bounds import PositiveSeconds, SerialId
-from mes.quality.charts import ChartData, ChartLimits, ChartType, PlottedChart, compute_limits, plot
+from mes.quality.charts import ChartData, ChartLimits, ChartType, PlottedChart, Point, compute_limits, plot
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
 from mes.quality.events import record_event
 from mes.quality.models import QualityInput
-from mes.quality.rules import RULES, check_rules, default_rules
+from mes.quality.rules import RULES, Violation, check_rules, default_rules
 
 
 class ChartIn(QualityInput):
@@ -228,35 +228,43 @@ def evaluate(conn: psycopg.Connection, chart_id: int, until: datetime | None = N
     return {"chart": chart, "points": _points(plotted, times), "violations": violations}
 
 
+def rule_violations(chart: dict[str, Any], plotted: PlottedChart) -> list[tuple[str, Violation, Point]]:
+    """(chart part, violation, the point completing it) of the chart's rules, nothing stored: the
+    primary chart under the chart's rules; R, S and MR charts only beyond their limits (their
+    distribution is skewed)."""
+    parts = [("primary", plotted.primary, chart_rules(chart))]
+    if plotted.secondary:
+        parts.append(("secondary", plotted.secondary, ("nelson1",) if chart["rule_set"] == "nelson" else ("we1",)))
+    found: list[tuple[str, Violation, Point]] = []
+    for part, points, codes in parts:
+        by_index = {p.index: p for p in points}
+        found.extend((part, violation, by_index[violation.index]) for violation in check_rules(points, codes))
+    return found
+
+
 def _violations(conn, chart: dict, plotted: PlottedChart, times: list[datetime]) -> list[dict[str, Any]]:
     kind = ChartType(chart["chart_type"])
     found: list[dict[str, Any]] = []
-    parts = [("primary", plotted.primary, chart_rules(chart))]
-    if plotted.secondary:
-        # R, S and MR charts: only points beyond their limits (their distribution is skewed).
-        parts.append(("secondary", plotted.secondary, ("nelson1",) if chart["rule_set"] == "nelson" else ("we1",)))
-    for part, points, codes in parts:
-        for violation in check_rules(points, codes):
-            point = next(p for p in points if p.index == violation.index)
-            when = times[violation.index]
-            saved = rows(
-                conn,
-                "INSERT INTO spc_violations (chart_id, rule, chart_part, point_time, value, description) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chart_id, rule, chart_part, point_time) DO NOTHING "
-                "RETURNING id",
-                (chart["id"], violation.rule, part, when, point.value, violation.description),
-            )
-            if saved:
-                record_event(
-                    conn, "spc_violation",
-                    f"SPC {chart['name']} ({kind.value}{'' if part == 'primary' else ' spread'}): "
-                    f"{violation.description} at {when:%Y-%m-%d %H:%M:%S}, value {point.value:.6g}",
-                    time=when, source_id=saved[0]["id"], rule=violation.rule,
-                    details={"chart_id": chart["id"], "chart_part": part, "value": point.value,
-                             "points": [_iso(times[i]) for i in violation.points]},
-                )  # fmt: skip
-            found.append({"rule": violation.rule, "chart_part": part, "time": when, "value": point.value,
-                          "description": violation.description})
+    for part, violation, point in rule_violations(chart, plotted):
+        when = times[violation.index]
+        saved = rows(
+            conn,
+            "INSERT INTO spc_violations (chart_id, rule, chart_part, point_time, value, description) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (chart_id, rule, chart_part, point_time) DO NOTHING "
+            "RETURNING id",
+            (chart["id"], violation.rule, part, when, point.value, violation.description),
+        )
+        if saved:
+            record_event(
+                conn, "spc_violation",
+                f"SPC {chart['name']} ({kind.value}{'' if part == 'primary' else ' spread'}): "
+                f"{violation.description} at {when:%Y-%m-%d %H:%M:%S}, value {point.value:.6g}",
+                time=when, source_id=saved[0]["id"], rule=violation.rule,
+                details={"chart_id": chart["id"], "chart_part": part, "value": point.value,
+                         "points": [_iso(times[i]) for i in violation.points]},
+            )  # fmt: skip
+        found.append({"rule": violation.rule, "chart_part": part, "time": when, "value": point.value,
+                      "description": violation.description})
     return found
 
 

@@ -305,14 +305,19 @@ def oee(request: Request, conn: Conn, q: Oee) -> HTMLResponse:
 
 
 @router.get("/oee/{table}.{fmt}")
-def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto|changeovers)$")],
+def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto|changeovers|delivery|stops)$")],
                  fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
-                 q: Oee) -> Response:  # fmt: skip
+                 q: Oee, reason: Annotated[str | None, Query(max_length=200)] = None) -> Response:  # fmt: skip
     if q.line is None:
         raise HTTPException(422, "line: choose a line")
+    if table == "stops":  # the Pareto drill-down: the stops behind one bar
+        unit = call(views.unit, conn, q.line)
+        choice = call(periods.choose, q.period, q.day, q.start, q.end, unit["timezone"], now(request))
+        stops = call(views.pareto_stops_page, conn, q.line, choice.start, choice.end, reason or "")["stops"]
+        return exports.download(stops, f"stops-{q.line}-{choice.first}-{choice.last}", fmt)
     _, choice, page = _oee(conn, request, q, q.line)
     rows = {"kpi": page["groups"] or [page["total"]], "lines": page["by_line"], "waterfall": page["waterfall"],
-            "pareto": page["pareto"], "changeovers": page["changeovers"]}[table]
+            "pareto": page["pareto"], "changeovers": page["changeovers"], "delivery": page["delivery"]}[table]
     name = f"{table}-{q.line}-{choice.first}-{choice.last}"
     return exports.download(rows, name, fmt)
 

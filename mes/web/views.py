@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from mes.auth import users
-from mes.production import downtime, handover, kpi, orders, products, shifts, states, status
+from mes.production import downtime, handover, kpi, orders, period_report, products, shifts, states, status
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
 
@@ -164,15 +164,27 @@ def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datet
     """The manager's OEE view over a period: every line side by side, then the chosen line's KPIs
     by group, its loss waterfall, its downtime Pareto and its changeovers."""
     changes = orders.changeovers(conn, line_id, start, end)
+    delivery = period_report.order_delivery(conn, line_id, start, end)
     return {
-        "by_line": [{**kpi.period_kpi(conn, line["id"], start, end), "group_key": line["id"],
-                     "group_label": line["name"] or line["id"]} for line in list_equipment(conn, "line")],
-        "total": kpi.period_kpi(conn, line_id, start, end),
-        "groups": kpi.kpis(conn, line_id, start, end, by) if by != "period" else [],
+        "by_line": [period_report.with_yield({**kpi.period_kpi(conn, line["id"], start, end), "group_key": line["id"],
+                                              "group_label": line["name"] or line["id"]})
+                    for line in list_equipment(conn, "line")],
+        "total": period_report.with_yield(kpi.period_kpi(conn, line_id, start, end)),
+        "groups": [period_report.with_yield(row) for row in kpi.kpis(conn, line_id, start, end, by)]
+        if by != "period" else [],
+        "delivery": delivery, "on_time": period_report.on_time_rate(delivery),
         "waterfall": kpi.oee_waterfall(conn, line_id, start, end),
         "pareto": kpi.downtime_pareto(conn, line_id, start, end),
         "changeovers": changes, "changeover_pairs": orders.changeover_by_pair(changes),
     }  # fmt: skip
+
+
+def pareto_stops_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime,
+                      code: str) -> dict[str, Any]:
+    """The stops behind one bar of the downtime Pareto, with the bar itself (name, total)."""
+    bar = next((row for row in kpi.downtime_pareto(conn, line_id, start, end) if row["reason_code"] == code), None)
+    return {"bar": bar or {"reason_code": code, "reason_name": None, "seconds": 0.0, "events": 0},
+            "stops": period_report.pareto_stops(conn, line_id, start, end, code)}
 
 
 ADMIN_DAYS = 7

@@ -1,0 +1,66 @@
+"""What a plant manager reads over a period besides OEE: first pass yield and scrap, whether
+orders were completed on time, and the stops behind each bar of the downtime Pareto.
+
+Yield comes from the same KPI rows as OEE (``mes_kpi``): scrap ratio SQ/PQ, rework ratio RQ/PQ and
+first pass yield (PQ − SQ − RQ)/PQ (ISO 22400-2; the same formula as
+:func:`mes.quality.summary.order_quality`). The drill-down reads ``mes_downtime_pareto_stops``
+(mes/sql/0115), which classifies lost time exactly as ``mes_downtime_pareto`` does, so the stops
+of a bar add up to the bar.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from mes.db import rows
+from mes.errors import InvalidInput
+from mes.production.equipment import get_unit
+
+Row = dict[str, Any]
+
+
+def with_yield(row: Row) -> Row:
+    """A KPI row with its first pass yield, (PQ − SQ − RQ)/PQ; None without production."""
+    pq, sq, rq = row.get("pq") or 0.0, row.get("sq") or 0.0, row.get("rq") or 0.0
+    return {**row, "first_pass_yield": (pq - sq - rq) / pq if pq > 0 else None}
+
+
+def order_delivery(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime) -> list[Row]:
+    """The line's orders completed in [start, end): when they were due, when they were completed
+    (the last completion) and whether that was on time (``None`` when the order had no due time)."""
+    get_unit(conn, line_id)
+    return rows(
+        conn,
+        """
+        SELECT o.id, o.number, o.product_id, o.planned_quantity, o.due_at, c.completed_at,
+               CASE WHEN o.due_at IS NULL THEN NULL ELSE c.completed_at <= o.due_at END AS on_time,
+               extract(epoch FROM c.completed_at - o.due_at) AS late_seconds
+        FROM work_orders o
+        JOIN LATERAL (SELECT max(t.at) AS completed_at FROM work_order_transitions t
+                      WHERE t.order_id = o.id AND t.to_status = 'completed') c ON true
+        WHERE o.line_id = %s AND o.status = 'completed' AND c.completed_at >= %s AND c.completed_at < %s
+        ORDER BY c.completed_at, o.id
+        """,
+        (line_id, start, end),
+    )
+
+
+def on_time_rate(orders: list[Row]) -> dict[str, Any]:
+    """Orders completed on time / orders completed that had a due time; those without one apart."""
+    judged = [o for o in orders if o["on_time"] is not None]
+    on_time = sum(1 for o in judged if o["on_time"])
+    return {"completed": len(orders), "with_due": len(judged), "on_time": on_time,
+            "late": len(judged) - on_time, "no_due": len(orders) - len(judged),
+            "rate": on_time / len(judged) if judged else None}  # fmt: skip
+
+
+def pareto_stops(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, code: str) -> list[Row]:
+    """The stops behind the Pareto bar ``code`` (a reason code, ``minor_stop``, ``no_data`` or
+    ``unassigned:<state>``), each with the seconds it lost inside the period."""
+    get_unit(conn, unit_id)
+    if not code or len(code) > 200:
+        raise InvalidInput("name one bar of the Pareto", field="reason")
+    return rows(conn, "SELECT * FROM mes_downtime_pareto_stops(%s, %s, %s, %s)", (unit_id, start, end, code))
