@@ -20,7 +20,7 @@ from tests.mes.web.live import db
 def quality_records(live_plant) -> dict:
     """25 subgroups of 5 fill volumes (σ = 1 ml around 500 ml) in the last 25 minutes, the 22nd
     shifted up by 6 ml; limits from the first 20 frozen; a nonconformance of 5 bottles; a produced
-    lot made from a material lot."""
+    lot made from a material lot, its line's energy meter bound to the product as a process tag."""
     now = live_plant.sim.now
     rng = random.Random(7)
     with db(live_plant) as conn:
@@ -42,6 +42,8 @@ def quality_records(live_plant) -> dict:
         nc = nonconformances.create_nonconformance(conn, nonconformances.NonconformanceIn(
             description="Underfilled bottles at the checkweigher", quantity=5, line_id="line1", product_id="pils033",
             reported_by="test", time=now))  # fmt: skip
+        specs.create_spec(conn, specs.SpecIn(product_id="pils033", line_id="line1", characteristic="Line energy",
+                                             unit="kWh", tag="energy", process_low=0.0, process_high=1e9))  # fmt: skip
         genealogy.create_lot(conn, genealogy.LotIn(code="MALT-2211", kind="material", product="malt", quantity=800,
                                                    unit="kg", supplier="Maltings AG", supplier_lot="S-77"))  # fmt: skip
         genealogy.create_lot(conn, genealogy.LotIn(code="L1-PILS-001", product="pils033", line_id="line1",
@@ -122,6 +124,9 @@ def test_a_lot_is_traced_back_to_its_material(live_plant, sign_in, quality_recor
         page.wait_for_selector("table.genealogy")
         lots = page.locator("table.genealogy tbody tr").all_inner_texts()
         assert [row.split("\t")[1] for row in lots] == ["L1-PILS-001", "MALT-2211"]
+        process = page.locator("table.process tbody tr").all_inner_texts()
+        assert len(process) == 1 and process[0].startswith("Line energy"), process
+        assert int(process[0].split("\t")[-1].replace(",", "")) > 0, "the energy meter's samples while the lot was made"
         page.screenshot(path=str(screenshots / f"lot-{lang}.png"), full_page=True)
         page.close()
     forward = httpx.get(f"{live_plant.base_url}/quality/lots/S-77?direction=forward", timeout=10)
