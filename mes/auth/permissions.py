@@ -29,23 +29,28 @@ ACTIONS: dict[str, str] = {
     "recipes.edit": "create recipe versions (drafts) and withdraw them",
     "recipes.approve": "approve recipes (password re-entered: an electronic signature)",
     "recipes.download": "download an approved recipe to the devices (by hand; at order start it is automatic)",
+    "routing.plan": "work centres, routings, routed orders, cutting bundles, share links of an order's tracking",
+    "routing.report": "scan bundles and book pieces out of an operation",
+    "attendance.record": "record operators' attendance (clock-in to clock-out) for output and efficiency",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
 }
 
-_EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspect"}
+_EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspect", "routing.report"}
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     "operator": frozenset(_EVERYONE_ON_THE_LINE),
     "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
                                                      "calendar.edit", "handover.write"}
-                            | {"setpoints.write", "recipes.edit", "recipes.download"}),
+                            | {"setpoints.write", "recipes.edit", "recipes.download"}
+                            | {"routing.plan", "attendance.record"}),
     "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}
                          | {"recipes.edit", "recipes.approve"}),
     "maintenance": frozenset({"downtime.assign", "downtime.edit"} | {"setpoints.write"}),
     "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
                           "calendar.edit", "handover.write", "audit.read"}
-                         | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}),
+                         | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}
+                         | {"routing.plan", "routing.report", "attendance.record"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ from mes.routing.routings import get_work_centre
 
 REPORT_COLUMNS = ("id, operation_id, bundle_id, source, at, operator, quantity_in, good, scrap, rework, "
                   "out_of_sequence, source_key, by_user, recorded_at")  # fmt: skip
+R_COLUMNS = ", ".join("r." + column.strip() for column in REPORT_COLUMNS.split(","))  # the same, of ``r``
 
 
 def ancestors(operations: list[dict], seq: int) -> set[int]:
@@ -57,7 +58,7 @@ def record_scan(conn: psycopg.Connection, code: str, by: str, *, operator: str |
             raise InvalidInput(f"no bundle with ticket {code.strip()!r}", field="code")
         operations = operation_orders(conn, bundle["order_id"])
         done = {row["seq"]: row for row in rows(
-            conn, f"SELECT o.seq, {', '.join('r.' + c.strip() for c in REPORT_COLUMNS.split(','))} "
+            conn, f"SELECT o.seq, {R_COLUMNS} "
                   "FROM operation_reports r JOIN operation_orders o ON o.id = r.operation_id WHERE r.bundle_id = %s",
             (bundle["id"],))}  # fmt: skip
         operation = _chosen(operations, done, seq, work_centre_id)
@@ -150,11 +151,23 @@ def book_counter(conn: psycopg.Connection, operation_id: int, start: datetime, e
     return booked
 
 
+def get_report(conn: psycopg.Connection, report_id: int) -> dict | None:
+    """One report with its operation, work centre, order and bundle (for the scan station's answer)."""
+    return first(
+        conn,
+        f"SELECT o.seq, o.name AS operation, o.work_centre_id, w.number AS order_number, w.id AS order_id, "
+        f"b.code AS bundle, {R_COLUMNS} "
+        "FROM operation_reports r JOIN operation_orders o ON o.id = r.operation_id "
+        "JOIN work_orders w ON w.id = o.order_id LEFT JOIN bundles b ON b.id = r.bundle_id WHERE r.id = %s",
+        (report_id,),
+    )
+
+
 def reports(conn: psycopg.Connection, order_id: int, until: datetime | None = None) -> list[dict]:
     """Every report of the order's operations (up to ``until``), oldest first, with the operation number."""
     return rows(
         conn,
-        f"SELECT o.seq, {', '.join('r.' + c.strip() for c in REPORT_COLUMNS.split(','))}, b.code AS bundle "
+        f"SELECT o.seq, {R_COLUMNS}, b.code AS bundle "
         "FROM operation_reports r JOIN operation_orders o ON o.id = r.operation_id "
         "LEFT JOIN bundles b ON b.id = r.bundle_id "
         "WHERE o.order_id = %(order)s AND (%(until)s::timestamptz IS NULL OR r.at <= %(until)s) ORDER BY r.at, r.id",
