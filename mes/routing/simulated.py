@@ -10,6 +10,7 @@ import psycopg
 
 from collectors.config import parse_plant
 from collectors.config.models import Plant
+from mes.production import orders
 from mes.routing import operations, reports, routings
 from simulator.garment import GarmentPlant, Scan
 
@@ -39,8 +40,8 @@ def garment_config() -> Plant:
 
 def load_order(conn: psycopg.Connection, plant: GarmentPlant, number: str, by: str, due_hours: float = 8.0) -> dict:
     """Work centres and the routing of the simulated plant (a new version when it exists), the order
-    of ``plant.quantity`` pieces due ``due_hours`` after the plant's start, cut into its bundles at
-    the start. Run ``plant.run(number)`` first (it names the tickets)."""
+    of ``plant.quantity`` pieces due ``due_hours`` after the plant's start, cut into its bundles and
+    started at the plant's start. Run ``plant.run(number)`` first (it names the tickets)."""
     from datetime import timedelta
 
     for op in plant.operations:
@@ -50,6 +51,7 @@ def load_order(conn: psycopg.Connection, plant: GarmentPlant, number: str, by: s
     order = operations.create_routed_order(conn, number, LINE, PRODUCT, plant.quantity, by,
                                            due_at=plant.start + timedelta(hours=due_hours), routing_id=routing["id"])
     operations.cut_bundles(conn, order["id"], plant.quantity, plant.bundle_size, by, at=plant.start)
+    orders.transition(conn, order["id"], "running", by, at=plant.start)
     return operations.routed_order(conn, order["id"])
 
 

@@ -16,7 +16,7 @@ from mes.auth.deps import AuditedWrite, audited, csrf_protect, read_access
 from mes.errors import NotFound
 from mes.routing import flow, operations, output, reports, routings, sharing
 from mes.web import exports, views
-from mes.web.render import plant_timezone, render
+from mes.web.render import render
 from mes.web.routes import back, now
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(read_access)])
@@ -107,31 +107,41 @@ def scan(conn: Conn, caller: Report, code: Annotated[str, Form(min_length=1, max
 # --------------------------------------------------------------------------- operator output
 
 
-def _day(request: Request, day: str | None) -> tuple[date, datetime, datetime]:
-    zone = ZoneInfo(plant_timezone(request))
+def _zone(conn: Conn, line: str | None) -> str:
+    """The chosen line's time zone, else the first line's (the plant's)."""
+    if line:
+        return _timezone(conn, line)
+    lines = views.lines(conn)
+    return str(lines[0]["timezone"]) if lines else "UTC"
+
+
+def _day(request: Request, day: str | None, zone_name: str) -> tuple[date, datetime, datetime]:
+    """The plant-local day asked for (default: today) and its start and end."""
+    zone = ZoneInfo(zone_name)
     try:
         chosen = date.fromisoformat(day) if day else now(request).astimezone(zone).date()
     except ValueError as exc:
         raise HTTPException(422, f"day: not a date: {day!r}") from exc
     start = datetime.combine(chosen, time(0), tzinfo=zone)
-    return chosen, start, start + timedelta(days=1)
+    return chosen, start, datetime.combine(chosen + timedelta(days=1), time(0), tzinfo=zone)
 
 
 @router.get("/routing/output", response_class=HTMLResponse)
 def output_page(request: Request, conn: Conn, day: Annotated[str | None, Query(max_length=10)] = None,
                 line: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:  # fmt: skip
-    chosen, start, end = _day(request, day)
+    zone = _zone(conn, line)
+    chosen, start, end = _day(request, day, zone)
     rows = output.operator_output(conn, start, end, line or None)
     return render(request, "routing_output.html", {"rows": rows, "day": chosen, "line": line,
                                                    "prev": chosen - timedelta(days=1),
-                                                   "next": chosen + timedelta(days=1)})  # fmt: skip
+                                                   "next": chosen + timedelta(days=1)}, timezone=zone)  # fmt: skip
 
 
 @router.get("/routing/output.{fmt}")
 def output_download(fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
                     day: Annotated[str | None, Query(max_length=10)] = None,
                     line: Annotated[str | None, Query(max_length=200)] = None, detail: bool = False) -> Response:
-    chosen, start, end = _day(request, day)
+    chosen, start, end = _day(request, day, _zone(conn, line))
     read = output.output_detail if detail else output.operator_output
     name = f"operator-output{'-detail' if detail else ''}-{chosen}"
     return exports.download(read(conn, start, end, line or None), name, fmt)
