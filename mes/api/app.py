@@ -64,6 +64,7 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
     app.include_router(order_routes.router, dependencies=signed_in)
     app.include_router(admin_routes.router, dependencies=signed_in)
     app.include_router(routing_routes.router, dependencies=signed_in)
+    _include_recipes(app, signed_in)
     _include_quality(app)
     app.include_router(health_routes.router)
     app.include_router(sign_in.router)
@@ -120,3 +121,10 @@ def _include_pages(app: FastAPI) -> None:
     from mes.web import mount_pages
 
     mount_pages(app)
+
+
+def _include_recipes(app: FastAPI, dependencies: list) -> None:
+    """Setpoints and recipes (mes.recipes): writes to devices through the audited path."""
+    from mes.api import recipe_routes
+
+    app.include_router(recipe_routes.router, dependencies=dependencies)

@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "downtime",
     "report",
     "root_cause",
+    "recipes",
 ]
 
 for _module in COMMAND_MODULES:

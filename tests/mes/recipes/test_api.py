@@ -1,0 +1,60 @@
+"""The API face of setpoints and recipes: the same audited path, answers that say what happened."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi.testclient import TestClient
+
+from mes.api import create_app
+from tests.mes.auth.helpers import PASSWORD, sign_in
+from tests.mes.recipes.line import FILLER_SP, people, writing_line
+
+
+def session(db_url: str, name: str) -> TestClient:
+    client = TestClient(create_app(db_url), base_url="http://localhost")
+    client.__enter__()
+    assert sign_in(client, name).status_code == 303
+    return client
+
+
+async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url, tmp_path) -> None:
+    people(db_url)
+    async with writing_line(db_url, tmp_path / "pki") as line:
+        sam, otto, quinn = [await asyncio.to_thread(session, db_url, n) for n in ("sam", "otto", "quinn")]
+        try:
+            def post(client: TestClient, path: str, body: dict):
+                return client.post(path, json=body)
+
+            written = await asyncio.to_thread(post, sam, "/api/setpoints", {"tag": "filler_speed_setpoint",
+                                                                            "value": 555})  # fmt: skip
+            assert written.status_code == 200 and written.json()["readback"] == 555.0
+            assert line.sim.point(FILLER_SP).value == 555.0
+            forbidden = await asyncio.to_thread(post, otto, "/api/setpoints", {"tag": "filler_speed_setpoint",
+                                                                               "value": 500})  # fmt: skip
+            assert forbidden.status_code == 403 and forbidden.json()["detail"]["result"] == "forbidden"
+            refused = await asyncio.to_thread(post, sam, "/api/setpoints", {"tag": "filler_speed_setpoint",
+                                                                            "value": -1})  # fmt: skip
+            assert refused.status_code == 422 and "[0, 900]" in refused.json()["detail"]["message"]
+
+            recipe = {"name": "pils", "product_id": "pils033", "equipment_id": "line1.filler",
+                      "parameters": [{"tag": "filler_speed_setpoint", "value": 684, "low": 650, "high": 720}]}
+            made = await asyncio.to_thread(post, sam, "/api/recipes", recipe)
+            assert made.status_code == 201, made.text
+            rid = made.json()["id"]
+            unsigned = await asyncio.to_thread(post, quinn, f"/api/recipes/{rid}/approve", {"password": "nope"})
+            assert unsigned.status_code == 403
+            signed = await asyncio.to_thread(post, quinn, f"/api/recipes/{rid}/approve", {"password": PASSWORD})
+            assert signed.status_code == 200 and signed.json()["state"] == "approved"
+            order = await asyncio.to_thread(post, sam, "/api/orders", {"number": "P-1", "line_id": "line1",
+                                                                       "product_id": "pils033",
+                                                                       "planned_quantity": 100})  # fmt: skip
+            assert order.status_code == 201
+            done = await asyncio.to_thread(post, sam, "/api/recipes/download", {"order": "P-1"})
+            assert done.status_code == 200 and done.json()["result"] == "complete", done.text
+            assert line.sim.point(FILLER_SP).value == 684.0
+            log = await asyncio.to_thread(sam.get, "/api/setpoints/log")
+            assert log.status_code == 403  # the write log is the audit log: audit.read
+        finally:
+            for client in (sam, otto, quinn):
+                client.__exit__(None, None, None)
