@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from mes.api.auth import AuditedWrite, audited
 from mes.api.deps import Conn, call
 from mes.bounds import PositiveQuantity
-from mes.routing import flow, operations, output, reports, routings, sharing
+from mes.routing import flow, operations, output, reports, routings, sharing, stations
 
 router = APIRouter(prefix="/api/routing", tags=["routing"])
 OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -41,6 +41,14 @@ def save_work_centre(body: WorkCentreIn, conn: Conn, caller: Plan) -> dict:
     """Add or change a work centre (a line or cell names its equipment; a manual station has none)."""
     return call(caller.write, conn, f"work_centre:{body.id}", routings.save_work_centre, body.id, body.kind,
                 body.line_id, body.name, body.equipment_id)  # fmt: skip
+
+
+@router.get("/work-centres/{centre_id}/kpi")
+def work_centre_kpi(centre_id: Annotated[str, Path(min_length=1, max_length=200)], conn: Conn, start: AwareDatetime,
+                    end: AwareDatetime) -> dict:  # fmt: skip
+    """The work centre's time model: PBT from the calendar, quantities and OEE (PRU = SAM) from its
+    reports, what cannot be measured without machine data, and the machine's own KPIs if it has any."""
+    return call(stations.station_kpi, conn, centre_id, start, end, where="query")
 
 
 class OperationIn(BaseModel):

@@ -10,7 +10,7 @@ import pytest
 from mes.errors import InvalidInput
 from mes.production import orders
 from mes.production.sync import sync_plant
-from mes.routing import flow, operations, output, reports, routings, simulated
+from mes.routing import flow, operations, output, reports, routings, simulated, stations
 from mes.routing.routings import OperationSpec as Op
 from tests.mes.production.scenario import local
 
@@ -143,3 +143,24 @@ def test_operator_efficiency_for_a_shift_equals_the_hand_computed_value(shop: ps
     detail = output.output_detail(shop, T0 - timedelta(hours=1), T0 + timedelta(hours=12))
     assert [(d["operator"], d["seq"], d["good"]) for d in detail if d["operator"] == "ann"] == [
         ("ann", 20, 59), ("ann", 30, 40)]
+
+
+def test_a_manual_station_gets_its_time_model_from_scans_and_the_calendar(shop: psycopg.Connection) -> None:
+    """The day shift 08:00–17:00 less its hour of break: PBT = 8 h. The body station passes 59 good
+    pieces (one scrapped) at SAM 2.0: 118 standard minutes, OEE = PRU × GQ / PBT = 118 / 480."""
+    branching(shop)
+    order = operations.create_routed_order(shop, "R-6", "sew1", "shirt", 60, "planner")
+    operations.cut_bundles(shop, order["id"], 60, 20, "cutter", at=T0)
+    for n in (1, 2, 3):
+        reports.record_scan(shop, f"R-6-{n:03d}", "bo", seq=10, at=T0 + timedelta(hours=1))
+        reports.record_scan(shop, f"R-6-{n:03d}", "ann", seq=20, scrap=1 if n == 1 else 0,
+                            at=T0 + timedelta(hours=2))
+    day = (T0 - timedelta(hours=2), T0 + timedelta(hours=14))
+    body = stations.station_kpi(shop, "body", *day)
+    assert (body["pot"], body["pdt"], body["pbt"]) == (9 * 3600, 3600, 8 * 3600)
+    assert (body["pq"], body["gq"], body["sq"]) == (60, 59, 1)
+    assert body["oee"] == pytest.approx(118 / 480) and body["quality_ratio"] == pytest.approx(59 / 60)
+    assert "availability" in body["not_measured"] and body["machine_kpi"] is None
+    routings.save_work_centre(shop, "line-centre", "line", "sew1", equipment_id="sew1")
+    machine = stations.station_kpi(shop, "line-centre", *day)["machine_kpi"]
+    assert machine is not None and machine["pbt"] == 8 * 3600  # the line's own ISO 22400 row, as before
