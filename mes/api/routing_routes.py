@@ -29,6 +29,7 @@ class WorkCentreIn(BaseModel):
     line_id: Name
     name: str = Field(default="", max_length=200)
     equipment_id: Name | None = None
+    operation_tag: Name | None = Field(default=None, description="PLC tag: '<order>/<operation>' or the operation")
 
 
 @router.get("/work-centres")
@@ -40,7 +41,7 @@ def list_work_centres(conn: Conn) -> list:
 def save_work_centre(body: WorkCentreIn, conn: Conn, caller: Plan) -> dict:
     """Add or change a work centre (a line or cell names its equipment; a manual station has none)."""
     return call(caller.write, conn, f"work_centre:{body.id}", routings.save_work_centre, body.id, body.kind,
-                body.line_id, body.name, body.equipment_id)  # fmt: skip
+                body.line_id, body.name, body.equipment_id, body.operation_tag)  # fmt: skip
 
 
 @router.get("/work-centres/{centre_id}/kpi")

@@ -19,38 +19,42 @@ from mes.db import first, rows
 from mes.errors import InvalidInput, NotFound
 
 KINDS = ("line", "cell", "manual")
+CENTRE_COLUMNS = "id, name, kind, line_id, equipment_id, operation_tag, active"
 
 
 def save_work_centre(conn: psycopg.Connection, centre_id: str, kind: str, line_id: str, name: str = "",
-                     equipment_id: str | None = None) -> dict:  # fmt: skip
+                     equipment_id: str | None = None, operation_tag: str | None = None) -> dict:  # fmt: skip
     """Add or change a work centre. A line or cell names the equipment its machine data comes
-    from; a manual station has none and follows the shift calendar of ``line_id``."""
+    from (and may name the PLC tag that shows the operation it works on); a manual station has
+    none and follows the shift calendar of ``line_id``."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, not {kind!r}", field="kind")
+    if operation_tag and not equipment_id:
+        raise InvalidInput("an operation tag needs the work centre's equipment (its counters)", field="operation_tag")
     if kind != "manual" and not equipment_id:
         raise InvalidInput(f"a {kind} work centre names its equipment (its machine data)", field="equipment_id")
     for field, value in (("line_id", line_id), ("equipment_id", equipment_id)):
         if value and conn.execute("SELECT 1 FROM equipment WHERE id = %s", (value,)).fetchone() is None:
             raise InvalidInput(f"no equipment {value!r} (lines come from the plant config)", field=field)
     conn.execute(
-        "INSERT INTO work_centres (id, name, kind, line_id, equipment_id) VALUES (%s, %s, %s, %s, %s) "
+        "INSERT INTO work_centres (id, name, kind, line_id, equipment_id, operation_tag) "
+        "VALUES (%s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, line_id = EXCLUDED.line_id, "
-        "equipment_id = EXCLUDED.equipment_id, active = true",
-        (centre_id, name, kind, line_id, equipment_id),
+        "equipment_id = EXCLUDED.equipment_id, operation_tag = EXCLUDED.operation_tag, active = true",
+        (centre_id, name, kind, line_id, equipment_id, operation_tag),
     )
     return get_work_centre(conn, centre_id)
 
 
 def get_work_centre(conn: psycopg.Connection, centre_id: str) -> dict:
-    row = first(conn, "SELECT id, name, kind, line_id, equipment_id, active FROM work_centres WHERE id = %s",
-                (centre_id,))  # fmt: skip
+    row = first(conn, f"SELECT {CENTRE_COLUMNS} FROM work_centres WHERE id = %s", (centre_id,))
     if row is None:
         raise NotFound(f"no work centre {centre_id!r}", field="work_centre_id")
     return row
 
 
 def list_work_centres(conn: psycopg.Connection) -> list[dict]:
-    return rows(conn, "SELECT id, name, kind, line_id, equipment_id, active FROM work_centres ORDER BY id")
+    return rows(conn, f"SELECT {CENTRE_COLUMNS} FROM work_centres ORDER BY id")
 
 
 @dataclass(frozen=True)
