@@ -9,8 +9,9 @@ import psycopg
 import yaml
 
 from collectors.config import parse_plant
+from mes.cli.collect import MES_JOB_MODULES
 from mes.production import derive, orders
-from mes.routing import flow, operations, plc, routings
+from mes.routing import flow, jobs, operations, plc, routings
 from mes.routing.routings import OperationSpec as Op
 from tests.mes.production.scenario import PLANT_YAML, RUNNING, SampleWriter, local, state_series
 
@@ -44,3 +45,5 @@ def test_machine_counts_go_to_the_operation_the_plc_shows_once(db: psycopg.Conne
     by_seq = {f["seq"]: f for f in flow.operation_flow(db, order["id"], at=end)}
     assert (by_seq[10]["good"], by_seq[10]["scrap"]) == (200, 0)  # minutes 1-20
     assert (by_seq[20]["good"], by_seq[20]["scrap"]) == (300, 20)  # minutes 31-60, rejects from 41
+    assert jobs.book_round(db, end + timedelta(minutes=1)).errors == []  # what `linebrain run` does: nothing new
+    assert "mes.routing.jobs" in MES_JOB_MODULES and len(jobs.jobs(plant, "postgresql://unused")) == 1
