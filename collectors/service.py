@@ -73,6 +73,7 @@ class ServiceOptions:
     rollup_interval: float = 30.0
     stop_timeout: float = 10.0
     announce: bool = True
+    publish: bool = False  # publish to the config's MQTT broker (Sparkplug B edge node) instead of the database
 
 
 class CollectorService:
@@ -119,17 +120,18 @@ class CollectorService:
         self._handle_signals()
         options = self.options
         spool_dir = options.spool_dir or default_spool_dir() / options.name
-        store = await asyncio.to_thread(SampleStore.for_plant, self.plant, self.database_url,
-                                        spool_dir=spool_dir, source=options.name)  # fmt: skip
+        store = await asyncio.to_thread(self._store, spool_dir)
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
         for listener in listeners:
             pipeline.add_listener(listener)
-        pipeline.seed(await asyncio.to_thread(last_stored_samples, self.database_url,
-                                              [tag.name for tag in self._tags()]))  # fmt: skip
+        if not options.publish:  # an edge node has no database to ask
+            pipeline.seed(await asyncio.to_thread(last_stored_samples, self.database_url,
+                                                  [tag.name for tag in self._tags()]))  # fmt: skip
         pipeline.start()
         refresher = RollupRefresher(self.database_url, options.rollup_interval,
                                     storage=self.plant.storage, stats=store.stats)  # fmt: skip
-        refresher.start()
+        if not options.publish:
+            refresher.start()
         self.workers = [self.worker_factory(conn, self.plant.tags_of(conn.id), pipeline.sink)
                         for conn in self.connections]  # fmt: skip
         server, announcement = self._serve_metrics(pipeline)
@@ -156,13 +158,22 @@ class CollectorService:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s ended with %r", task.get_name(), task.exception())
             sent_all = await asyncio.to_thread(pipeline.stop, options.stop_timeout)
-            refresher.stop()
+            if not options.publish:
+                refresher.stop()
             if server is not None:
                 server.shutdown()
             if announcement is not None:
                 announcement.unlink(missing_ok=True)
             log.info("stopped (%s)", "everything spooled was sent" if sent_all else "the rest waits in the spool")
             _report_losses(pipeline)
+
+    def _store(self, spool_dir: Path) -> SampleStore:
+        """The database's sample store, or with ``publish`` the Sparkplug B edge node (same spool rules)."""
+        if self.options.publish:
+            from collectors.mqtt.edge import SparkplugEdge
+
+            return SparkplugEdge.for_node(self.plant, self.options.name, self._tags(), spool_dir)
+        return SampleStore.for_plant(self.plant, self.database_url, spool_dir=spool_dir, source=self.options.name)
 
     def _tags(self) -> list[Tag]:
         ids = {conn.id for conn in self.connections}

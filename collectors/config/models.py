@@ -88,6 +88,38 @@ class Web(Strict):
         return self.tls_cert is not None or (self.public_url or "").startswith("https://")
 
 
+
+class MqttJsonTopic(Strict):
+    """A plain (not Sparkplug) topic whose JSON messages are samples of one tag (``linebrain ingest``)."""
+
+    topic: str = Field(min_length=1, description="MQTT topic (no wildcards)")
+    tag: Identifier
+    value: str = Field(default="value", description="JSON field of the value (a bare JSON number works too)")
+    time: str | None = Field(default="time", description="JSON field of the time (ISO 8601 or epoch ms)")
+    quality: str | None = Field(default=None, description="JSON field of an OPC UA status code")
+
+    @field_validator("topic")
+    @classmethod
+    def _no_wildcards(cls, value: str) -> str:
+        if "+" in value or "#" in value:
+            raise ValueError("a JSON topic names one tag: no + or # wildcards")
+        return value
+
+
+class Mqtt(Strict):
+    """The MQTT broker of the Sparkplug B namespace (docs/mqtt.md)."""
+
+    url: str = Field(pattern=r"^mqtts?://[^/\s:]+(:\d{1,5})?/?$", description="mqtt://host[:port]")
+    group: str | None = Field(default=None, description="Sparkplug group id (default: the site name)")
+    primary_host: str | None = Field(default=None, description="host id whose STATE online makes edge nodes rebirth")
+    host_id: str = Field(default="linebrain", pattern=r"^[A-Za-z0-9_.\-]+$", description="STATE id of ingest")
+    share: Identifier = Field(default="linebrain", description="shared-subscription group of ingest processes")
+    keepalive: int = Field(default=30, ge=2, le=3600, description="s; a dead node's NDEATH comes after 1.5x")
+    session_expiry: int = Field(default=86_400, ge=0, description="s the broker keeps an ingest's queue")
+    username: str | None = None
+    password_file: str | None = Field(default=None, description="file holding the broker password (0600)")
+    json_topics: list[MqttJsonTopic] = Field(default_factory=list)
+
 # --------------------------------------------------------------------------- connections
 
 
@@ -518,6 +550,7 @@ class Plant(Strict):
     shift_patterns: list[ShiftPattern] = Field(default_factory=list)
     alarms: AlarmSettings = AlarmSettings()
     reports: ReportSettings = ReportSettings()
+    mqtt: Mqtt | None = None
 
     def lines(self) -> list[Line]:
         return [line for area in self.areas for line in area.lines]

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "demo",
     "simulate",
     "collect",
+    "ingest",
     "grafana",
     "browse",
     "quality",

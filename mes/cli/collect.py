@@ -86,7 +86,7 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _service(config: Path, connections: str | None, metrics_port: int, spool_dir: Path | None,
-             database_url: str | None, data_dir: Path | None, role: str):  # fmt: skip
+             database_url: str | None, data_dir: Path | None, role: str, publish: bool = False):  # fmt: skip
     from collectors.service import CollectorService, ServiceOptions, spool_folder
 
     plant = load_config_or_exit(config)
@@ -96,9 +96,12 @@ def _service(config: Path, connections: str | None, metrics_port: int, spool_dir
     name = config.stem + (f"-{'-'.join(sorted(chosen))}" if chosen else "")
     if spool_dir is None:
         spool_dir = spool_folder(plant.storage.spool_dir, config, name, data_dir)
+    if publish and plant.mqtt is None:
+        err_console.print(f"{config}: --publish needs an mqtt: section naming the broker")
+        raise typer.Exit(2)
     options = ServiceOptions(connections=chosen, spool_dir=spool_dir, name=f"{role}-{name}",
-                             metrics_port=metrics_port)  # fmt: skip
-    url = _collector_database_url(database_url, data_dir)
+                             metrics_port=metrics_port, publish=publish)  # fmt: skip
+    url = "" if publish else _collector_database_url(database_url, data_dir)
     try:
         return plant, url, CollectorService(plant, url, options)
     except ValueError as exc:
@@ -130,15 +133,19 @@ def collect(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
     log_level: LogLevel = "info",
+    publish: Annotated[bool, typer.Option("--publish", help="Publish to the config's MQTT broker as a Sparkplug B "
+                                          "edge node instead of writing to the database (docs/mqtt.md).")] = False,
 ) -> None:
     """Run the collectors of a plant config and store their samples, until SIGTERM/Ctrl-C.
 
     Examples: linebrain collect plant.yaml — linebrain collect plant.yaml --connections plc1,plc2
+    — linebrain collect plant.yaml --connections plc3 --publish
     """
     import asyncio
 
     configure_logging(log_level)
-    _plant, _url, service = _service(config, connections, metrics_port, spool_dir, database_url, data_dir, "collect")
+    _plant, _url, service = _service(config, connections, metrics_port, spool_dir, database_url, data_dir, "collect",
+                                     publish)  # fmt: skip
     with _one_line_errors():
         asyncio.run(service.run())
 
