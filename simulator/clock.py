@@ -31,6 +31,14 @@ class SimClock:
         self._wall0 = time.monotonic()
         self.speed = 0.0
 
+    def set_speed(self, speed: float) -> None:
+        """Go on from here at ``speed`` (a time-accelerated run that starts once its clients are connected)."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._jumped = self.elapsed()
+        self._wall0 = time.monotonic()
+        self.speed = speed
+
     def advance(self, seconds: float) -> None:
         """Jump simulated time forward (tests, ``speed=0``)."""
         if seconds < 0:

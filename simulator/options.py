@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-SCENARIOS = ("brewery", "process", "utilities")
+SCENARIOS = ("brewery", "process", "utilities", "motors")
 SECURITY_POLICIES = ("None", "Basic256Sha256_Sign", "Basic256Sha256_SignAndEncrypt")
 
 
@@ -38,7 +38,7 @@ class SimulatorOptions:
     ``seed`` makes break times and source timestamps reproducible too.
     """
 
-    scenario: str = "brewery"  # brewery | process | utilities | all
+    scenario: str = "brewery"  # brewery | process | utilities | motors | all
     seed: int = 1
     speed: float = 1.0
     start: datetime | None = None

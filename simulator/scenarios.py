@@ -23,4 +23,8 @@ def build_models(options: SimulatorOptions, start: datetime) -> dict[str, Model]
             from simulator.utilities import Utilities
 
             models[name] = Utilities(options.seed, start)
+        elif name == "motors":
+            from simulator.motors import MotorFleet
+
+            models[name] = MotorFleet(options.seed, start)
     return models

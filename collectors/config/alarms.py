@@ -26,7 +26,8 @@ from collectors.config.base import Identifier, Strict
 if TYPE_CHECKING:
     from collectors.config.models import Plant
 
-Kind = Literal["high", "low", "high_high", "low_low", "rate_of_change", "digital", "deviation", "bad_quality"]
+Kind = Literal["high", "low", "high_high", "low_low", "rate_of_change", "digital", "deviation", "bad_quality",
+               "maintenance_due"]
 Priority = Literal["low", "medium", "high", "urgent"]
 LIMIT_KINDS = ("high", "low", "high_high", "low_low")
 Loc = tuple[str | int, ...]
@@ -118,9 +119,75 @@ class Dispatch(Strict):
     max_attempts: int = Field(default=5, ge=1, le=100)
 
 
+# ISO 20816-3 zone boundaries A/B, B/C, C/D in mm/s (velocity RMS), per machine group and foundation.
+ISO_20816_3: dict[tuple[int, str], tuple[float, float, float]] = {
+    (1, "rigid"): (2.3, 4.5, 7.1), (1, "flexible"): (3.5, 7.1, 11.0),
+    (2, "rigid"): (1.4, 2.8, 4.5), (2, "flexible"): (2.3, 4.5, 7.1),
+}  # fmt: skip
+
+
+class Asset(Strict):
+    """A motor (or pump, fan...) under condition monitoring."""
+
+    id: Identifier
+    name: str = ""
+    vibration_tag: Identifier = Field(description="velocity RMS, mm/s")
+    temperature_tag: Identifier | None = Field(default=None, description="bearing temperature")
+    torque_tag: Identifier | None = None
+    group: Literal[1, 2] = Field(default=2, description="ISO 20816-3 group: 1 = 300 kW–50 MW, 2 = 15–300 kW")
+    foundation: Literal["rigid", "flexible"] = "rigid"
+    zones: tuple[float, float, float] | None = Field(default=None, description="A/B, B/C, C/D in mm/s "
+                                                     "(default: the ISO 20816-3 table)")
+    baseline: float | None = Field(default=None, gt=0, description="healthy velocity, mm/s (default: learned)")
+    alert: float | None = Field(default=None, gt=0, description="ALARM level (default: baseline + 25% of B/C, "
+                                "never above B/C)")
+    trip: float | None = Field(default=None, gt=0, description="TRIP level (default: C/D)")
+    lead_time_days: float = Field(default=7.0, gt=0, le=365, description="raise maintenance due this long "
+                                  "before the forecast reaches zone D")
+    area: Identifier | None = None
+    line: Identifier | None = None
+    equipment: Identifier | None = Field(default=None, description="the work unit whose fault stops count as "
+                                         "this asset's failures (MTBF/MTTR)")
+    role: str = "maintenance"
+    work_orders: bool = Field(default=True, description="open a maintenance work order with the alarm")
+
+    @model_validator(mode="after")
+    def _ordered_zones(self) -> Asset:
+        a_b, b_c, c_d = self.boundaries
+        if not 0 < a_b < b_c < c_d:
+            raise ValueError("zones must rise: A/B < B/C < C/D")
+        return self
+
+    @property
+    def boundaries(self) -> tuple[float, float, float]:
+        return self.zones or ISO_20816_3[(self.group, self.foundation)]
+
+    def alert_level(self) -> float:
+        b_c = self.boundaries[1]
+        if self.alert is not None:
+            return self.alert
+        return min(self.baseline + 0.25 * b_c, b_c) if self.baseline is not None else b_c
+
+    def trip_level(self) -> float:
+        return self.trip if self.trip is not None else self.boundaries[2]
+
+
+class ConditionMonitoring(Strict):
+    assets: list[Asset] = Field(default_factory=list)
+    trend_window_days: float = Field(default=7.0, gt=0, le=365, description="the fit looks back this far")
+    bucket_minutes: float = Field(default=60.0, gt=0, le=1440, description="readings are averaged per bucket")
+    min_points: int = Field(default=6, ge=3, description="buckets needed before a forecast")
+    min_fit: float = Field(default=0.6, ge=0, le=1, description="R² a trend needs to count")
+    forecast_margin: float = Field(default=0.5, ge=0, le=2, description="safety margin on the lead time "
+                                   "(0.5: raise when zone D is forecast within 1.5 × lead time)")
+    min_rise: float = Field(default=0.15, ge=0, le=10, description="a forecast counts only once the velocity "
+                            "is this share above the baseline (0.15: 15%), so noise never raises it")
+
+
 class AlarmSettings(Strict):
     rules: list[AlarmRule] = Field(default_factory=list)
     dispatch: Dispatch = Dispatch()
+    condition_monitoring: ConditionMonitoring = ConditionMonitoring()
     flood_per_10_min: int = Field(default=10, ge=1, description="more annunciations than this is a flood")
     chatter_count: int = Field(default=3, ge=2, description="this many in chatter_window s is chattering")
     chatter_window: float = Field(default=60.0, gt=0)
@@ -157,3 +224,22 @@ def alarm_checks(plant: Plant) -> Iterator[tuple[Loc, str]]:
             yield (*loc, "area"), f"unknown area {rule.area!r}"
         if rule.line is not None and rule.line not in lines:
             yield (*loc, "line"), f"unknown line {rule.line!r}"
+        if rule.kind == "maintenance_due":
+            yield (*loc, "kind"), "maintenance_due alarms come from alarms.condition_monitoring.assets"
+    equipment = {e.id for line in plant.lines() for e in line.equipment} | lines
+    seen_assets: set[str] = set()
+    for index, asset in enumerate(settings.condition_monitoring.assets):
+        loc = ("alarms", "condition_monitoring", "assets", index)
+        if asset.id in seen_assets:
+            yield (*loc, "id"), f"duplicate asset id {asset.id!r}"
+        seen_assets.add(asset.id)
+        for field in ("vibration_tag", "temperature_tag", "torque_tag"):
+            name = getattr(asset, field)
+            if name is not None and name not in known_tags:
+                yield (*loc, field), f"unknown tag {name!r}"
+        if asset.area is not None and asset.area not in areas:
+            yield (*loc, "area"), f"unknown area {asset.area!r}"
+        if asset.line is not None and asset.line not in lines:
+            yield (*loc, "line"), f"unknown line {asset.line!r}"
+        if asset.equipment is not None and asset.equipment not in equipment:
+            yield (*loc, "equipment"), f"unknown equipment {asset.equipment!r}"

@@ -47,7 +47,7 @@ class Condition:
             return UNCHANGED
         if raw is not self.raw:
             self.raw = raw
-            self.value = _number(value)
+            self.value = as_number(value)
             self.pending = None if raw is self.active else t
         if self.pending is None:
             return UNCHANGED
@@ -74,7 +74,7 @@ class Condition:
         self.pending = None
 
 
-def _number(value: object) -> float | None:
+def as_number(value: object) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, float | int):
@@ -88,7 +88,7 @@ class High(Condition):
     def judge(self, value: object, good: bool, t: float) -> bool | None:
         if not good or value is None:
             return None
-        v = value if type(value) is float else _number(value)
+        v = value if type(value) is float else as_number(value)
         if v is None:
             return None
         return v > self.limit - self.deadband if self.raw else v > self.limit
@@ -100,7 +100,7 @@ class Low(Condition):
     def judge(self, value: object, good: bool, t: float) -> bool | None:
         if not good or value is None:
             return None
-        v = value if type(value) is float else _number(value)
+        v = value if type(value) is float else as_number(value)
         if v is None:
             return None
         return v < self.limit + self.deadband if self.raw else v < self.limit
@@ -117,7 +117,7 @@ class RateOfChange(Condition):
         self.previous_t = 0.0
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = _number(value) if good else None
+        v = as_number(value) if good else None
         if v is None:
             return None
         previous, previous_t = self.previous, self.previous_t
@@ -138,7 +138,7 @@ class Deviation(Condition):
         self.setpoint: float | None = None
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = _number(value) if good else None
+        v = as_number(value) if good else None
         if v is None or self.setpoint is None:
             return None
         difference = abs(v - self.setpoint)
@@ -153,7 +153,7 @@ class Digital(Condition):
         self.alarm_value = float(rule.state) if rule.state is not None else 1.0
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = _number(value) if good else None
+        v = as_number(value) if good else None
         if v is None:
             return None
         return v == self.alarm_value

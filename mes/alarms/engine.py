@@ -23,9 +23,10 @@ from typing import Literal
 from collectors.config.alarms import rule_tags
 from collectors.config.models import Plant
 from collectors.samples import Sample
+from mes.alarms.condition import Forecast, MaintenanceDue, asset_rules
 from mes.alarms.conditions import CLEARED, RAISED, Condition, Deviation, condition
 
-ChangeKind = Literal["raised", "cleared", "suppressed", "unsuppressed"]
+ChangeKind = Literal["raised", "cleared", "suppressed", "unsuppressed", "forecast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Change:
     condition: Condition
     at: datetime
     value: float | None = None
+    forecast: Forecast | None = None  # maintenance due: the forecast as it was at this change
 
 
 def _moment(t: float) -> datetime:
@@ -57,6 +59,17 @@ class AlarmEngine:
                 self.by_tag.setdefault(tag, []).append(item)
                 if isinstance(item, Deviation) and rule.setpoint_tag:
                     self.setpoints.setdefault(rule.setpoint_tag, []).append(item)
+        self.monitors: dict[str, list[MaintenanceDue]] = {}
+        monitoring = plant.alarms.condition_monitoring
+        for asset in monitoring.assets:
+            for asset_rule, monitored in asset_rules(asset):
+                tag = asset.vibration_tag
+                item = (MaintenanceDue(asset_rule, tag, monitored, monitoring) if monitored
+                        else condition(asset_rule, tag))  # fmt: skip
+                self.conditions.append(item)
+                self.by_tag.setdefault(tag, []).append(item)
+                if isinstance(item, MaintenanceDue):
+                    self.monitors.setdefault(tag, []).append(item)
         self._line_states: dict[str, tuple[str, dict[int, str]]] = {}  # state tag → (line, code → state)
         self.line_state: dict[str, str] = {}
         self.suppressed: set[tuple[str, str]] = set()
@@ -101,6 +114,11 @@ class AlarmEngine:
                     self._pending.add(item)
                 if result:
                     changes.append(self._change(item, result, t))
+            if tag in self.monitors:
+                for monitor in self.monitors[tag]:
+                    if monitor.fresh:
+                        monitor.fresh = False
+                        changes.append(Change("forecast", monitor, sample.time, monitor.value, monitor.latest))
         return changes
 
     def due(self, now: float) -> list[Change]:
@@ -116,7 +134,8 @@ class AlarmEngine:
         return changes
 
     def _change(self, item: Condition, result: int, t: float) -> Change:
-        return Change("raised" if result == RAISED else "cleared", item, _moment(t), item.value)
+        latest = item.latest if isinstance(item, MaintenanceDue) else None
+        return Change("raised" if result == RAISED else "cleared", item, _moment(t), item.value, latest)
 
     def _line_state(self, tag: str, sample: Sample, good: bool) -> list[Change]:
         line, codes = self._line_states[tag]

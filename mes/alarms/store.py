@@ -15,7 +15,8 @@ from typing import Any
 
 import psycopg
 
-from mes.alarms import states
+from mes.alarms import maintenance, states
+from mes.alarms.condition import Forecast, MaintenanceDue, zone
 from mes.alarms.conditions import Condition
 from mes.alarms.engine import Change
 from mes.db import first, rows
@@ -114,10 +115,16 @@ def _point(conn: psycopg.Connection, point_id: int) -> dict[str, Any]:
 
 def record_change(conn: psycopg.Connection, point_id: int, change: Change) -> dict[str, Any] | None:
     """Record one change from the engine (in the caller's transaction); the occurrence it touched."""
+    if change.kind == "forecast":
+        _store_forecast(conn, point_id, change)
+        return None
     point = _point(conn, point_id)
     current = _open(conn, point_id)
     if change.kind == "raised":
-        return _raise(conn, point, current, change)
+        occurrence = _raise(conn, point, current, change)
+        if occurrence is not None and isinstance(change.condition, MaintenanceDue):
+            _open_work_order(conn, change.condition, change.forecast, occurrence, change.at)
+        return occurrence
     if change.kind == "cleared":
         if current is None or not current["active"]:
             return None  # nothing open (e.g. raised before the alarm tables existed): nothing to clear
@@ -126,6 +133,30 @@ def record_change(conn: psycopg.Connection, point_id: int, change: Change) -> di
     if change.kind == "suppressed":
         return _set_mode(conn, point, "suppressed", SYSTEM, change.at, "line state", None, only_from="in_service")
     return _set_mode(conn, point, "in_service", SYSTEM, change.at, "line state", None, only_from="suppressed")
+
+
+def _store_forecast(conn: psycopg.Connection, point_id: int, change: Change) -> None:
+    monitor = change.condition
+    assert isinstance(monitor, MaintenanceDue) and change.value is not None
+    latest = change.forecast
+    eta = (lambda t: datetime.fromtimestamp(t, change.at.tzinfo)) if latest else None
+    conn.execute(
+        "INSERT INTO condition_forecasts (asset, point_id, at, velocity, zone, model, fit, rate, eta_c, eta_d) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (monitor.asset.id, point_id, change.at, change.value, zone(change.value, monitor.boundaries),
+         latest.model if latest else None, latest.fit if latest else None, latest.rate if latest else None,
+         eta(latest.eta_c) if eta and latest else None, eta(latest.eta_d) if eta and latest else None),
+    )  # fmt: skip
+
+
+def _open_work_order(conn: psycopg.Connection, monitor: MaintenanceDue, latest: Forecast | None,
+                     occurrence: dict[str, Any], at: datetime) -> None:
+    if not monitor.asset.work_orders:
+        return
+    eta_d = datetime.fromtimestamp(latest.eta_d, at.tzinfo) if latest else None
+    reason = (f"maintenance due: zone D forecast {eta_d:%Y-%m-%d %H:%M} UTC ({latest.model} trend, "
+              f"R² {latest.fit:.2f})" if latest and eta_d else "maintenance due: vibration in zone D")
+    maintenance.open_order(conn, monitor.asset.id, "predictive", reason, SYSTEM, at, occurrence["id"], eta_d)
 
 
 def _raise(conn: psycopg.Connection, point: dict[str, Any], current: dict[str, Any] | None,

@@ -27,15 +27,17 @@ AUTOCLAVE = "Impregnation.CuringLine.Autoclave"
 class RunningPlant:
     """Simulator + collector service + alarm evaluation on an event loop in a thread of their own."""
 
-    def __init__(self, make_plant: Callable[[int], Plant], database_url: str, spool: Path) -> None:
+    def __init__(self, make_plant: Callable[[Simulator], Plant], database_url: str, spool: Path,
+                 options: SimulatorOptions | None = None) -> None:  # fmt: skip
         self.make_plant = make_plant
         self.database_url = database_url
         self.spool = spool
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.sim: Simulator = self.call(self._start_sim())
-        self.plant = make_plant(self.sim.modbus_port or 0)
+        self.sim: Simulator = self.call(self._start_sim(options or SimulatorOptions(
+            scenario="process", seed=3, speed=0, opcua_port=None)))
+        self.plant = make_plant(self.sim)
         self.service: CollectorService | None = None
         self.evaluation: AlarmEvaluation | None = None
         self._running: Any = None
@@ -43,8 +45,8 @@ class RunningPlant:
     def call(self, coroutine: Any, timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
-    async def _start_sim(self) -> Simulator:
-        sim = Simulator(SimulatorOptions(scenario="process", seed=3, speed=0, opcua_port=None))
+    async def _start_sim(self, options: SimulatorOptions) -> Simulator:
+        sim = Simulator(options)
         await sim.start()
         return sim
 

@@ -13,11 +13,13 @@ import pytest
 from collectors.config.models import Plant
 from mes.alarms import store
 from mes.errors import Conflict
+from simulator import Simulator
 from tests.conftest import create_database, drop_database
 from tests.mes.alarms.harness import RunningPlant
 
 
-def alarm_plant(port: int) -> Plant:
+def alarm_plant(sim: Simulator) -> Plant:
+    port = sim.modbus_port
     unit = {"connection": "plc", "unit_id": 10, "heartbeat": 0}
     return Plant.model_validate({
         "site": {"name": "Alarm test"},
