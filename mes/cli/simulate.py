@@ -16,7 +16,8 @@ SECURITY_HELP = "OPC UA security: None, Basic256Sha256_Sign, Basic256Sha256_Sign
 
 
 def simulate(
-    scenario: Annotated[str, typer.Option(help="brewery, process, utilities, motors or all (comma-separated too).")] = "all",
+    scenario: Annotated[str, typer.Option(help="brewery, process, utilities, motors or all (comma-separated "
+                                              "too).")] = "all",
     speed: Annotated[float, typer.Option(help="Simulated seconds per second (60: an hour per minute).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed of every random event: same seed and speed, same events.")] = 1,
     start: Annotated[
