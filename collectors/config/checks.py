@@ -161,6 +161,8 @@ def _binding_tags(bindings: LineBindings, loc: Loc) -> Iterator[tuple[Loc, str]]
         name = getattr(bindings, field)
         if name is not None:
             yield (*loc, field), name
+    if bindings.energy_meter is not None:
+        yield (*loc, "energy_meter", "tag"), bindings.energy_meter.tag
 
 
 def _all_bindings(plant: Plant) -> Iterator[tuple[Loc, LineBindings]]:
@@ -179,6 +181,8 @@ def _line_references(plant: Plant) -> Iterator[Finding]:
         for field_loc, name in _binding_tags(bindings, loc):
             if name not in tags:
                 yield field_loc, f"unknown tag {name!r}"
+        if bindings.energy is not None and bindings.energy_meter is not None:
+            yield (*loc, "energy_meter"), "bind energy or energy_meter, not both (one meter per unit)"
     for a, area in enumerate(plant.areas):
         for i, line in enumerate(area.lines):
             if line.shift_pattern and line.shift_pattern not in patterns:

@@ -429,6 +429,17 @@ class CounterBinding(Strict):
                                    description="share of the counter range at each end that makes a drop a wrap")
 
 
+class EnergyMeter(Strict):
+    """A kWh counter that may roll over: ``wraps_at`` is the reading at which it starts again from 0
+    (a uint32 register x 0.01 kWh wraps at 42,949,672.96). A drop that is no wrap is a reset."""
+
+    tag: Identifier
+    wraps_at: float | None = Field(default=None, gt=0, le=1e15,
+                                   description="kWh reading at which the meter rolls over (none: it only resets)")
+    reset_threshold: float = Field(default=0.1, gt=0, le=0.5,
+                                   description="share of the range at each end that makes a drop a wrap")
+
+
 class LineBindings(Strict):
     state: StateBinding | None = None
     good_count: CounterBinding | None = None
@@ -437,6 +448,7 @@ class LineBindings(Strict):
     rework_count: CounterBinding | None = Field(default=None, description="units sent to rework: RQ")
     speed: Identifier | None = None
     energy: Identifier | None = Field(default=None, description="kWh counter tag")
+    energy_meter: EnergyMeter | None = Field(default=None, description="a kWh counter that wraps (instead of energy)")
     order_number: Identifier | None = None
 
 

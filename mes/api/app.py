@@ -18,7 +18,15 @@ from psycopg_pool import ConnectionPool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from collectors.config.models import Web
-from mes.api import admin_routes, health_routes, order_routes, production_routes, root_cause_routes, routing_routes
+from mes.api import (
+    admin_routes,
+    health_routes,
+    order_routes,
+    production_routes,
+    report_routes,
+    root_cause_routes,
+    routing_routes,
+)
 from mes.api.deps import connection
 from mes.api.docs import add_docs
 from mes.api.middleware import security_headers
@@ -65,6 +73,7 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
     app.include_router(admin_routes.router, dependencies=signed_in)
     app.include_router(routing_routes.router, dependencies=signed_in)
     _include_recipes(app, signed_in)
+    app.include_router(report_routes.router, dependencies=signed_in)
     _include_quality(app)
     app.include_router(health_routes.router)
     app.include_router(sign_in.router)

@@ -32,6 +32,9 @@ ACTIONS: dict[str, str] = {
     "routing.plan": "work centres, routings, routed orders, cutting bundles, share links of an order's tracking",
     "routing.report": "scan bundles and book pieces out of an operation",
     "attendance.record": "record operators' attendance (clock-in to clock-out) for output and efficiency",
+    "reports.generate": "generate and store a shift, day, week or month report",
+    "reports.sign_off": "sign a shift, day, week or month off (once; shown in its reports)",
+    "energy.baseline": "fit a line's energy baseline (kWh against produced units)",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
 }
@@ -43,14 +46,16 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
                                                      "calendar.edit", "handover.write"}
                             | {"setpoints.write", "recipes.edit", "recipes.download"}
-                            | {"routing.plan", "attendance.record"}),
+                            | {"routing.plan", "attendance.record"}
+                            | {"reports.generate", "reports.sign_off"}),
     "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}
                          | {"recipes.edit", "recipes.approve"}),
     "maintenance": frozenset({"downtime.assign", "downtime.edit"} | {"setpoints.write"}),
     "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
                           "calendar.edit", "handover.write", "audit.read"}
                          | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}
-                         | {"routing.plan", "routing.report", "attendance.record"}),
+                         | {"routing.plan", "routing.report", "attendance.record"}
+                         | {"reports.generate", "reports.sign_off", "energy.baseline"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 

@@ -127,10 +127,11 @@ class CounterRule:
     bits: int
     reset_threshold: float
     max_rate: float | None = None
+    wraps_at: float | None = None  # a meter's rollover reading (kWh), when it is not 2^bits
 
     @property
     def size(self) -> float:
-        return 2.0**self.bits
+        return self.wraps_at or 2.0**self.bits
 
     def normalise(self, value: float) -> float:
         return value - self.size * (value // self.size)
@@ -280,7 +281,7 @@ def counter_rule(binding: dict, unit: dict) -> CounterRule:
     """The rule of a ``counter_bindings`` row for its unit: energy meters are not judged by the
     unit's production rate."""
     rate = None if binding["kind"] == "energy" else unit.get("max_rate")
-    return CounterRule(binding["bits"], binding["reset_threshold"], rate)
+    return CounterRule(binding["bits"], binding["reset_threshold"], rate, binding.get("wraps_at"))
 
 
 ADJUSTMENT_KINDS = ("good", "reject", "total", "rework")

@@ -192,8 +192,8 @@ def derive_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], no
     unit = first(conn, "SELECT * FROM equipment WHERE id = %s", (unit_id,))
     if unit is None:
         raise NotFound(f"{unit_id}: not in the database (sync the plant config first)", field="unit")
-    counters = rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings WHERE equipment_id = %s "
-                          "ORDER BY kind", (unit_id,))  # fmt: skip
+    counters = rows(conn, "SELECT kind, tag, bits, reset_threshold, wraps_at FROM counter_bindings "
+                          "WHERE equipment_id = %s ORDER BY kind", (unit_id,))  # fmt: skip
     unit["line_id"] = unit["line_id"] or unit["id"]
     if unit["order_number_tag"] and unit["order_number_tag"] in tags:
         follow_order_tag(conn, unit, tags[unit["order_number_tag"]], now)
@@ -236,7 +236,7 @@ def rewind_unit(conn: psycopg.Connection, unit_id: str, tags: dict[str, int], si
         raise ValueError(f"no unit {unit_id!r}")
     if unit["state_tag"] in tags:
         _rewind(conn, unit_id, "state", tags[unit["state_tag"]], since)
-    for binding in rows(conn, "SELECT kind, tag, bits, reset_threshold FROM counter_bindings "
+    for binding in rows(conn, "SELECT kind, tag, bits, reset_threshold, wraps_at FROM counter_bindings "
                         "WHERE equipment_id = %s", (unit_id,)):  # fmt: skip
         if binding["tag"] in tags:
             rewind_counts(conn, unit_id, binding["kind"], tags[binding["tag"]], counter_rule(binding, unit), since)

@@ -227,6 +227,13 @@ def sync_equipment(conn: psycopg.Connection, plant: Plant) -> None:
                     "VALUES (%s, 'energy', %s, 64, 0)",
                     (unit.id, unit.bindings.energy),
                 )
+            meter = unit.bindings.energy_meter
+            if meter is not None:  # a meter that rolls over at a reading, not at 2^bits (mes/sql 0301)
+                cur.execute(
+                    "INSERT INTO counter_bindings (equipment_id, kind, tag, bits, reset_threshold, wraps_at) "
+                    "VALUES (%s, 'energy', %s, 64, %s, %s)",
+                    (unit.id, meter.tag, meter.reset_threshold if meter.wraps_at else 0, meter.wraps_at),
+                )
 
 
 def list_equipment(conn: psycopg.Connection, level: str | None = None) -> list[dict]:

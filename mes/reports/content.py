@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from mes.energy import deviations, energy_split, latest_baseline
 from mes.production import downtime, kpi, orders
 from mes.production.equipment import get_unit
 from mes.reports import records
@@ -79,6 +80,19 @@ def quality(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
     }
 
 
+def energy(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
+    """kWh, kWh per unit and per good unit (the KPI row), the kWh used while nothing was produced
+    by time element, and each shift's deviation from the line's baseline when one is fitted."""
+    split = energy_split(conn, period.line_id, period.start, period.end)
+    baseline = latest_baseline(conn, period.line_id)
+    return {
+        "energy": total["energy"], "energy_per_unit": total["energy_per_unit"],
+        "energy_per_good_unit": total["energy_per_good_unit"], "idle": split["not_producing"],
+        "idle_share": split["not_producing_share"], "by_element": split["by_element"], "baseline": baseline,
+        "deviations": deviations(conn, period.line_id, period.start, period.end) if baseline else [],
+    }  # fmt: skip
+
+
 def build_report(conn: psycopg.Connection, period: ReportPeriod, now: datetime | None = None,
                  progress: Progress | None = None) -> Row:
     """Everything a report shows for ``period``, as numbers (``progress(section)`` after each section)."""
@@ -103,8 +117,7 @@ def build_report(conn: psycopg.Connection, period: ReportPeriod, now: datetime |
     step("changeovers")
     content["quality"] = quality(conn, period, total)
     step("quality")
-    content["energy"] = {"energy": total["energy"], "energy_per_unit": total["energy_per_unit"],
-                         "energy_per_good_unit": total["energy_per_good_unit"]}  # fmt: skip
+    content["energy"] = energy(conn, period, total)
     step("energy")
     content["handover"] = {"notes": records.handover_notes(conn, line, start, end),
                            "open_items": records.open_items(conn, line, end)}  # fmt: skip

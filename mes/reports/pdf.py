@@ -24,6 +24,11 @@ def N_(message: str) -> str:
     return message
 
 
+# Where energy went, by ISO 22400 time element (mes.energy.usage.ELEMENTS).
+ELEMENT_LABELS = {"APT": N_("Producing"), "ADET": N_("Stopped (delays and failures)"), "AUST": N_("Setup"),
+                  "ADOT": N_("Available without an order"), "PDT": N_("Planned downtime"), "NODATA": N_("No data"),
+                  "OUTSIDE": N_("Outside shifts")}  # fmt: skip
+
 TITLES = {"shift": N_("Shift report"), "day": N_("Daily report"), "week": N_("Weekly report"),
           "month": N_("Monthly report")}  # fmt: skip
 
@@ -41,6 +46,10 @@ def title(kind: str, locale: str) -> str:
     return translations(locale).gettext(TITLES[kind])
 
 
+def element_label(element: str, locale: str) -> str:
+    return translations(locale).gettext(ELEMENT_LABELS.get(element, element))
+
+
 def report_html(content: dict[str, Any], locale: str) -> str:
     """The report as one HTML document (what the PDF prints)."""
     period = content["period"]
@@ -48,6 +57,7 @@ def report_html(content: dict[str, Any], locale: str) -> str:
     return environment(locale).get_template("report.html").render(
         r=content, fmt=fmt, locale=locale, html_lang=HTML_LANG[locale], title=title(period.kind, locale),
         waterfall=charts.waterfall(content["waterfall"]), pareto=charts.pareto(content["pareto"], limit=8),
+        energy_label=lambda element: element_label(element, locale),
     )
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
-from mes.reports.pdf import N_, title
+from mes.reports.pdf import N_, element_label, title
 from mes.web.i18n import translations
 
 # (key in the content row, header, kind): kind is number | percent | duration | time | text.
@@ -71,8 +71,16 @@ HANDOVER: list[Column] = [
     ("written_at", N_("Time"), "time"), ("written_by", N_("Who"), "text"), ("note", N_("Note"), "text"),
     ("open_item", N_("Open item"), "text"),
 ]  # fmt: skip
+ENERGY: list[Column] = [
+    ("label", N_("Where the energy went"), "text"), ("seconds", N_("Time"), "duration"),
+    ("energy", N_("Energy (kWh)"), "number"),
+]  # fmt: skip
+DEVIATIONS: list[Column] = [
+    ("shift", N_("Shift"), "text"), ("produced", N_("Produced"), "number"), ("energy", N_("Energy (kWh)"), "number"),
+    ("predicted", N_("Baseline (kWh)"), "number"), ("deviation", N_("Deviation (kWh)"), "number"),
+]  # fmt: skip
 SHEETS = (N_("Summary"), N_("Orders"), N_("Products"), N_("Shifts"), N_("Loss waterfall"), N_("Downtime by reason"),
-          N_("Stops and comments"), N_("Changeovers"), N_("Quality"), N_("Handover"))  # fmt: skip
+          N_("Stops and comments"), N_("Changeovers"), N_("Quality"), N_("Handover"), N_("Energy"))  # fmt: skip
 
 
 class _Writer:
@@ -137,5 +145,9 @@ def report_xlsx(content: dict[str, Any], locale: str) -> bytes:
     out.table(SHEETS[8], NONCONFORMANCES, quality["nonconformances"], top=3)
     handover = content["handover"]
     out.table(SHEETS[9], HANDOVER, [{**n, "open_item": "☐" if n.get("open_item") else ""} for n in handover["notes"]])
+    energy = content["energy"]
+    parts = [{"element": e, "label": element_label(e, locale), **part} for e, part in energy["by_element"].items()]
+    out.table(SHEETS[10], ENERGY, parts)
+    out.table(SHEETS[10], DEVIATIONS, energy["deviations"], top=len(parts) + 2)
     book.close()
     return buffer.getvalue()

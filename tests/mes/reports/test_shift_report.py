@@ -52,6 +52,7 @@ def api(conn: psycopg.Connection, shift_db_url: str, report: dict[str, Any]) -> 
         got["waterfall"] = client.get("/api/lines/line1/waterfall", params=window).json()
         got["pareto"] = client.get("/api/lines/line1/pareto", params=window).json()
         got["stops"] = client.get("/api/lines/line1/downtime", params={**window, "kind": "stop"}).json()
+        got["energy"] = client.get("/api/lines/line1/energy", params=window).json()
     return got
 
 
@@ -81,6 +82,11 @@ def test_every_figure_equals_the_api(report: dict[str, Any], api: dict[str, Any]
         [(r["reason_code"], r["seconds"], r["events"]) for r in api["pareto"]]  # fmt: skip
     assert [(s["id"], s["seconds"], s["reason_code"]) for s in report["stops"]] == \
         [(s["id"], s["seconds"], s["reason_code"]) for s in api["stops"]]  # fmt: skip
+    energy = report["energy"]
+    assert energy["energy"] == pytest.approx(api["energy"]["energy"]) and energy["energy"] > 0
+    assert energy["idle"] == pytest.approx(api["energy"]["not_producing"]) and energy["idle"] > 0
+    for element, part in api["energy"]["by_element"].items():
+        assert energy["by_element"][element]["energy"] == pytest.approx(part["energy"]), element
     commented = [s for s in report["stops"] if "更换夹爪" in s["comment"]]
     assert len(commented) == 1 and commented[0]["reason_code"] == "mechanical"
 
