@@ -490,6 +490,9 @@ class Line(Strict):
         default=None, gt=0, le=86400, description="seconds a state reading is held (default: 2 x heartbeat + poll)"
     )
     orders: OrderSettings | None = None
+    recipe_download: Literal["manual", "order_start"] = Field(
+        default="manual", description="order_start: download the product's approved recipes when an order starts"
+    )
     bindings: LineBindings = LineBindings()
     equipment: list[Equipment] = Field(default_factory=list)
     constraint: Identifier | None = Field(

@@ -37,12 +37,16 @@ PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the 
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
+def _url(database_url: str | None, data_dir: Any) -> str:
+    from mes.cli.common import migrated_database_url
+
+    return migrated_database_url(database_url, data_dir)
+
+
 def _connect(database_url: str | None, data_dir: Any) -> Any:
     import psycopg
 
-    from mes.cli.common import migrated_database_url
-
-    return psycopg.connect(migrated_database_url(database_url, data_dir), autocommit=True)
+    return psycopg.connect(_url(database_url, data_dir), autocommit=True)
 
 
 def _origin(verb: str) -> Any:
@@ -232,11 +236,12 @@ def download_(
 ) -> None:
     """Download an order's recipe to the devices: every value checked first, then written and read back.
     Exit 0 when complete (or a dry run that would pass), 1 otherwise."""
-    from mes.cli.common import migrated_database_url
+    import psycopg
+
     from mes.recipes.download import download
 
-    url = migrated_database_url(database_url, data_dir)
-    with _connect(url, None) as conn:
+    url = _url(database_url, data_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
         actor, _ = _sign_in(conn, user, password_stdin)
     report = _run(download, url, actor, order, dry_run=dry_run, origin=_origin("recipe download"))
     if as_json:
@@ -272,11 +277,12 @@ def write(
 ) -> None:
     """Write one setpoint: role and limits checked, written by the collector, read back. Exit 0 when the
     device reads back the value, 1 otherwise."""
-    from mes.cli.common import migrated_database_url
+    import psycopg
+
     from mes.recipes.setpoints import write_setpoint
 
-    url = migrated_database_url(database_url, data_dir)
-    with _connect(url, None) as conn:
+    url = _url(database_url, data_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
         actor, _ = _sign_in(conn, user, password_stdin)
     attempt = _run(write_setpoint, url, actor, tag, value, _origin("setpoint write"))
     console.print(f"{tag}: {attempt.result} (old {_shown(attempt.old)}, written {value:g}, read back "

@@ -48,12 +48,16 @@ def plant_for(sim: Simulator) -> Plant:
     return plant.model_copy(update={"connections": moved})
 
 
-def people(db_url: str) -> dict[str, User]:
-    """A user per role that matters here, in the database and as the faces hand them over."""
-    roles = {"sam": "supervisor", "otto": "operator", "mia": "maintenance", "quinn": "quality", "max": "manager"}
+ROLES = {"sam": "supervisor", "otto": "operator", "mia": "maintenance", "quinn": "quality", "max": "manager"}
+
+
+def people(db_url: str, *names: str) -> dict[str, User]:
+    """Users (``names``, default all of :data:`ROLES`), in the database and as the faces hand them over.
+    Each costs an argon2 hash: ask only for the ones a test signs in as."""
     found = {}
     with psycopg.connect(db_url, autocommit=True) as conn:
-        for name, role in roles.items():
+        for name in names or ROLES:
+            role = ROLES[name]
             add_user(conn, name, role)
             found[name] = User(int(conn.execute("SELECT id FROM users WHERE name = %s", (name,)).fetchone()[0]),
                                name, role)

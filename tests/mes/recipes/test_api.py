@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
+import psycopg
 from fastapi.testclient import TestClient
 
 from mes.api import create_app
-from tests.mes.auth.helpers import PASSWORD, sign_in
+from tests.mes.auth.helpers import PASSWORD, bearer
 from tests.mes.recipes.line import FILLER_SP, people, writing_line
 
 
-def session(db_url: str, name: str) -> TestClient:
-    client = TestClient(create_app(db_url), base_url="http://localhost")
-    client.__enter__()
-    assert sign_in(client, name).status_code == 303
-    return client
-
-
 async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url, tmp_path) -> None:
-    people(db_url)
+    people(db_url, "sam", "otto", "quinn")
     async with writing_line(db_url, tmp_path / "pki") as line:
-        sam, otto, quinn = [await asyncio.to_thread(session, db_url, n) for n in ("sam", "otto", "quinn")]
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            sam, otto, quinn = (bearer(conn, name) for name in ("sam", "otto", "quinn"))
+        client = TestClient(create_app(db_url), base_url="http://localhost")
+        client.__enter__()
         try:
-            def post(client: TestClient, path: str, body: dict):
-                return client.post(path, json=body)
+            def post(headers: dict, path: str, body: dict):
+                return client.post(path, json=body, headers=headers)
 
             written = await asyncio.to_thread(post, sam, "/api/setpoints", {"tag": "filler_speed_setpoint",
                                                                             "value": 555})  # fmt: skip
@@ -53,8 +50,7 @@ async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url,
             done = await asyncio.to_thread(post, sam, "/api/recipes/download", {"order": "P-1"})
             assert done.status_code == 200 and done.json()["result"] == "complete", done.text
             assert line.sim.point(FILLER_SP).value == 684.0
-            log = await asyncio.to_thread(sam.get, "/api/setpoints/log")
+            log = await asyncio.to_thread(client.get, "/api/setpoints/log", headers=sam)
             assert log.status_code == 403  # the write log is the audit log: audit.read
         finally:
-            for client in (sam, otto, quinn):
-                client.__exit__(None, None, None)
+            client.__exit__(None, None, None)

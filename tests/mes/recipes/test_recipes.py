@@ -29,7 +29,7 @@ def requests(db_url: str) -> int:
 
 
 async def test_recipe_life_and_downloads_to_the_line(db_url, tmp_path) -> None:
-    staff = people(db_url)
+    staff = people(db_url, "sam", "otto", "quinn", "max")
     sam, otto, quinn, boss = staff["sam"], staff["otto"], staff["quinn"], staff["max"]
     async with writing_line(db_url, tmp_path / "pki") as line:
         sim = line.sim

@@ -23,7 +23,7 @@ def requests(db_url: str) -> int:
 
 
 async def test_every_attempt_is_checked_written_read_back_and_audited(db_url, tmp_path) -> None:
-    staff = people(db_url)
+    staff = people(db_url, "sam", "otto", "mia")
     sam, otto, mia = staff["sam"], staff["otto"], staff["mia"]
 
     async def write(user, tag, value, origin=HERE):
@@ -79,7 +79,7 @@ async def test_a_request_no_collector_takes_expires_and_is_never_written_later(d
     monkeypatch.setattr(setpoints, "REQUEST_SECONDS", 0.3)
     with psycopg.connect(db_url, autocommit=True) as conn:
         sync_plant(conn, load_plant(EXAMPLE))
-    sam = people(db_url)["sam"]
+    sam = people(db_url, "sam")["sam"]
     attempt = await asyncio.to_thread(write_setpoint, db_url, sam, "filler_speed_setpoint", 400.0)
     assert attempt.result == "expired" and "nothing was written" in attempt.message
     with psycopg.connect(db_url) as conn:
