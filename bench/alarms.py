@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.machine import describe  # noqa: E402
-from collectors.config.models import Plant  # noqa: E402
-from collectors.deadband import ReportByException  # noqa: E402
-from collectors.samples import Sample  # noqa: E402
-from mes.alarms.engine import AlarmEngine  # noqa: E402
+from bench.machine import describe
+from collectors.config.models import Plant
+from collectors.deadband import ReportByException
+from collectors.samples import Sample
+from mes.alarms.engine import AlarmEngine
 
 CHUNK = 1000
 
