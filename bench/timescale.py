@@ -174,7 +174,7 @@ def bytes_per_sample(url: str, value_sql: str, tags: int) -> dict[str, object]:
         conn.execute("VACUUM ANALYZE samples")
         stats = storage_stats(conn)
         columns = column_costs(conn) if timescale else {}
-    print(f"  {url.rsplit('/', 1)[1]}: {stats}", flush=True)
+    print(f"  {stats}", flush=True)
     return {"bytes_per_sample": stats.compressed_bytes_per_sample or stats.bytes_per_sample,
             "uncompressed": (stats.bytes_before_compression / stats.compressed_rows if stats.compressed_rows
                              else stats.bytes_per_sample),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from importlib import resources
 
@@ -167,18 +168,30 @@ def pin_pg_temp_last(conn: psycopg.Connection) -> None:
     conn.execute(_PIN_PG_TEMP_LAST)
 
 
+# TimescaleDB's background jobs (aggregate refresh, compression) update its catalog rows without waiting for
+# a migration that drops or alters the same objects; the migration then fails with "tuple concurrently
+# updated/deleted" (an internal error, its transaction rolled back). Running it again is safe.
+_CATALOG_RACE_RETRIES = 5
+
+
 def _apply(conn: psycopg.Connection, migration: Migration) -> None:
-    try:
-        with conn.transaction():
-            conn.execute(migration.sql.encode())
-            conn.execute(
-                "INSERT INTO schema_migrations (source, version, name, variant, checksum) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (migration.source, migration.version, migration.name, migration.variant, migration.checksum),
-            )
-    except psycopg.Error as exc:
-        raise DatabaseError(
-            f"migration {migration.source} {migration.version:04d}_{migration.name} failed: {exc}"
-        ) from exc
+    for attempt in range(1, _CATALOG_RACE_RETRIES + 1):
+        try:
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO schema_migrations (source, version, name, variant, checksum) "
+                    "VALUES (%s, %s, %s, %s, %s)",
+                    (migration.source, migration.version, migration.name, migration.variant, migration.checksum),
+                )
+            return
+        except psycopg.errors.InternalError_ as exc:
+            if "concurrently" not in str(exc) or attempt == _CATALOG_RACE_RETRIES:
+                raise _failed(migration, exc) from exc
+            time.sleep(0.2 * attempt)
+        except psycopg.Error as exc:
+            raise _failed(migration, exc) from exc
 
 
+def _failed(migration: Migration, exc: psycopg.Error) -> DatabaseError:
+    return DatabaseError(f"migration {migration.source} {migration.version:04d}_{migration.name} failed: {exc}")
