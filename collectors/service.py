@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, Tag
+from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, S7Connection, Tag
 from collectors.drivers.base import SampleSink
 from collectors.metrics import CollectorMetrics, announce, serve_metrics
 from collectors.pipeline import Pipeline, SampleListener
@@ -37,11 +37,11 @@ log = logging.getLogger("linebrain.collect")
 
 DEFAULT_METRICS_PORT = 9464
 BackgroundJob = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
-WorkerFactory = Callable[[ModbusConnection | OpcuaConnection, list[Tag], SampleSink], ConnectionWorker]
+WorkerFactory = Callable[[ModbusConnection | OpcuaConnection | S7Connection, list[Tag], SampleSink], ConnectionWorker]
 
 
 def default_worker(
-    connection: ModbusConnection | OpcuaConnection, tags: list[Tag], sink: SampleSink
+    connection: ModbusConnection | OpcuaConnection | S7Connection, tags: list[Tag], sink: SampleSink
 ) -> ConnectionWorker:
     """The worker and driver of a connection's protocol (each driver package owns its client).
 
@@ -52,6 +52,10 @@ def default_worker(
         from collectors.drivers.modbus import modbus_worker
 
         return modbus_worker(connection, tags, sink)
+    if isinstance(connection, S7Connection):
+        from collectors.drivers.s7 import s7_worker
+
+        return s7_worker(connection, tags, sink)
     from collectors.drivers.opcua import OpcuaDriver
 
     group_tags: dict[str, list[str]] = {}
@@ -99,7 +103,7 @@ class CollectorService:
         self.started = asyncio.Event()
         self._stop: asyncio.Event | None = None
 
-    def _chosen_connections(self) -> list[ModbusConnection | OpcuaConnection]:
+    def _chosen_connections(self) -> list[ModbusConnection | OpcuaConnection | S7Connection]:
         wanted = self.options.connections
         if wanted is None:
             return list(self.plant.connections)

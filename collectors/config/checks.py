@@ -16,8 +16,10 @@ from collectors.config.models import (
     ModbusTable,
     OpcuaConnection,
     Plant,
+    S7Connection,
 )
 from collectors.config.reports import report_checks
+from collectors.errors import ConfigError
 
 Loc = tuple[str | int, ...]
 Finding = tuple[Loc, str]
@@ -67,6 +69,8 @@ def _tag_references(plant: Plant) -> Iterator[Finding]:
             continue
         if isinstance(conn, ModbusConnection):
             yield from _modbus_tag(tag, loc, conn)
+        elif isinstance(conn, S7Connection):
+            yield from _s7_tag(tag, loc, conn)
         else:
             yield from _opcua_tag(tag, loc, conn)
 
@@ -108,6 +112,22 @@ def _modbus_tag(tag, loc: Loc, conn: ModbusConnection) -> Iterator[Finding]:
         yield (*loc, "length"), (
             f"{tag.register_count} registers exceed the connection's max_registers_per_request {cap}"
         )
+
+
+def _s7_tag(tag, loc: Loc, conn: S7Connection) -> Iterator[Finding]:
+    from collectors.drivers.s7.address import parse_address
+
+    if not tag.s7_address:
+        yield (*loc, "s7_address"), "an S7 tag needs s7_address (DB10,REAL4, M,X0.1, I,INT2, ...)"
+        return
+    try:
+        parse_address(tag.s7_address)
+    except ConfigError as exc:
+        yield (*loc, "s7_address"), str(exc).removeprefix("s7_address: ")
+    groups = {g.name for g in conn.poll_groups}
+    if tag.group not in groups:
+        known = ", ".join(sorted(groups))
+        yield (*loc, "group"), f"unknown poll group {tag.group!r} on connection {conn.id} (known: {known})"
 
 
 def _opcua_tag(tag, loc: Loc, conn: OpcuaConnection) -> Iterator[Finding]:

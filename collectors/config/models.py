@@ -257,7 +257,23 @@ class OpcuaConnection(Strict):
     subscriptions: list[SubscriptionGroup] = Field(default_factory=lambda: [SubscriptionGroup(name="default")])
 
 
-Connection = Annotated[ModbusConnection | OpcuaConnection, Field(discriminator="protocol")]
+class S7Connection(Strict):
+    """A Siemens S7 PLC over ISO-on-TCP (python-snap7); see collectors/drivers/s7/README.md."""
+
+    id: Identifier
+    protocol: Literal["s7"]
+    host: str
+    port: int = Field(default=102, ge=1, le=65535)
+    rack: int = Field(default=0, ge=0, le=7)
+    slot: int = Field(default=1, ge=0, le=31, description="1 for S7-1200/1500, 2 for S7-300")
+    timeout: float = Field(default=2.0, gt=0, le=60, description="deadline of one request, s")
+    pdu_size: int = Field(default=480, ge=240, le=960, description="PDU size asked for (the PLC may give less)")
+    max_gap: int = Field(default=16, ge=0, le=256, description="bytes read to merge nearby tags into one block")
+    reconnect_after_timeouts: int = Field(default=3, ge=1, le=100)
+    poll_groups: list[PollGroup] = Field(default_factory=lambda: [PollGroup(name="default", interval=1.0)])
+
+
+Connection = Annotated[ModbusConnection | OpcuaConnection | S7Connection, Field(discriminator="protocol")]
 
 
 # --------------------------------------------------------------------------- tags
@@ -347,6 +363,7 @@ class Tag(Strict):
     bit: int | None = Field(default=None, ge=0, le=15)
     length: int | None = Field(default=None, ge=1, le=125, description="registers of a string")
     # OPC UA
+    s7_address: str | None = Field(default=None, description="S7: DB10,REAL4, M,X0.1, I,INT2, DB3,STRING10.20")
     node_id: str | None = None
     browse_path: str | None = None
     mode: Literal["poll", "subscribe"] = "poll"
@@ -570,7 +587,7 @@ class Plant(Strict):
     def lines(self) -> list[Line]:
         return [line for area in self.areas for line in area.lines]
 
-    def connection(self, connection_id: str) -> ModbusConnection | OpcuaConnection:
+    def connection(self, connection_id: str) -> ModbusConnection | OpcuaConnection | S7Connection:
         for conn in self.connections:
             if conn.id == connection_id:
                 return conn

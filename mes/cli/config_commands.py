@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from collectors.config.models import ModbusConnection, OpcuaConnection
+from collectors.config.models import ModbusConnection, OpcuaConnection, S7Connection
 from mes.cli.common import console, load_config_or_exit
 
 
@@ -74,6 +74,14 @@ def plan(config: Annotated[Path, typer.Argument(help="Plant config file.", show_
                     console.print(f"  {kind} group {group}: {len(nodes)} nodes")
                     for node in nodes:
                         console.print(f"    {node}", markup=False, highlight=False)
+        elif any(item.s7_requests.values()) and isinstance(conn, S7Connection):
+            console.print(f"[bold]{conn.id}[/] (s7 {conn.host}) — {item.tag_count} tags, requests planned for a "
+                          f"{conn.pdu_size}-byte PDU (the PLC may grant less)")
+            for group, requests in item.s7_requests.items():
+                console.print(f"  poll group {group}: {len(requests)} requests per cycle")
+                for number, request in enumerate(requests, 1):
+                    blocks = "; ".join(str(block) for block in request.blocks)
+                    console.print(f"    {number}: {blocks}", markup=False, highlight=False)
         else:
             console.print(f"{conn.id}: no tags")
 
