@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "report",
     "root_cause",
     "recipes",
+    "routing",
 ]
 
 for _module in COMMAND_MODULES:

@@ -3,18 +3,20 @@
 An operator earns the operation's SAM for every good piece they report (scrap earns nothing).
 Efficiency = earned standard minutes ÷ attended minutes, where attended minutes are the operator's
 recorded attendance inside the shift, less the line's planned downtime in it (breaks, meetings).
-Without an attendance record for the shift the whole shift less its planned downtime is assumed,
-and the row says so (``attendance`` = ``assumed``) so nobody pays from a guess unknowingly.
-A report counts in the shift of its work centre's line that holds its time.
+Without an attendance record for the shift the whole shift (up to now, while it runs) less its
+planned downtime is assumed, and the row says so (``attendance`` = ``assumed``) so nobody pays from
+a guess unknowingly. A report counts in the shift of its work centre's line that holds its time;
+pieces reported outside every shift are a row of their own (``outside_shift``), never dropped.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 
-from mes.db import rows
+from mes.db import rows, scalar
 from mes.errors import Conflict, InvalidInput
 
 Interval = tuple[datetime, datetime]
@@ -41,7 +43,7 @@ def record_attendance(conn: psycopg.Connection, operator: str, line_id: str, sta
 
 
 EARNED = """
-SELECT r.operator, s.id AS shift_id, s.line_id, s.name AS shift, s.local_date, lower(s.period) AS shift_start,
+SELECT r.operator, s.id AS shift_id, c.line_id, s.name AS shift, s.local_date, lower(s.period) AS shift_start,
        upper(s.period) AS shift_end, w.number AS order_number, o.seq, o.name AS operation, o.sam_minutes,
        sum(r.good) AS good, sum(r.scrap) AS scrap, sum(r.rework) AS rework,
        sum(r.good) * o.sam_minutes AS earned_minutes
@@ -49,11 +51,11 @@ FROM operation_reports r
 JOIN operation_orders o ON o.id = r.operation_id
 JOIN work_orders w ON w.id = o.order_id
 JOIN work_centres c ON c.id = o.work_centre_id
-JOIN shift_instances s ON s.line_id = c.line_id AND s.period @> r.at
+LEFT JOIN shift_instances s ON s.line_id = c.line_id AND s.period @> r.at
 WHERE r.operator IS NOT NULL AND r.at >= %(start)s AND r.at < %(end)s
-  AND (%(line)s::text IS NULL OR s.line_id = %(line)s)
-GROUP BY r.operator, s.id, w.number, o.seq, o.name, o.sam_minutes
-ORDER BY lower(s.period), r.operator, w.number, o.seq
+  AND (%(line)s::text IS NULL OR c.line_id = %(line)s)
+GROUP BY r.operator, s.id, c.line_id, w.number, o.seq, o.name, o.sam_minutes
+ORDER BY lower(s.period) NULLS FIRST, r.operator, w.number, o.seq
 """
 
 
@@ -63,11 +65,14 @@ def output_detail(conn: psycopg.Connection, start: datetime, end: datetime, line
     return rows(conn, EARNED, {"start": start, "end": end, "line": line_id})
 
 
-def operator_output(conn: psycopg.Connection, start: datetime, end: datetime, line_id: str | None = None) -> list[dict]:
+def operator_output(conn: psycopg.Connection, start: datetime, end: datetime, line_id: str | None = None,
+                    now: datetime | None = None) -> list[dict]:  # fmt: skip
     """Per operator and shift (reports in [start, end)): pieces, scrap, earned standard minutes,
-    attended minutes and efficiency."""
+    attended minutes and efficiency. Pieces reported outside every shift form their own row
+    (``attendance`` = ``outside_shift``, no efficiency); a shift still running counts up to ``now``."""
+    now = now or datetime.now(UTC)
     detail = output_detail(conn, start, end, line_id)
-    summary: dict[tuple[str, int], dict] = {}
+    summary: dict[tuple[str, int | None], dict] = {}
     for row in detail:
         key = (row["operator"], row["shift_id"])
         if key not in summary:
@@ -75,8 +80,12 @@ def operator_output(conn: psycopg.Connection, start: datetime, end: datetime, li
                                                 "shift_end")} | {"good": 0.0, "scrap": 0.0, "earned_minutes": 0.0}
         for name in ("good", "scrap", "earned_minutes"):
             summary[key][name] += row[name]
-    for (operator, _), row in summary.items():
-        attended, recorded = _attended_minutes(conn, operator, row["line_id"], row["shift_start"], row["shift_end"])
+    for (operator, shift), row in summary.items():
+        if shift is None:
+            row.update(attended_minutes=None, attendance="outside_shift", efficiency=None)
+            continue
+        attended, recorded = _attended_minutes(conn, operator, row["line_id"], row["shift_start"],
+                                               min(row["shift_end"], max(now, row["shift_start"])))  # fmt: skip
         row["attended_minutes"] = attended
         row["attendance"] = "recorded" if recorded else "assumed"
         row["efficiency"] = row["earned_minutes"] / attended if attended > 0 else None
@@ -115,3 +124,15 @@ def _merged(intervals: list[Interval]) -> list[Interval]:
         else:
             merged.append((a, b))
     return merged
+
+
+def plant_day(conn: psycopg.Connection, day: date | None, now: datetime,
+              line_id: str | None = None) -> tuple[date, datetime, datetime]:  # fmt: skip
+    """The plant-local day (default: the one ``now`` is in) with its start and end, in the time zone
+    of ``line_id`` or else of the first line (the plant's)."""
+    zone = ZoneInfo(scalar(conn, "SELECT timezone FROM equipment WHERE level = 'line' "
+                                 "AND (%(line)s::text IS NULL OR id = %(line)s) ORDER BY id LIMIT 1",
+                           {"line": line_id}) or "UTC")  # fmt: skip
+    chosen = day or now.astimezone(zone).date()
+    start = datetime.combine(chosen, time(0), tzinfo=zone)
+    return chosen, start, datetime.combine(chosen + timedelta(days=1), time(0), tzinfo=zone)

@@ -38,6 +38,12 @@ def garment_config() -> Plant:
     return parse_plant(GARMENT_PLANT_YAML)
 
 
+def other_lines(conn: psycopg.Connection) -> list[str]:
+    """Lines of another plant in the database (the simulated plant belongs in a database of its own)."""
+    return [row[0] for row in conn.execute("SELECT id FROM equipment WHERE level = 'line' AND id <> %s ORDER BY id",
+                                           (LINE,)).fetchall()]  # fmt: skip
+
+
 def load_order(conn: psycopg.Connection, plant: GarmentPlant, number: str, by: str, due_hours: float = 8.0) -> dict:
     """Work centres and the routing of the simulated plant (a new version when it exists), the order
     of ``plant.quantity`` pieces due ``due_hours`` after the plant's start, cut into its bundles and

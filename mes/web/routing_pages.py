@@ -4,9 +4,8 @@ payroll, and the read-only share page. Thin: parse, check the role, call mes.rou
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -107,41 +106,31 @@ def scan(conn: Conn, caller: Report, code: Annotated[str, Form(min_length=1, max
 # --------------------------------------------------------------------------- operator output
 
 
-def _zone(conn: Conn, line: str | None) -> str:
-    """The chosen line's time zone, else the first line's (the plant's)."""
-    if line:
-        return _timezone(conn, line)
-    lines = views.lines(conn)
-    return str(lines[0]["timezone"]) if lines else "UTC"
-
-
-def _day(request: Request, day: str | None, zone_name: str) -> tuple[date, datetime, datetime]:
-    """The plant-local day asked for (default: today) and its start and end."""
-    zone = ZoneInfo(zone_name)
+def _day(request: Request, conn: Conn, day: str | None, line: str | None) -> tuple[date, datetime, datetime]:
     try:
-        chosen = date.fromisoformat(day) if day else now(request).astimezone(zone).date()
+        chosen = date.fromisoformat(day) if day else None
     except ValueError as exc:
         raise HTTPException(422, f"day: not a date: {day!r}") from exc
-    start = datetime.combine(chosen, time(0), tzinfo=zone)
-    return chosen, start, datetime.combine(chosen + timedelta(days=1), time(0), tzinfo=zone)
+    return output.plant_day(conn, chosen, now(request), line or None)
 
 
 @router.get("/routing/output", response_class=HTMLResponse)
 def output_page(request: Request, conn: Conn, day: Annotated[str | None, Query(max_length=10)] = None,
                 line: Annotated[str | None, Query(max_length=200)] = None) -> HTMLResponse:  # fmt: skip
-    zone = _zone(conn, line)
-    chosen, start, end = _day(request, day, zone)
-    rows = output.operator_output(conn, start, end, line or None)
+    chosen, start, end = _day(request, conn, day, line)
+    rows = output.operator_output(conn, start, end, line or None, now=now(request))
     return render(request, "routing_output.html", {"rows": rows, "day": chosen, "line": line,
                                                    "prev": chosen - timedelta(days=1),
-                                                   "next": chosen + timedelta(days=1)}, timezone=zone)  # fmt: skip
+                                                   "next": chosen + timedelta(days=1)},
+                  timezone=str(start.tzinfo))  # fmt: skip
 
 
 @router.get("/routing/output.{fmt}")
 def output_download(fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
                     day: Annotated[str | None, Query(max_length=10)] = None,
                     line: Annotated[str | None, Query(max_length=200)] = None, detail: bool = False) -> Response:
-    chosen, start, end = _day(request, day, _zone(conn, line))
-    read = output.output_detail if detail else output.operator_output
+    chosen, start, end = _day(request, conn, day, line)
+    found = output.output_detail(conn, start, end, line or None) if detail else \
+        output.operator_output(conn, start, end, line or None, now=now(request))
     name = f"operator-output{'-detail' if detail else ''}-{chosen}"
-    return exports.download(read(conn, start, end, line or None), name, fmt)
+    return exports.download(found, name, fmt)

@@ -18,7 +18,7 @@ from tests.fuzz import operations_without_server_errors
 from tests.mes.auth.helpers import add_user, form_token, sign_in, user_with_token
 from tests.mes.production.scenario import local
 
-T0 = local("2026-12-07", "08:00", "Asia/Shanghai")
+T0 = local("2026-03-04", "08:00", "Asia/Shanghai")
 ROUTING = {"product_id": "shirt", "operations": [
     {"seq": 10, "name": "cutting", "work_centre_id": "cut", "sam_minutes": 0.4},
     {"seq": 20, "name": "join shoulders", "work_centre_id": "sew", "sam_minutes": 0.8},
@@ -123,9 +123,9 @@ def test_output_and_attendance_through_the_api(client: TestClient) -> None:
     rows = client.get("/api/routing/output", params=span).json()
     assert [(r["operator"], r["good"], r["earned_minutes"], r["attended_minutes"]) for r in rows] == [
         ("ann", 40, pytest.approx(16.0), 480)]
-    csv = client.get("/routing/output.csv", params={"day": "2026-12-07"})
+    csv = client.get("/routing/output.csv", params={"day": "2026-03-04"})
     assert csv.status_code == 200 and "ann" in csv.text and "efficiency" in csv.text
-    xlsx = client.get("/routing/output.xlsx", params={"day": "2026-12-07", "detail": "true"})
+    xlsx = client.get("/routing/output.xlsx", params={"day": "2026-03-04", "detail": "true"})
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
 
 

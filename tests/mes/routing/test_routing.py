@@ -14,7 +14,7 @@ from mes.routing import flow, operations, output, reports, routings, simulated, 
 from mes.routing.routings import OperationSpec as Op
 from tests.mes.production.scenario import local
 
-T0 = local("2026-12-07", "08:00", "Asia/Shanghai")
+T0 = local("2026-03-04", "08:00", "Asia/Shanghai")
 
 
 @pytest.fixture
@@ -126,23 +126,30 @@ def test_operator_efficiency_for_a_shift_equals_the_hand_computed_value(shop: ps
     branching(shop)
     order = operations.create_routed_order(shop, "R-5", "sew1", "shirt", 60, "planner")
     operations.cut_bundles(shop, order["id"], 60, 20, "cutter", at=T0)
-    output.record_attendance(shop, "ann", "sew1", local("2026-12-07", "07:55", "Asia/Shanghai"),
-                             local("2026-12-07", "17:00", "Asia/Shanghai"), "supervisor")
+    output.record_attendance(shop, "ann", "sew1", local("2026-03-04", "07:55", "Asia/Shanghai"),
+                             local("2026-03-04", "17:00", "Asia/Shanghai"), "supervisor")
     at = T0 + timedelta(hours=1)
     for n in (1, 2, 3):
         reports.record_scan(shop, f"R-5-{n:03d}", "bo", operator="bo", seq=10, at=at)
         reports.record_scan(shop, f"R-5-{n:03d}", "ann", operator="ann", seq=20, scrap=1 if n == 1 else 0, at=at)
     for n in (1, 2):
         reports.record_scan(shop, f"R-5-{n:03d}", "ann", operator="ann", seq=30, at=at + timedelta(hours=5))
-    rows = {r["operator"]: r for r in output.operator_output(shop, T0 - timedelta(hours=1), T0 + timedelta(hours=12))}
+    day = (T0 - timedelta(hours=1), T0 + timedelta(hours=12))
+    rows = {r["operator"]: r for r in output.operator_output(shop, *day, now=T0 + timedelta(hours=12))}
     ann, bo = rows["ann"], rows["bo"]
     assert (ann["good"], ann["scrap"], ann["earned_minutes"]) == (99, 1, 178.0)
     assert ann["attended_minutes"] == 480.0 and ann["attendance"] == "recorded"
     assert ann["efficiency"] == pytest.approx(178 / 480)
     assert (bo["earned_minutes"], bo["attended_minutes"], bo["attendance"]) == (30.0, 480.0, "assumed")
-    detail = output.output_detail(shop, T0 - timedelta(hours=1), T0 + timedelta(hours=12))
+    detail = output.output_detail(shop, *day)
     assert [(d["operator"], d["seq"], d["good"]) for d in detail if d["operator"] == "ann"] == [
         ("ann", 20, 59), ("ann", 30, 40)]
+    reports.record_scan(shop, "R-5-003", "ann", operator="ann", seq=30, at=T0 - timedelta(minutes=30))  # 07:30
+    night, *_ = output.operator_output(shop, *day, now=T0 + timedelta(hours=12))
+    assert (night["operator"], night["good"], night["attendance"], night["efficiency"]) == ("ann", 20, "outside_shift",
+                                                                                           None)
+    running = {r["operator"]: r for r in output.operator_output(shop, *day, now=T0 + timedelta(hours=2))}
+    assert running["bo"]["attended_minutes"] == 120  # a shift still running counts up to now
 
 
 def test_a_manual_station_gets_its_time_model_from_scans_and_the_calendar(shop: psycopg.Connection) -> None:
