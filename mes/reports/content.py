@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from mes.alarms import store as alarm_store
 from mes.energy import deviations, energy_split, latest_baseline
 from mes.production import downtime, kpi, orders
 from mes.production.equipment import get_unit
@@ -25,7 +26,7 @@ Row = dict[str, Any]
 Progress = Callable[[str], None]
 
 # The sections in the order the reports show them (the progress bar counts them).
-SECTIONS = ("oee", "production", "downtime", "changeovers", "quality", "energy", "handover")
+SECTIONS = ("oee", "production", "downtime", "changeovers", "quality", "alarms", "energy", "handover")
 
 
 def _order_plan(conn: psycopg.Connection, row: Row) -> Row:
@@ -80,6 +81,30 @@ def quality(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
     }
 
 
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start is not None and end is not None else None
+
+
+def alarms(conn: psycopg.Connection, period: ReportPeriod, area: str | None) -> Row:
+    """Alarms raised in the period on the line (or its area, for rules without a line), read through
+    the alarms domain, with each one's time to acknowledge and to close (from when it was raised)."""
+    raised = [dict(a) for a in reversed(alarm_store.history(conn, period.start, period.end, limit=2000))
+              if a["line"] == period.line_id or (a["line"] is None and area is not None and a["area"] == area)]
+    for alarm in raised:
+        alarm["ack_seconds"] = _seconds(alarm["raised_at"], alarm["acknowledged_at"])
+        alarm["close_seconds"] = _seconds(alarm["raised_at"], alarm["closed_at"])
+    acked = [a["ack_seconds"] for a in raised if a["ack_seconds"] is not None]
+    closed = [a["close_seconds"] for a in raised if a["close_seconds"] is not None]
+    return {
+        "alarms": raised, "count": len(raised),
+        "by_priority": {p: sum(1 for a in raised if a["priority"] == p) for p in ("urgent", "high", "medium", "low")},
+        "not_acknowledged": len(raised) - len(acked),
+        "mean_ack_seconds": sum(acked) / len(acked) if acked else None,
+        "max_ack_seconds": max(acked, default=None),
+        "mean_close_seconds": sum(closed) / len(closed) if closed else None,
+    }  # fmt: skip
+
+
 def energy(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
     """kWh, kWh per unit and per good unit (the KPI row), the kWh used while nothing was produced
     by time element, and each shift's deviation from the line's baseline when one is fitted."""
@@ -117,6 +142,9 @@ def build_report(conn: psycopg.Connection, period: ReportPeriod, now: datetime |
     step("changeovers")
     content["quality"] = quality(conn, period, total)
     step("quality")
+    parent = unit["parent_id"] or ""
+    content["alarms"] = alarms(conn, period, parent.removeprefix("_area.") if parent.startswith("_area.") else None)
+    step("alarms")
     content["energy"] = energy(conn, period, total)
     step("energy")
     content["handover"] = {"notes": records.handover_notes(conn, line, start, end),

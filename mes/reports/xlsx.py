@@ -79,8 +79,15 @@ DEVIATIONS: list[Column] = [
     ("shift", N_("Shift"), "text"), ("produced", N_("Produced"), "number"), ("energy", N_("Energy (kWh)"), "number"),
     ("predicted", N_("Baseline (kWh)"), "number"), ("deviation", N_("Deviation (kWh)"), "number"),
 ]  # fmt: skip
+ALARMS: list[Column] = [
+    ("raised_at", N_("Raised at"), "time"), ("rule", N_("Alarm text"), "text"),
+    ("priority", N_("Alarm priority"), "text"),
+    ("ack_seconds", N_("Acknowledged after"), "duration"), ("acknowledged_by", N_("By"), "text"),
+    ("close_seconds", N_("Closed after"), "duration"), ("cause", N_("Cause given"), "text"),
+]  # fmt: skip
 SHEETS = (N_("Summary"), N_("Orders"), N_("Products"), N_("Shifts"), N_("Loss waterfall"), N_("Downtime by reason"),
-          N_("Stops and comments"), N_("Changeovers"), N_("Quality"), N_("Handover"), N_("Energy"))  # fmt: skip
+          N_("Stops and comments"), N_("Changeovers"), N_("Quality"), N_("Handover"), N_("Energy"),
+          N_("Alarms and their handling"))  # fmt: skip
 
 
 class _Writer:
@@ -149,5 +156,6 @@ def report_xlsx(content: dict[str, Any], locale: str) -> bytes:
     parts = [{"element": e, "label": element_label(e, locale), **part} for e, part in energy["by_element"].items()]
     out.table(SHEETS[10], ENERGY, parts)
     out.table(SHEETS[10], DEVIATIONS, energy["deviations"], top=len(parts) + 2)
+    out.table(SHEETS[11], ALARMS, content["alarms"]["alarms"])
     book.close()
     return buffer.getvalue()

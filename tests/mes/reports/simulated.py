@@ -18,7 +18,7 @@ from tests.mes.production.scenario import SampleWriter, local
 DAY = "2026-03-04"
 SHIFT_START, SHIFT_END = local(DAY, "06:00"), local(DAY, "14:00")
 SEED = 5
-STEP = timedelta(seconds=5)
+STEP = timedelta(seconds=10)
 HEARTBEAT = timedelta(seconds=60)
 POINTS = {"state": "State", "fault": "FaultCode", "good": "GoodCount", "reject": "RejectCount"}
 
