@@ -29,7 +29,7 @@ from mes.cli.common import ConfigPath, DatabaseUrl, DataDir, console, err_consol
 # Modules with MES background jobs for `linebrain run` (each defines jobs(plant, database_url)).
 MES_JOB_MODULES: list[str] = ["mes.jobs", "mes.quality.jobs", "mes.alarms.jobs", "mes.grafana.cache",
                               "mes.grafana.watchdog", "mes.reports.schedule", "mes.routing.jobs",
-                              "mes.recipes.jobs"]
+                              "mes.recipes.jobs", "mes.uns.jobs"]
 
 Connections = Annotated[
     str | None,

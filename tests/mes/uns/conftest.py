@@ -1,0 +1,3 @@
+from tests.collectors.mqtt.conftest import mosquitto
+
+__all__ = ["mosquitto"]
