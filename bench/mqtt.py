@@ -35,6 +35,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
+from bench.store import free_port
 from collectors.config.models import Plant
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.migrations import migrate
@@ -207,13 +208,6 @@ def main() -> None:
     print(f"mqtt / direct samples/s = {mqtt['rate'] / direct['rate']:.2f}; "
           f"p99 latency {mqtt['p99'] * 1000:,.0f} ms vs {direct['p99'] * 1000:,.0f} ms")
 
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 if __name__ == "__main__":

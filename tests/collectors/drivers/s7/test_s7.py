@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from collectors.drivers.s7 import S7Driver, parse_address, plan_requests, s7_wor
 from collectors.errors import ConfigError, PartialRead
 from collectors.samples import Sample, is_bad, is_good
 from simulator.s7 import S7Face
+from tests.conftest import free_port
 
 VALUES: dict[str, tuple[str, float | str]] = {
     "db_bool": ("DB1,X0.3", 1.0), "db_bool_off": ("DB1,X0.4", 0.0), "db_int": ("DB1,INT2", -12345.0),
@@ -23,12 +23,6 @@ VALUES: dict[str, tuple[str, float | str]] = {
     "m_bool": ("M,X1.7", 1.0), "m_int": ("M,INT10", 321.0), "m_real": ("DB2,REAL0", -0.25),
     "i_bool": ("I,X0.0", 1.0), "i_int": ("I,INT2", 7.0), "q_bool": ("Q,X0.1", 1.0), "q_dint": ("Q,DINT4", 65_536.0),
 }  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -46,12 +40,8 @@ def connection(port: int, **extra: object) -> S7Connection:
                                         "timeout": 1.0, **extra})  # fmt: skip
 
 
-def tags(addresses: dict[str, str]) -> list[Tag]:
-    return [Tag(name=name, connection="plc", s7_address=address) for name, address in addresses.items()]
-
-
-def test_every_type_and_area_reads_exactly(face: S7Face) -> None:
-    driver = S7Driver(connection(face.port), tags({name: address for name, (address, _) in VALUES.items()}))
+def read_once(driver: S7Driver) -> list[Sample]:
+    """Connect, read the default group, close."""
 
     async def read() -> list[Sample]:
         await driver.connect()
@@ -60,7 +50,16 @@ def test_every_type_and_area_reads_exactly(face: S7Face) -> None:
         finally:
             await driver.close()
 
-    samples = asyncio.run(read())
+    return asyncio.run(read())
+
+
+def tags(addresses: dict[str, str]) -> list[Tag]:
+    return [Tag(name=name, connection="plc", s7_address=address) for name, address in addresses.items()]
+
+
+def test_every_type_and_area_reads_exactly(face: S7Face) -> None:
+    driver = S7Driver(connection(face.port), tags({name: address for name, (address, _) in VALUES.items()}))
+    samples = read_once(driver)
     assert {s.tag: s.value for s in samples} == {name: value for name, (_, value) in VALUES.items()}
     assert all(is_good(s.status) for s in samples)
 
@@ -84,15 +83,7 @@ def test_a_small_pdu_is_negotiated_and_read_in_the_planned_requests(face: S7Face
     for i in range(100):
         face.set(f"DB1,REAL{i * 4}", i * 1.5)
     driver = S7Driver(connection(face.port, pdu_size=240), tags({f"a{i}": f"DB1,REAL{i * 4}" for i in range(100)}))
-
-    async def read() -> list[Sample]:
-        await driver.connect()
-        try:
-            return await driver.read_group("default")
-        finally:
-            await driver.close()
-
-    samples = asyncio.run(read())
+    samples = read_once(driver)
     assert driver.pdu_size == 240 and len(driver.plans["default"]) == 2 and driver.requests == 2
     assert {s.tag: s.value for s in samples} == {f"a{i}": i * 1.5 for i in range(100)}
 
