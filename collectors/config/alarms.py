@@ -184,8 +184,20 @@ class ConditionMonitoring(Strict):
                             "is this share above the baseline (0.15: 15%), so noise never raises it")
 
 
+class AndonButtonConfig(Strict):
+    """A PLC button (or any digital tag) that calls for help on a line."""
+
+    line: Identifier
+    tag: Identifier
+    kind: Literal["material", "maintenance", "quality", "process", "custom"]
+    label: str = ""
+    state: float | bool = Field(default=True, description="the value that means pressed")
+    role: str | None = Field(default=None, description="who answers (default by kind)")
+
+
 class AlarmSettings(Strict):
     rules: list[AlarmRule] = Field(default_factory=list)
+    andon: list[AndonButtonConfig] = Field(default_factory=list)
     dispatch: Dispatch = Dispatch()
     condition_monitoring: ConditionMonitoring = ConditionMonitoring()
     flood_per_10_min: int = Field(default=10, ge=1, description="more annunciations than this is a flood")
@@ -226,6 +238,14 @@ def alarm_checks(plant: Plant) -> Iterator[tuple[Loc, str]]:
             yield (*loc, "line"), f"unknown line {rule.line!r}"
         if rule.kind == "maintenance_due":
             yield (*loc, "kind"), "maintenance_due alarms come from alarms.condition_monitoring.assets"
+    for index, button in enumerate(settings.andon):
+        loc = ("alarms", "andon", index)
+        if button.line not in lines:
+            yield (*loc, "line"), f"unknown line {button.line!r}"
+        if button.tag not in known_tags:
+            yield (*loc, "tag"), f"unknown tag {button.tag!r}"
+        if button.kind == "custom" and not button.label:
+            yield (*loc, "label"), "a custom andon call needs a label"
     equipment = {e.id for line in plant.lines() for e in line.equipment} | lines
     seen_assets: set[str] = set()
     for index, asset in enumerate(settings.condition_monitoring.assets):

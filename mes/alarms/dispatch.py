@@ -60,6 +60,7 @@ def dispatch_once(conn: psycopg.Connection, settings: Dispatch, now: datetime) -
     with conn.transaction():
         report.notified = _notify_new(conn, settings, now)
         report.escalated = _escalate(conn, settings, now)
+        report.notified += _notify_andon(conn, settings, now)
     for notice in _claim_due(conn, now):
         error = _send(notice, settings)
         _settle(conn, notice, settings, error, now)
@@ -116,6 +117,26 @@ def _escalate(conn: psycopg.Connection, settings: Dispatch, now: datetime) -> in
                                  f"level {level}: {step.role}"))  # fmt: skip
         _queue(conn, settings, store.occurrence(conn, occurrence["id"]), level, step.role, now)
     return len(overdue)
+
+
+def _notify_andon(conn: psycopg.Connection, settings: Dispatch, now: datetime) -> int:
+    calls = rows(conn, "SELECT c.*, e.parent_id AS area FROM andon_calls c LEFT JOIN equipment e ON e.id = c.line_id "
+                       "WHERE NOT c.notified AND c.resolved_at IS NULL ORDER BY c.id FOR UPDATE OF c SKIP LOCKED")
+    for call in calls:
+        shift = current_shift(conn, call["line_id"], call["area"], now)
+        payload = {"event": "andon.called", "level": 0, "role": call["role"], "shift": shift,
+                   "call": {key: (value.isoformat() if isinstance(value, datetime) else value)
+                            for key, value in call.items() if key in ("id", "line_id", "kind", "label", "note",
+                                                                      "source", "raised_at", "raised_by", "area")}}
+        for channel in channels_for(settings, call["role"], call["area"], shift):
+            conn.execute(
+                "INSERT INTO alarm_notifications (andon_call_id, channel, level, role, recipients, payload, "
+                "next_attempt_at, created_at) VALUES (%s, %s, 0, %s, %s, %s, %s, %s)",
+                (call["id"], channel.name, call["role"], ", ".join(channel.to) or (channel.url or ""),
+                 Jsonb(payload), now, now),
+            )  # fmt: skip
+        conn.execute("UPDATE andon_calls SET notified = true WHERE id = %s", (call["id"],))
+    return len(calls)
 
 
 def current_shift(conn: psycopg.Connection, line: str | None, area: str | None, at: datetime) -> str | None:
@@ -200,6 +221,12 @@ def _send(notice: dict[str, Any], settings: Dispatch) -> str | None:
 
 def summary(payload: dict[str, Any]) -> tuple[str, str]:
     """(title, markdown text) of a notice for people."""
+    if "call" in payload:
+        call = payload["call"]
+        title = f"[ANDON] {call['line_id']}: {call['label'] or call['kind']}"
+        lines = [f"**{title}**", f"{call['note'] or call['kind']}, since {call['raised_at']} ({call['source']})",
+                 f"for: {payload['role']}" + (f" (shift {payload['shift']})" if payload["shift"] else "")]
+        return title, "\n\n".join(lines)
     alarm = payload["alarm"]
     title = f"[{alarm['priority'].upper()}] {alarm['message'] or alarm['rule']}"
     if payload["level"]:

@@ -23,6 +23,7 @@ from typing import Literal
 from collectors.config.alarms import rule_tags
 from collectors.config.models import Plant
 from collectors.samples import Sample
+from mes.alarms.andon import AndonButton, button_rule
 from mes.alarms.condition import Forecast, MaintenanceDue, asset_rules
 from mes.alarms.conditions import CLEARED, RAISED, Condition, Deviation, condition
 
@@ -70,6 +71,10 @@ class AlarmEngine:
                 self.by_tag.setdefault(tag, []).append(item)
                 if isinstance(item, MaintenanceDue):
                     self.monitors.setdefault(tag, []).append(item)
+        for button in plant.alarms.andon:
+            press = AndonButton(button_rule(button), button.tag, button)
+            self.conditions.append(press)
+            self.by_tag.setdefault(button.tag, []).append(press)
         self._line_states: dict[str, tuple[str, dict[int, str]]] = {}  # state tag → (line, code → state)
         self.line_state: dict[str, str] = {}
         self.suppressed: set[tuple[str, str]] = set()

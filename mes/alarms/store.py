@@ -15,7 +15,8 @@ from typing import Any
 
 import psycopg
 
-from mes.alarms import maintenance, states
+from mes.alarms import andon, maintenance, states
+from mes.alarms.andon import AndonButton
 from mes.alarms.condition import Forecast, MaintenanceDue, zone
 from mes.alarms.conditions import Condition
 from mes.alarms.engine import Change
@@ -117,6 +118,12 @@ def record_change(conn: psycopg.Connection, point_id: int, change: Change) -> di
     """Record one change from the engine (in the caller's transaction); the occurrence it touched."""
     if change.kind == "forecast":
         _store_forecast(conn, point_id, change)
+        return None
+    if isinstance(change.condition, AndonButton):  # a PLC's andon button: a call, not an alarm
+        if change.kind == "raised":
+            button = change.condition.button
+            andon.raise_call(conn, button.line, button.kind, SYSTEM, change.at, button.label, source="plc",
+                             role=button.role)  # fmt: skip
         return None
     point = _point(conn, point_id)
     current = _open(conn, point_id)

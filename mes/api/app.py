@@ -20,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from collectors.config.models import Web
 from mes.api import (
     admin_routes,
+    alarm_routes,
     health_routes,
     order_routes,
     production_routes,
@@ -74,6 +75,7 @@ def create_app(database_url: str | None, pool_size: int = 4, web: Web | None = N
     app.include_router(routing_routes.router, dependencies=signed_in)
     _include_recipes(app, signed_in)
     app.include_router(report_routes.router, dependencies=signed_in)
+    app.include_router(alarm_routes.router, dependencies=signed_in)
     _include_quality(app)
     app.include_router(health_routes.router)
     app.include_router(sign_in.router)

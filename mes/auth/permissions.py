@@ -35,27 +35,40 @@ ACTIONS: dict[str, str] = {
     "reports.generate": "generate and store a shift, day, week or month report",
     "reports.sign_off": "sign a shift, day, week or month off (once; shown in its reports)",
     "energy.baseline": "fit a line's energy baseline (kWh against produced units)",
+    "alarms.acknowledge": "acknowledge alarms and reset latched ones",
+    "alarms.shelve": "shelve and unshelve alarms (with an end time and a reason)",
+    "alarms.service": "take alarms out of service and return them",
+    "alarms.close": "close finished alarms with their cause and action",
+    "andon.call": "raise, acknowledge and resolve andon calls",
+    "maintenance.orders": "open and close maintenance work orders",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
 }
 
 _EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspect", "routing.report"}
 
+_ALARMS_ON_THE_LINE = {"alarms.acknowledge", "andon.call"}
+_ALARM_OWNERS = _ALARMS_ON_THE_LINE | {"alarms.shelve", "alarms.service", "alarms.close"}
+
 PERMISSIONS: dict[Role, frozenset[str]] = {
-    "operator": frozenset(_EVERYONE_ON_THE_LINE),
+    "operator": frozenset(_EVERYONE_ON_THE_LINE | _ALARMS_ON_THE_LINE),
     "supervisor": frozenset(_EVERYONE_ON_THE_LINE | {"orders.plan", "downtime.edit", "counts.adjust",
                                                      "calendar.edit", "handover.write"}
                             | {"setpoints.write", "recipes.edit", "recipes.download"}
                             | {"routing.plan", "attendance.record"}
-                            | {"reports.generate", "reports.sign_off"}),
+                            | {"reports.generate", "reports.sign_off"}
+                            | _ALARM_OWNERS),
     "quality": frozenset({"quality.inspect", "quality.plan", "quality.disposition", "counts.adjust"}
-                         | {"recipes.edit", "recipes.approve"}),
-    "maintenance": frozenset({"downtime.assign", "downtime.edit"} | {"setpoints.write"}),
+                         | {"recipes.edit", "recipes.approve"}
+                         | _ALARMS_ON_THE_LINE),
+    "maintenance": frozenset({"downtime.assign", "downtime.edit"} | {"setpoints.write"}
+                             | _ALARM_OWNERS | {"maintenance.orders"}),
     "manager": frozenset({"orders.plan", "orders.transition", "downtime.assign", "downtime.edit", "counts.adjust",
                           "calendar.edit", "handover.write", "audit.read"}
                          | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}
                          | {"routing.plan", "routing.report", "attendance.record"}
-                         | {"reports.generate", "reports.sign_off", "energy.baseline"}),
+                         | {"reports.generate", "reports.sign_off", "energy.baseline"}
+                         | _ALARM_OWNERS | {"maintenance.orders"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 
