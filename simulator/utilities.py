@@ -25,6 +25,13 @@ FIRST_MOTOR_UNIT = 21
 MOTORS = 6
 FAST_WEAR_MOTOR = 3
 COMPRESSOR_MOTOR = 4
+# The compressor's own sub-meter: a kWh counter in one uint16 register x 0.1, so it rolls over at
+# 6,553.6 kWh (starting near the top, it wraps within hours); it draws a base load while unloaded.
+COMPRESSOR_METER_UNIT = 27
+COMPRESSOR_METER_START = 6500.0
+COMPRESSOR_METER_WRAP = 6553.6
+COMPRESSOR_BASE_KW = 1.5  # controls and dryer, also while the compressor is off
+COMPRESSOR_LOADED_KW = 15.0
 
 
 def _loc(unit: int, table: ModbusTable, address: int, data_type: DataType = DataType.uint16, **kw) -> ModbusLocation:
@@ -87,6 +94,17 @@ class Utilities:
             days = 0.25 if index == FAST_WEAR_MOTOR else 20.0 + 15.0 * (hash_unit(seed, index, 7) + 1)
             self.life.append(days * 86400.0)
             self.wear0.append(0.55 * (hash_unit(seed, index, 11) + 1) / 2)
+        sub = f"{AREA}.Energy.CompressorMeter"
+        self.compressor_meter = {p.browse_name: p for p in [
+            Point(f"{sub}.Energy", "Double", COMPRESSOR_METER_START, unit="kWh", range=(0, COMPRESSOR_METER_WRAP),
+                  modbus=_loc(COMPRESSOR_METER_UNIT, ir, 0, DataType.uint16, scale=0.1),
+                  description="uint16 x 0.1 kWh; wraps at 6,553.6"),
+            Point(f"{sub}.Power", "Double", 0.0, unit="kW", range=(0, 100),
+                  modbus=_loc(COMPRESSOR_METER_UNIT, ir, 1, DataType.uint16, scale=0.1)),
+        ]}  # fmt: skip
+        for point in self.compressor_meter.values():
+            point.machine = "compressormeter"
+        self.machines["compressormeter"] = list(self.compressor_meter.values())
         self.points = [p for points in self.machines.values() for p in points]
         self.events: deque[StateEvent] = deque(maxlen=100_000)
         self.replacements = [0] * MOTORS
@@ -144,6 +162,17 @@ class Utilities:
             motors += 11.0 * run / 3600.0 + 4.0 * 0.5 * run / 3600.0  # mean wear term ≈ 0.5
         return 125000.0 + base + motors
 
+    def compressor_kwh(self, t: float) -> float:
+        """kWh the compressor's sub-meter has counted since start (base load plus the loaded share)."""
+        run = self._run_seconds(COMPRESSOR_MOTOR - 1, t)
+        return (COMPRESSOR_BASE_KW * t + (COMPRESSOR_LOADED_KW - COMPRESSOR_BASE_KW) * run) / 3600.0
+
+    def _publish_compressor_meter(self, t: float, when: datetime) -> None:
+        loaded = self._running(COMPRESSOR_MOTOR - 1, t)
+        reading = (COMPRESSOR_METER_START + self.compressor_kwh(t)) % COMPRESSOR_METER_WRAP
+        self.compressor_meter["Energy"].set(math.floor(reading * 10) / 10, when)  # a register holds whole 0.1s
+        self.compressor_meter["Power"].set(COMPRESSOR_LOADED_KW if loaded else COMPRESSOR_BASE_KW, when)
+
     def _publish(self, t: float) -> None:
         when = self.start + timedelta(seconds=t)
         seed = self.seed
@@ -151,6 +180,7 @@ class Utilities:
         power = self._power(t)
         meter["Power"].set(round(power * (1 + 0.01 * noise(seed, 1, t)), 2), when)
         meter["Energy"].set(round(self._energy(t), 2), when)
+        self._publish_compressor_meter(t, when)
         meter["Voltage"].set(round(400.0 + 4.0 * noise(seed, 2, t, 5.0), 1), when)
         meter["PowerFactor"].set(round(0.92 + 0.02 * noise(seed, 3, t, 30.0), 3), when)
         meter["Frequency"].set(round(50.0 + 0.03 * noise(seed, 4, t, 3.0), 2), when)

@@ -116,3 +116,22 @@ async def test_int32_values_in_abcd_and_cdab_including_negative_ones() -> None:
             assert position < 0  # the encoder wrapped past 2^31 during the first hours
         finally:
             client.close()
+
+
+async def test_the_compressor_sub_meter_draws_a_base_load_while_off_and_wraps() -> None:
+    from simulator import Simulator, SimulatorOptions
+    from simulator.utilities import COMPRESSOR_BASE_KW, COMPRESSOR_METER_START, COMPRESSOR_METER_WRAP
+
+    sim = Simulator(SimulatorOptions(scenario="utilities", speed=0, modbus_port=None, opcua_port=None))
+    energy = sim.point("Utilities.Energy.CompressorMeter.Energy")
+    power = sim.point("Utilities.Energy.CompressorMeter.Power")
+    await sim.advance(700.0)  # 10 min loaded, now unloaded
+    assert power.value == COMPRESSOR_BASE_KW
+    before = energy.value
+    await sim.advance(60.0)  # a minute unloaded: 1.5 kW for 60 s
+    assert energy.value - before == pytest.approx(COMPRESSOR_BASE_KW / 60, abs=0.1)
+    await sim.advance(6 * 3600.0)  # ~55 kWh more: past 6,553.6 from 6,500
+    used = sim.models["utilities"].compressor_kwh(sim.elapsed)
+    assert used > COMPRESSOR_METER_WRAP - COMPRESSOR_METER_START
+    assert energy.value == pytest.approx((COMPRESSOR_METER_START + used) % COMPRESSOR_METER_WRAP, abs=0.1)
+    assert energy.value < COMPRESSOR_METER_START  # it rolled over
