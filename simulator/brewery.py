@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 from collectors.config.models import ByteOrder, DataType, ModbusTable
+from simulator.changeover import SetpointEntry
 from simulator.model import STATE_CODES, CounterTruth, StateEvent
 from simulator.noise import key_of, noise
 from simulator.points import ModbusLocation, Point
@@ -161,8 +162,10 @@ class BreweryLine:
 
     name = "brewery"
 
-    def __init__(self, seed: int, start: datetime, order_minutes: float = 120.0, counter_start: int = 0) -> None:
+    def __init__(self, seed: int, start: datetime, order_minutes: float = 120.0, counter_start: int = 0,
+                 setpoint_entry: str = "preset") -> None:
         self.seed = seed
+        self.entry = SetpointEntry(setpoint_entry)  # who enters each order's speeds (simulator/changeover.py)
         self.start = start
         self.order_seconds = order_minutes * 60.0
         self.schedule = BreakSchedule(start, TIMEZONE, BREAKS)
@@ -252,6 +255,8 @@ class BreweryLine:
         if self.changeover_until > self.t:
             times.append(self.changeover_until)
         times.append(self.schedule.next_boundary(self.t))
+        if (typed := self.entry.next_event(self.t)) is not None:
+            times.append(typed)
         for m in self.machines_list:
             if m.down_since is not None:
                 times.extend(m.down_since + BUFFER_SECONDS * gap for gap in range(1, len(MACHINES)))
@@ -260,6 +265,7 @@ class BreweryLine:
     def _handle_events(self, t: float) -> None:
         if t >= self.order_started + self.order_seconds:
             self._start_order(t, 0)
+        self.entry.apply(t)
         for machine in self.machines_list:
             if t >= machine.own_until:
                 if machine.fault:
@@ -292,6 +298,7 @@ class BreweryLine:
             self.order_index += 1
         self.order_started = t
         self.changeover_until = t + (0.0 if first else self.line_rng.uniform(600.0, 1200.0))
+        targets = []
         for machine in self.machines_list:
             machine.produced = 0.0
             machine.truth.order_good = machine.truth.order_reject = 0
@@ -300,7 +307,11 @@ class BreweryLine:
             if not first:
                 machine.truth.resets += 1
             rate = machine.spec.base_rate * self.product.rate_factor * SETPOINT_SHARE
-            machine.points["SpeedSetpoint"].set(round(rate, 1))
+            targets.append((machine.points["SpeedSetpoint"], round(rate, 1)))
+        if first:
+            for point, value in targets:  # the line starts set up for its first product
+                point.set(value)
+        self.entry.begin(self.changeover_until, targets)
 
     # ------------------------------------------------------------------ states and counts
 
@@ -310,7 +321,7 @@ class BreweryLine:
             return "off"
         if self.schedule.in_break(t):
             return "planned_stop"
-        if t < self.changeover_until:
+        if t < self.changeover_until or not self.entry.ready():
             return "changeover"
         if machine.fault:
             return "fault"

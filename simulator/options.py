@@ -51,6 +51,7 @@ class SimulatorOptions:
     tick: float = 0.1  # wall seconds between publishes of scenario values
     order_minutes: float = 120.0  # brewery: simulated minutes per work order
     counter_start: int = 0  # brewery: first order's counters start here (to test wraps early)
+    setpoint_entry: str = "preset"  # brewery: preset | manual | download (simulator/changeover.py)
     limits: OperationLimits = OperationLimits()
     security: tuple[str, ...] = ("None",)
     users: dict[str, str] = field(default_factory=dict)  # user name → password
@@ -80,6 +81,8 @@ class SimulatorOptions:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)!r}")
         if self.tags < 0:
             raise ValueError("tags must be >= 0")
+        if self.setpoint_entry not in ("preset", "manual", "download"):
+            raise ValueError(f"setpoint_entry must be preset, manual or download, not {self.setpoint_entry!r}")
         for policy in self.security:
             if policy not in SECURITY_POLICIES:
                 raise ValueError(f"unknown security policy {policy!r} (known: {', '.join(SECURITY_POLICIES)})")

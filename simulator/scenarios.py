@@ -14,7 +14,8 @@ def build_models(options: SimulatorOptions, start: datetime) -> dict[str, Model]
         if name == "brewery":
             from simulator.brewery import BreweryLine
 
-            models[name] = BreweryLine(options.seed, start, options.order_minutes, options.counter_start)
+            models[name] = BreweryLine(options.seed, start, options.order_minutes, options.counter_start,
+                                       options.setpoint_entry)
         elif name == "process":
             from simulator.process import CuringLine
 

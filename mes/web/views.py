@@ -15,6 +15,7 @@ from mes.auth import users
 from mes.production import downtime, handover, kpi, orders, period_report, products, shifts, states, status
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
+from mes.recipes.variance import open_variances
 
 # ISA-101: grey is normal; each state maps to one colour class, always shown with its text label.
 STATE_CLASS = {
@@ -118,6 +119,7 @@ def line_page(conn: psycopg.Connection, line_id: str, now: datetime) -> dict[str
         "specs": specs.specs_for(conn, running["product_id"], line_id) if running else [],
         "handover": handover.handover(conn, line_id, now),
         "orders": orders.list_orders(conn, line_id=line_id, limit=20),
+        "setpoint_variances": open_variances(conn, line_id),
     }  # fmt: skip
 
 

@@ -59,8 +59,9 @@ def people(db_url: str, *names: str) -> dict[str, User]:
         for name in names or ROLES:
             role = ROLES[name]
             add_user(conn, name, role)
-            found[name] = User(int(conn.execute("SELECT id FROM users WHERE name = %s", (name,)).fetchone()[0]),
-                               name, role)
+            row = conn.execute("SELECT id FROM users WHERE name = %s", (name,)).fetchone()
+            assert row is not None
+            found[name] = User(int(row[0]), name, role)
     return found
 
 
@@ -72,11 +73,11 @@ async def writing_line(db_url: str, pki: Path, **options: Any) -> AsyncIterator[
         with psycopg.connect(db_url, autocommit=True) as conn:
             sync_plant(conn, plant)
         drivers: dict[str, Any] = {}
-        for conn in plant.connections:
-            tags = plant.tags_of(conn.id)
-            drivers[conn.id] = (ModbusDriver(conn, tags) if isinstance(conn, ModbusConnection)
-                                else OpcuaDriver(conn, tags, pki_dir=pki))  # fmt: skip
-            await drivers[conn.id].connect()
+        for connection in plant.connections:
+            tags = plant.tags_of(connection.id)
+            drivers[connection.id] = (ModbusDriver(connection, tags) if isinstance(connection, ModbusConnection)
+                                      else OpcuaDriver(connection, tags, pki_dir=pki))  # fmt: skip
+            await drivers[connection.id].connect()
         queue = SetpointQueue(db_url, writable_tags(plant.tags, drivers), "test")
         stop = asyncio.Event()
         task = asyncio.create_task(queue.run(stop))

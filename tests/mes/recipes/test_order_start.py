@@ -7,17 +7,29 @@ from __future__ import annotations
 import asyncio
 
 import psycopg
+from fastapi.testclient import TestClient
 
 from collectors.service import CollectorService, ServiceOptions
+from mes.api import create_app
 from mes.production.orders import create_order, find_order, transition
 from mes.production.sync import sync_plant
 from mes.recipes.jobs import jobs, order_start_job, variance_job
 from mes.recipes.recipes import approve_recipe, create_recipe
 from mes.recipes.variance import open_variances
 from simulator import Simulator, SimulatorOptions
-from tests.mes.auth.helpers import PASSWORD
+from tests.mes.auth.helpers import PASSWORD, bearer
 from tests.mes.recipes.line import FILLER_SP, LABELLER_SP, people, plant_for
 from tests.mes.recipes.test_recipes import LAGER
+
+
+def line_page(db_url: str, user: str) -> str:
+    """The line page in Chinese, as ``user`` sees it."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        headers = bearer(conn, user, ("read",))
+    with TestClient(create_app(db_url), base_url="http://localhost") as client:
+        answer = client.get("/lines/line1?lang=zh_CN", headers=headers)
+    assert answer.status_code == 200, answer.text[:500]
+    return answer.text
 
 
 async def eventually(check, seconds: float = 15.0):
@@ -69,6 +81,8 @@ async def test_order_start_downloads_and_a_changed_value_is_a_variance(db_url, t
             [event] = await eventually(variances)
             assert (event["tag"], event["expected"], event["actual"], event["order_number"]) == (
                 "filler_speed_setpoint", 570.0, 520.0, "W-5")
+            page = await asyncio.to_thread(line_page, db_url, "max")
+            assert "设定值在设备上被改动" in page and "filler_speed_setpoint" in page and "520" in page
             sim.point(FILLER_SP).set(570.0, sim.now)
             await sim.step()
             assert await eventually(lambda: not variances())
