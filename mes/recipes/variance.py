@@ -3,19 +3,27 @@
 For each line's newest finished download, every parameter that was written is
 compared with the tag's newest stored sample taken after the download finished.
 A value that differs by more than the tag's tolerance opens a variance event
-(``setpoint_variances``: expected, actual, when); it clears when the device
-holds the downloaded value again, or when a newer download replaces the old one.
-The line page lists the open ones.
+(``setpoint_variances``: expected, actual, when) and raises an alarm on the
+point (rule ``setpoint_variance``, the tag) through the alarm store of
+``mes/alarms`` (ISA-18.2 states: acknowledged, shelved, ... like any other); both
+clear when the device holds the downloaded value again, or when a newer download
+replaces the old one. The line page lists the open ones.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
+from collectors.config.alarms import AlarmRule
+from mes.alarms import store as alarms
+from mes.alarms.conditions import condition
+from mes.alarms.engine import Change
 from mes.db import rows
+
+ALARM_RULE = "setpoint_variance"
 
 _LATEST_AFTER_DOWNLOADS = """
 WITH last AS (
@@ -48,10 +56,13 @@ def watch_once(conn: psycopg.Connection, lines: list[str] | None = None) -> list
     with conn.transaction():
         readings = rows(conn, _LATEST_AFTER_DOWNLOADS, {"lines": lines})
         current = {row["download_id"] for row in readings}
-        conn.execute("UPDATE setpoint_variances SET cleared_at = now() WHERE cleared_at IS NULL "
-                     "AND NOT (download_id = ANY(%s)) AND download_id IN (SELECT d.id FROM recipe_downloads d "
-                     "JOIN work_orders o ON o.id = d.order_id WHERE %s::text[] IS NULL OR o.line_id = ANY(%s))",
-                     (list(current), lines, lines))  # fmt: skip
+        replaced = conn.execute(
+            "UPDATE setpoint_variances SET cleared_at = now() WHERE cleared_at IS NULL "
+            "AND NOT (download_id = ANY(%s)) AND download_id IN (SELECT d.id FROM recipe_downloads d "
+            "JOIN work_orders o ON o.id = d.order_id WHERE %s::text[] IS NULL OR o.line_id = ANY(%s)) "
+            "RETURNING tag, expected", (list(current), lines, lines)).fetchall()  # fmt: skip
+        for tag, expected in replaced:
+            _alarm(conn, "cleared", tag, expected, None)
         for row in readings:
             differs = row["actual"] is None or abs(row["actual"] - row["expected"]) > row["tolerance"]
             if differs:
@@ -63,14 +74,27 @@ def watch_once(conn: psycopg.Connection, lines: list[str] | None = None) -> list
                 ).fetchone()  # fmt: skip
                 if found is not None:
                     opened.append({**row, "id": found[0]})
+                    _alarm(conn, "raised", row["tag"], row["expected"], row["actual"])
                 else:  # still different: keep the newest reading on the open event
                     conn.execute("UPDATE setpoint_variances SET actual = %s, sample_time = %s WHERE download_id = %s "
                                  "AND tag = %s AND cleared_at IS NULL",
                                  (row["actual"], row["sample_time"], row["download_id"], row["tag"]))  # fmt: skip
             else:
-                conn.execute("UPDATE setpoint_variances SET cleared_at = now() WHERE download_id = %s AND tag = %s "
-                             "AND cleared_at IS NULL", (row["download_id"], row["tag"]))  # fmt: skip
+                back = conn.execute("UPDATE setpoint_variances SET cleared_at = now() WHERE download_id = %s "
+                                    "AND tag = %s AND cleared_at IS NULL RETURNING id",
+                                    (row["download_id"], row["tag"])).fetchone()  # fmt: skip
+                if back is not None:
+                    _alarm(conn, "cleared", row["tag"], row["expected"], row["actual"])
     return opened
+
+
+def _alarm(conn: psycopg.Connection, kind: str, tag: str, expected: float, actual: float | None) -> None:
+    """Raise or clear the variance alarm of ``tag`` (its point is created on first use)."""
+    rule = AlarmRule(name=ALARM_RULE, tag=tag, kind="digital", state=True, priority="medium", suppress_in=[],
+                     role="supervisor", message=f"setpoint changed at the machine: downloaded {expected:g}")
+    variance = condition(rule, tag)
+    [point_id] = alarms.sync_points(conn, [variance]).values()
+    alarms.record_change(conn, point_id, Change(kind, variance, datetime.now(UTC), actual))  # type: ignore[arg-type]
 
 
 def open_variances(conn: psycopg.Connection, line_id: str) -> list[dict[str, Any]]:

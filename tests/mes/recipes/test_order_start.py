@@ -10,6 +10,7 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from collectors.service import CollectorService, ServiceOptions
+from mes.alarms.store import active_alarms
 from mes.api import create_app
 from mes.production.orders import create_order, find_order, transition
 from mes.production.sync import sync_plant
@@ -30,6 +31,11 @@ def line_page(db_url: str, user: str) -> str:
         answer = client.get("/lines/line1?lang=zh_CN", headers=headers)
     assert answer.status_code == 200, answer.text[:500]
     return answer.text
+
+
+def alarms_now(db_url: str) -> list[dict]:
+    with psycopg.connect(db_url) as conn:
+        return active_alarms(conn)
 
 
 async def eventually(check, seconds: float = 15.0):
@@ -81,11 +87,15 @@ async def test_order_start_downloads_and_a_changed_value_is_a_variance(db_url, t
             [event] = await eventually(variances)
             assert (event["tag"], event["expected"], event["actual"], event["order_number"]) == (
                 "filler_speed_setpoint", 570.0, 520.0, "W-5")
+            assert [(a["rule"], a["tag"], a["active"]) for a in await asyncio.to_thread(alarms_now, db_url)] == [
+                ("setpoint_variance", "filler_speed_setpoint", True)]
             page = await asyncio.to_thread(line_page, db_url, "max")
             assert "设定值在设备上被改动" in page and "filler_speed_setpoint" in page and "520" in page
             sim.point(FILLER_SP).set(570.0, sim.now)
             await sim.step()
             assert await eventually(lambda: not variances())
+            [alarm] = await asyncio.to_thread(alarms_now, db_url)
+            assert (alarm["active"], alarm["state"]) == (False, "returned_unacknowledged")  # back, waiting for an ack
         finally:
             service.stop()
             await asyncio.wait_for(task, 30)
