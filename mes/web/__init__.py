@@ -26,7 +26,7 @@ API_PREFIXES = ("/api", "/docs", "/openapi", "/redoc", "/healthz", "/readyz", "/
 def mount_pages(app: FastAPI, clock: Callable[[], datetime] | None = None) -> None:
     """Add the page routes, their static files and, for page requests, an HTML error page (a
     visitor who is not signed in is sent to the sign-in form)."""
-    from mes.web import manager_pages, quality_pages, report_pages, routes, routing_pages
+    from mes.web import alarm_pages, manager_pages, quality_pages, report_pages, routes, routing_pages
 
     app.include_router(routes.router)
     app.include_router(manager_pages.router)
@@ -34,6 +34,7 @@ def mount_pages(app: FastAPI, clock: Callable[[], datetime] | None = None) -> No
     app.include_router(routing_pages.router)
     app.include_router(routing_pages.shared)
     app.include_router(report_pages.router)
+    app.include_router(alarm_pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if clock is not None:
         app.state.clock = clock

@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from mes.alarms import andon
 from mes.auth import users
 from mes.production import downtime, handover, kpi, orders, period_report, products, shifts, states, status
 from mes.production.equipment import get_unit, list_equipment
@@ -66,6 +67,7 @@ def andon_tiles(conn: psycopg.Connection, now: datetime) -> list[dict[str, Any]]
             "oee": line["current_shift"]["oee"] if line["current_shift"] else None,
             "shift": line["current_shift"]["shift"] if line["current_shift"] else None,
             "timezone": get_unit(conn, line["id"])["timezone"],
+            "calls": andon.open_calls(conn, line["id"]),
         })  # fmt: skip
     return tiles
 
@@ -89,7 +91,8 @@ def andon_key(conn: psycopg.Connection) -> list[tuple]:
     key = []
     for line in list_equipment(conn, "line"):
         state = states.current_state(conn, line["id"])
-        key.append((line["id"], state and state["state"], state and state["since"]))
+        key.append((line["id"], state and state["state"], state and state["since"],
+                    tuple(call["id"] for call in andon.open_calls(conn, line["id"]))))  # a new call redraws at once
     return key
 
 
