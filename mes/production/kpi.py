@@ -96,7 +96,7 @@ def calendar_periods(start: datetime, end: datetime, by: str, timezone: str) -> 
         day = day.replace(day=1)
     out: list[tuple[str, datetime, datetime]] = []
     while True:
-        following = _next_period(day, by)
+        following = next_period(day, by)
         lo = datetime.combine(day, time(), tz).astimezone(UTC)
         hi = datetime.combine(following, time(), tz).astimezone(UTC)
         if lo >= end:
@@ -106,7 +106,8 @@ def calendar_periods(start: datetime, end: datetime, by: str, timezone: str) -> 
         day = following
 
 
-def _next_period(day: date, by: str) -> date:
+def next_period(day: date, by: str) -> date:
+    """The first day of the local day, ISO week or month after the one starting on ``day``."""
     if by == "day":
         return day + timedelta(days=1)
     if by == "week":

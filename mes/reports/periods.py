@@ -12,6 +12,7 @@ import psycopg
 from mes.errors import InvalidInput, NotFound
 from mes.production import shifts
 from mes.production.equipment import get_unit
+from mes.production.kpi import next_period
 
 KINDS = ("shift", "day", "week", "month")
 
@@ -41,20 +42,12 @@ def _first_day(kind: str, day: date) -> date:
     return day
 
 
-def _following(kind: str, day: date) -> date:
-    if kind == "day":
-        return day + timedelta(days=1)
-    if kind == "week":
-        return day + timedelta(days=7)
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 def calendar_period(line_id: str, kind: str, day: date, timezone: str) -> ReportPeriod:
     """The local day, ISO week or month holding ``day``."""
     tz = ZoneInfo(timezone)
     first = _first_day(kind, day)
     start = datetime.combine(first, time(), tz).astimezone(UTC)
-    end = datetime.combine(_following(kind, first), time(), tz).astimezone(UTC)
+    end = datetime.combine(next_period(first, kind), time(), tz).astimezone(UTC)
     label = {"day": first.isoformat(), "week": f"{first:%G-W%V}", "month": f"{first:%Y-%m}"}[kind]
     return ReportPeriod(kind, line_id, start, end, label, timezone)
 
@@ -120,4 +113,4 @@ def closed_periods(conn: psycopg.Connection, line_id: str, kind: str, since: dat
             return out
         if period.end > since:
             out.append(period)
-        day = _following(kind, _first_day(kind, day))
+        day = next_period(_first_day(kind, day), kind)
