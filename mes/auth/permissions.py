@@ -43,6 +43,7 @@ ACTIONS: dict[str, str] = {
     "maintenance.orders": "open and close maintenance work orders",
     "audit.read": "read the audit log",
     "users.manage": "add, change and disable users; create and revoke anyone's API tokens",
+    "plant.edit": "add products, ideal cycle times and downtime reasons the plant config does not name",
 }
 
 _EVERYONE_ON_THE_LINE = {"orders.transition", "downtime.assign", "quality.inspect", "routing.report"}
@@ -68,7 +69,8 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
                          | {"setpoints.write", "recipes.edit", "recipes.approve", "recipes.download"}
                          | {"routing.plan", "routing.report", "attendance.record"}
                          | {"reports.generate", "reports.sign_off", "energy.baseline"}
-                         | _ALARM_OWNERS | {"maintenance.orders"}),
+                         | _ALARM_OWNERS | {"maintenance.orders"}
+                         | {"plant.edit"}),
     "admin": frozenset(ACTIONS),
 }  # fmt: skip
 

@@ -35,20 +35,21 @@ def sync_reasons(conn: psycopg.Connection, plant: Plant) -> None:
                 "INSERT INTO downtime_reasons (line_id, code, name, category, time_element, loss, fault_codes, active) "
                 "VALUES (%s, %s, %s, %s, %s, %s, %s, true) ON CONFLICT (line_id, code) DO UPDATE SET "
                 "name = EXCLUDED.name, category = EXCLUDED.category, time_element = EXCLUDED.time_element, "
-                "loss = EXCLUDED.loss, fault_codes = EXCLUDED.fault_codes, active = true",
+                "loss = EXCLUDED.loss, fault_codes = EXCLUDED.fault_codes, active = true, source = 'config'",
                 (line.id, reason.code, reason.name, reason.category, reason.time_element, reason.loss,
                  reason.fault_codes),
             )  # fmt: skip
         conn.execute(
-            "UPDATE downtime_reasons SET active = false WHERE line_id = %s AND NOT (code = ANY(%s))", (line.id, codes)
-        )
+            "UPDATE downtime_reasons SET active = false WHERE line_id = %s AND NOT (code = ANY(%s)) "
+            "AND source = 'config'", (line.id, codes)
+        )  # reasons added on the admin page (source 'page') stay
 
 
 def reason_tree(conn: psycopg.Connection, line_id: str) -> list[dict]:
     """Categories with their active reasons: ``[{category, reasons: [...]}, ...]``."""
     found = rows(
         conn,
-        "SELECT code, name, category, time_element, loss, fault_codes FROM downtime_reasons "
+        "SELECT code, name, category, time_element, loss, fault_codes, source FROM downtime_reasons "
         "WHERE line_id = %s AND active ORDER BY category, code",
         (line_id,),
     )

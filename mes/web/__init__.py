@@ -26,9 +26,10 @@ API_PREFIXES = ("/api", "/docs", "/openapi", "/redoc", "/healthz", "/readyz", "/
 def mount_pages(app: FastAPI, clock: Callable[[], datetime] | None = None) -> None:
     """Add the page routes, their static files and, for page requests, an HTML error page (a
     visitor who is not signed in is sent to the sign-in form)."""
-    from mes.web import alarm_pages, manager_pages, quality_pages, report_pages, routes, routing_pages
+    from mes.web import admin_pages, alarm_pages, manager_pages, quality_pages, report_pages, routes, routing_pages
 
     app.include_router(routes.router)
+    app.include_router(admin_pages.router)
     app.include_router(manager_pages.router)
     app.include_router(quality_pages.router)
     app.include_router(routing_pages.router)

@@ -13,7 +13,7 @@ import psycopg
 
 from mes.alarms import andon
 from mes.auth import users
-from mes.production import downtime, handover, kpi, orders, period_report, products, shifts, states, status
+from mes.production import downtime, handover, kpi, master_data, orders, period_report, products, shifts, states, status
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
 from mes.recipes.variance import open_variances
@@ -171,9 +171,7 @@ def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datet
     changes = orders.changeovers(conn, line_id, start, end)
     delivery = period_report.order_delivery(conn, line_id, start, end)
     return {
-        "by_line": [period_report.with_yield({**kpi.period_kpi(conn, line["id"], start, end), "group_key": line["id"],
-                                              "group_label": line["name"] or line["id"]})
-                    for line in list_equipment(conn, "line")],
+        "by_line": period_report.lines_kpi(conn, start, end),
         "total": period_report.with_yield(kpi.period_kpi(conn, line_id, start, end)),
         "groups": [period_report.with_yield(row) for row in kpi.kpis(conn, line_id, start, end, by)]
         if by != "period" else [],
@@ -199,6 +197,8 @@ def admin_page(conn: psycopg.Connection, now: datetime) -> dict[str, Any]:
     """Users and roles, each line's reason tree, and the shift calendar of the coming week."""
     lines = list_equipment(conn, "line")
     return {
+        "products": products.list_products(conn), "equipment": list_equipment(conn),
+        "time_elements": master_data.TIME_ELEMENTS, "losses": master_data.LOSSES,
         "users": users.list_users(conn),
         "lines": [{**line, "reasons": downtime.reason_tree(conn, line["id"]),
                    "shifts": shifts.list_shifts(conn, line["id"], now, now + timedelta(days=ADMIN_DAYS))}

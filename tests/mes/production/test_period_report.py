@@ -22,7 +22,8 @@ def at(minutes: float):
 @pytest.fixture
 def period(db: psycopg.Connection) -> psycopg.Connection:
     """Two 15 s faults (minor stops, threshold 30 s), a jam from 20 to 30 min followed by idle to 40
-    (one stop, its reason 'jam' from the fault code); three orders: on time, 10 min late, no due time."""
+    (one stop, its reason 'jam' from the fault code); 100 good and 2 rejects a minute; three orders:
+    on time, 10 min late, no due time."""
     derive.run_once(db, plant(), now=at(-60))
     first = orders.create_order(db, "W-1", "line1", "lager", 100, by="planner", due_at=at(35))
     second = orders.create_order(db, "W-2", "line1", "lager", 100, by="planner", due_at=at(45))
@@ -36,6 +37,9 @@ def period(db: psycopg.Connection) -> psycopg.Connection:
         (at(11), at(11.25), FAULT), (at(11.25), at(20), RUNNING), (at(20), at(30), JAM),
         (at(30), at(40), IDLE), (at(40), at(60), RUNNING),
     ])  # fmt: skip
+    for minute in range(61):  # 100 good and 2 rejects a minute
+        writer.add("good", at(minute), 100.0 * minute)
+        writer.add("reject", at(minute), 2.0 * minute)
     writer.flush()
     derive.run_once(db, plant(), now=at(60))
     return db
@@ -80,3 +84,17 @@ def test_on_time_rate_counts_orders_with_a_due_time(period: psycopg.Connection) 
 def test_first_pass_yield_leaves_out_scrap_and_rework() -> None:
     assert period_report.with_yield({"pq": 200.0, "sq": 10.0, "rq": 6.0})["first_pass_yield"] == pytest.approx(0.92)
     assert period_report.with_yield({"pq": 0.0, "sq": 0.0, "rq": 0.0})["first_pass_yield"] is None
+
+
+def test_lines_side_by_side_read_through_the_hourly_cache_give_the_timelines_numbers(
+        period: psycopg.Connection) -> None:  # fmt: skip
+    window = (at(-30), at(50))  # whole hours 07:00 and (partly) 08:00 cached, the edges live
+    before = period_report.lines_kpi(period, *window)
+    assert period.execute("SELECT grafana.refresh_kpi_hours(100)").fetchone()[0] > 0
+    cached = period_report.lines_kpi(period, *window)
+    direct = kpi.period_kpi(period, "line1", *window)
+    for rows in (before, cached):
+        (line,) = [r for r in rows if r["group_key"] == "line1"]
+        for name in ("pbt", "apt", "pq", "gq", "sq", "oee", "availability", "effectiveness", "quality_ratio"):
+            assert line[name] == pytest.approx(direct[name]), name
+        assert line["first_pass_yield"] == pytest.approx((direct["pq"] - direct["sq"] - direct["rq"]) / direct["pq"])

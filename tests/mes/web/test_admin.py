@@ -7,6 +7,7 @@ import csv
 import io
 
 from mes.auth import users
+from mes.production import downtime
 from tests.mes.web.live import db
 
 
@@ -61,8 +62,56 @@ def test_pages_show_plant_time(live_plant, sign_in) -> None:
     """The brewery is in Europe/Berlin: its early shift reads 06:00–14:00 on every page."""
     page = sign_in("supervisor")
     page.goto(f"{live_plant.base_url}/admin?lang=en")
-    first = page.locator("table.data tbody tr").first.locator("td")
+    first = page.locator("table.shifts-table tbody tr").first.locator("td")
     assert first.nth(0).inner_text() == "early" and first.nth(1).inner_text().endswith("06:00")
     page.goto(f"{live_plant.base_url}/lines/line1?lang=en")
     assert page.locator(".window").inner_text().endswith("06:00–14:00")
     page.close()
+
+
+def test_a_manager_adds_a_product_its_ideal_rate_and_a_reason_a_supervisor_may_not(
+        live_plant, sign_in, screenshots) -> None:  # fmt: skip
+    page = sign_in("manager", lang="en", width=1280, height=900)
+    page.goto(f"{live_plant.base_url}/admin?lang=en")
+    page.fill("#products form[action='/admin/products'] input[name=product_id]", "stout05")
+    page.fill("#products form[action='/admin/products'] input[name=name]", "Stout 0.5 l")
+    page.click("#products form[action='/admin/products'] button")
+    page.wait_for_selector(".msg")
+    page.select_option("#products form[action='/admin/cycle-times'] select[name=product_id]", "stout05")
+    page.fill("#products form[action='/admin/cycle-times'] input[name=ideal_cycle_time]", "0.75")
+    page.click("#products form[action='/admin/cycle-times'] button")
+    page.wait_for_selector(".msg")
+    row = page.locator("table.products-table tbody tr", has_text="stout05").inner_text()
+    assert "0.750 s *" in row and "added here" in row
+    reasons = page.locator("form.add-reason").first
+    reasons.locator("input[name=category]").fill("Material")
+    reasons.locator("input[name=code]").fill("glue")
+    reasons.locator("input[name=name]").fill("Label glue empty")
+    reasons.locator("button").click()
+    page.wait_for_selector(".msg")
+    assert page.locator("button[data-action=retire-glue]").count() == 1
+    refused = page.request.post(f"{live_plant.base_url}/admin/cycle-times", form={
+        "product_id": "pils033", "line_id": "line1", "ideal_cycle_time": "0.1",
+        "csrf_token": page.locator("input[name=csrf_token]").first.get_attribute("value")})  # fmt: skip
+    assert refused.status == 409 and "plant config" in refused.text(), "the config owns pils033's rate"
+    for lang in ("zh_CN", "en"):
+        page.goto(f"{live_plant.base_url}/admin?lang={lang}#products")
+        page.screenshot(path=str(screenshots / f"admin-plant-{lang}.png"), full_page=True)
+    page.close()
+    with db(live_plant) as conn:
+        trail = conn.execute("SELECT actor, action, object FROM audit_log WHERE action = 'plant.edit' ORDER BY id"
+                             ).fetchall()  # fmt: skip
+        line_reasons = {r["code"] for g in downtime.reason_tree(conn, "line1") for r in g["reasons"]}
+    assert trail == [("manager", "plant.edit", "product:stout05"),
+                     ("manager", "plant.edit", "product_cycle_time:stout05@line1"),
+                     ("manager", "plant.edit", "downtime_reason:line1/glue")]
+    assert "glue" in line_reasons, "offered on the line page at once"
+
+    supervisor = sign_in("supervisor", lang="en")
+    supervisor.goto(f"{live_plant.base_url}/admin?lang=en")
+    assert supervisor.locator("form[action='/admin/products'], form.add-reason").count() == 0
+    token = supervisor.locator("input[name=csrf_token]").first.get_attribute("value")
+    refused = supervisor.request.post(f"{live_plant.base_url}/admin/products", form={
+        "product_id": "ale", "name": "Ale", "csrf_token": token})  # fmt: skip
+    assert refused.status == 403
+    supervisor.close()
