@@ -19,10 +19,8 @@ Target: the period KPI under 200 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,33 +88,18 @@ def main() -> None:
 
     import psycopg
 
+    from bench.database import bench_database
     from collectors.config import parse_plant
-    from collectors.database.embedded import EmbeddedPostgres
-    from collectors.database.migrations import migrate
-    from mes import ALL_MIGRATIONS
     from mes.production import derive, orders
-    from tests.conftest import free_port
 
     plant = parse_plant(PLANT)
     start = datetime(2026, 2, 1, 5, 0, tzinfo=UTC)  # 06:00 Europe/Berlin
     end = start + timedelta(days=args.days)
-    with tempfile.TemporaryDirectory(prefix="linebrain-bench-kpi-") as tmp:
-        data_dir = args.keep or Path(tmp)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(data_dir, 0o755)
-        server = EmbeddedPostgres(data_dir, port=free_port())
-        server.start()
-        try:
-            with psycopg.connect(server.admin_url(), autocommit=True) as admin:
-                fresh = admin.execute("SELECT 1 FROM pg_database WHERE datname = 'bench'").fetchone() is None
-            url = server.create_database("bench") if fresh else server.url("bench")
-            migrate(url, ALL_MIGRATIONS)
-            with psycopg.connect(url, autocommit=True) as conn:
-                if fresh:
-                    setup(conn, plant, start, end, args.days, derive, orders)
-                report(conn, start, end, args)
-        finally:
-            server.stop()
+    with bench_database(args.keep, "linebrain-bench-kpi-") as (url, fresh), \
+            psycopg.connect(url, autocommit=True) as conn:
+        if fresh:
+            setup(conn, plant, start, end, args.days, derive, orders)
+        report(conn, start, end, args)
 
 
 def setup(conn, plant, start, end, days, derive, orders) -> None:

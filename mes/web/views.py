@@ -105,11 +105,14 @@ def biggest_loss(waterfall: list[dict]) -> dict | None:
 def line_page(conn: psycopg.Connection, line_id: str, now: datetime) -> dict[str, Any]:
     """The supervisor's line page: state, order, counts, shift OEE and losses, timeline, stops, inspections."""
     unit = get_unit(conn, line_id)
-    live = status.line_status(conn, line_id, now)
+    running = orders.running_order(conn, unit["line_id"] or unit["id"])
+    if running:
+        running = {**running, "progress": orders.order_progress(conn, running["id"], now)}
+    # What the page shows of status.line_status, without its shift KPI: the page reads that once, below.
+    live = {"state": states.current_state(conn, line_id), "running_order": running}
     start, end, shift = line_window(conn, line_id, now)
     shift_kpi = kpi.period_kpi(conn, line_id, start, end)
     waterfall = kpi.oee_waterfall(conn, line_id, start, end)
-    running = live["running_order"]
     return {
         "unit": unit, "live": live, "state_class": state_class(live["state"]["state"] if live["state"] else None),
         "open_stop": _open_stop(conn, line_id, live["state"], now),
@@ -170,9 +173,11 @@ def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datet
     by group, its loss waterfall, its downtime Pareto and its changeovers."""
     changes = orders.changeovers(conn, line_id, start, end)
     delivery = period_report.order_delivery(conn, line_id, start, end)
+    by_line = period_report.lines_kpi(conn, start, end)  # the chosen line's row is its total
     return {
-        "by_line": period_report.lines_kpi(conn, start, end),
-        "total": period_report.with_yield(kpi.period_kpi(conn, line_id, start, end)),
+        "by_line": by_line,
+        "total": next((row for row in by_line if row["group_key"] == line_id), None)
+        or period_report.with_yield(kpi.period_kpi(conn, line_id, start, end)),
         "groups": [period_report.with_yield(row) for row in kpi.kpis(conn, line_id, start, end, by)]
         if by != "period" else [],
         "delivery": delivery, "on_time": period_report.on_time_rate(delivery),
