@@ -82,13 +82,16 @@ def as_number(value: object) -> float | None:
     return None
 
 
+def reading(value: object, good: bool) -> float | None:
+    """A usable number from a reading, or None (bad quality, no value, text)."""
+    return as_number(value) if good else None
+
+
 class High(Condition):
     __slots__ = ()
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        if not good or value is None:
-            return None
-        v = value if type(value) is float else as_number(value)
+        v = value if type(value) is float and good else reading(value, good)
         if v is None:
             return None
         return v > self.limit - self.deadband if self.raw else v > self.limit
@@ -98,9 +101,7 @@ class Low(Condition):
     __slots__ = ()
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        if not good or value is None:
-            return None
-        v = value if type(value) is float else as_number(value)
+        v = value if type(value) is float and good else reading(value, good)
         if v is None:
             return None
         return v < self.limit + self.deadband if self.raw else v < self.limit
@@ -117,7 +118,7 @@ class RateOfChange(Condition):
         self.previous_t = 0.0
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = as_number(value) if good else None
+        v = reading(value, good)
         if v is None:
             return None
         previous, previous_t = self.previous, self.previous_t
@@ -138,7 +139,7 @@ class Deviation(Condition):
         self.setpoint: float | None = None
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = as_number(value) if good else None
+        v = reading(value, good)
         if v is None or self.setpoint is None:
             return None
         difference = abs(v - self.setpoint)
@@ -153,7 +154,7 @@ class Digital(Condition):
         self.alarm_value = float(rule.state) if rule.state is not None else 1.0
 
     def judge(self, value: object, good: bool, t: float) -> bool | None:
-        v = as_number(value) if good else None
+        v = reading(value, good)
         if v is None:
             return None
         return v == self.alarm_value

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from collectors.config.alarms import Channel, Dispatch
+from collectors.config.alarms import Channel, Dispatch, Smtp
 from mes.alarms import store
 from mes.db import first, rows
 
@@ -282,8 +282,13 @@ def send_email(settings: Dispatch, channel: Channel, payload: dict[str, Any]) ->
     message["From"] = settings.smtp.sender
     message["To"] = ", ".join(channel.to)
     message.set_content(text.replace("**", ""))
-    smtp = settings.smtp
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=SEND_TIMEOUT_S) as client:
+    send_mail(settings.smtp, message, SEND_TIMEOUT_S)
+
+
+def send_mail(smtp: Smtp, message: EmailMessage, timeout: float) -> None:
+    """Send ``message`` over the plant's SMTP server (STARTTLS and login when configured); raises
+    ``OSError``/``smtplib.SMTPException`` on failure. Alarm notices and mailed reports use it."""
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout) as client:
         if smtp.starttls:
             client.starttls()
         if smtp.username:

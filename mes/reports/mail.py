@@ -3,11 +3,11 @@ attached, over the plant's SMTP server (``reports.smtp``, else ``alarms.dispatch
 
 from __future__ import annotations
 
-import smtplib
 from email.message import EmailMessage
 
 from collectors.config.alarms import Smtp
 from collectors.config.models import Plant
+from mes.alarms.dispatch import send_mail
 
 MAIL_TIMEOUT_S = 20.0
 
@@ -36,9 +36,4 @@ def send_report(smtp: Smtp, to: list[str], subject: str, body: str, file_name: s
     message.set_content(body)
     maintype, _, subtype = media.partition("/")
     message.add_attachment(content, maintype=maintype, subtype=subtype, filename=file_name)
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=MAIL_TIMEOUT_S) as server:
-        if smtp.starttls:
-            server.starttls()
-        if smtp.username:
-            server.login(smtp.username, smtp.password or "")
-        server.send_message(message)
+    send_mail(smtp, message, MAIL_TIMEOUT_S)

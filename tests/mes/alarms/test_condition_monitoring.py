@@ -22,6 +22,8 @@ WALL_SECONDS = 10
 LEAD_DAYS = 7
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=DAYS)
 
+pytestmark = pytest.mark.plain_only("alarm logic on plain tables, the same on both flavours")
+
 
 def fleet_plant(sim: Simulator) -> Plant:
     tags, assets = [], []

@@ -30,6 +30,8 @@ from tests.conftest import free_port
 ACK_WITHIN = 1.5
 LEVEL_2_AFTER = 1.0
 
+pytestmark = pytest.mark.plain_only("alarm logic on plain tables, the same on both flavours")
+
 
 class Receiver(BaseHTTPRequestHandler):
     """Records every POST with its arrival time; /fail answers 500, /ding checks the signature is there."""

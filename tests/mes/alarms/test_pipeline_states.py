@@ -17,6 +17,8 @@ from simulator import Simulator
 from tests.conftest import create_database, drop_database
 from tests.mes.alarms.harness import RunningPlant
 
+pytestmark = pytest.mark.plain_only("alarm logic on plain tables, the same on both flavours")
+
 
 def alarm_plant(sim: Simulator) -> Plant:
     port = sim.modbus_port
