@@ -75,8 +75,10 @@ def limit_problem(tag: Tag, value: Any) -> str | None:
     """Why ``value`` may not be written to ``tag`` (None: it may)."""
     if not tag.writable:
         return f"tag {tag.name} is not writable (set writable: true in the plant config)"
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return None if value is not None else f"no value given for {tag.name}"
+    if value is None:
+        return f"no value given for {tag.name}"
+    if isinstance(value, str):
+        return None  # a text tag: its length and type are the encoder's to judge
     if not isinstance(value, int | float) or not math.isfinite(value):
         return f"{value!r} is not a finite number"
     if tag.write_limits is not None:

@@ -131,10 +131,8 @@ def may_write(user: User, tag: WritableTag, action: str = ACTION) -> str | None:
 
 
 def check_value(tag: WritableTag, value: Any, low: float | None = None, high: float | None = None) -> str | None:
-    """Why ``value`` may not be written (None: it may): it must be a finite number or a bool, inside
-    the tag's write limits and inside ``low``/``high`` (a recipe parameter's own limits)."""
-    if isinstance(value, bool):
-        return None
+    """Why ``value`` may not be written (None: it may): it must be a finite number (a bool counts as
+    0/1), inside the tag's write limits and inside ``low``/``high`` (a recipe parameter's own limits)."""
     if not isinstance(value, int | float) or value != value or value in (float("inf"), float("-inf")):
         return f"{value!r} is not a finite number"
     if tag.low is not None and tag.high is not None and not tag.low <= value <= tag.high:

@@ -36,6 +36,7 @@ def mount_pages(app: FastAPI, clock: Callable[[], datetime] | None = None) -> No
     app.include_router(routing_pages.shared)
     app.include_router(report_pages.router)
     app.include_router(alarm_pages.router)
+    _include_recipe_pages(app)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     if clock is not None:
         app.state.clock = clock
@@ -56,3 +57,10 @@ def mount_pages(app: FastAPI, clock: Callable[[], datetime] | None = None) -> No
 
 
 __all__ = ["mount_pages"]
+
+
+def _include_recipe_pages(app: FastAPI) -> None:
+    """The recipe download page of an order (mes.recipes)."""
+    from mes.web import recipe_pages
+
+    app.include_router(recipe_pages.router)

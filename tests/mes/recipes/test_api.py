@@ -8,8 +8,19 @@ import psycopg
 from fastapi.testclient import TestClient
 
 from mes.api import create_app
-from tests.mes.auth.helpers import PASSWORD, bearer
+from tests.mes.auth.helpers import PASSWORD, bearer, form_token, sign_in
 from tests.mes.recipes.line import FILLER_SP, people, writing_line
+
+
+def download_from_the_page(db_url: str, order_id: int) -> str:
+    """Sign in as sam, open the order's recipe page (checked, nothing written), press the button."""
+    with TestClient(create_app(db_url), base_url="http://localhost") as browser:
+        assert sign_in(browser, "sam").status_code == 303
+        planned = browser.get(f"/recipes/orders/{order_id}?lang=zh_CN")
+        assert planned.status_code == 200 and "可下载" in planned.text and 'id="download"' in planned.text
+        done = browser.post(f"/recipes/orders/{order_id}", data={"csrf_token": form_token(planned.text)})
+        assert done.status_code == 200, done.text[:300]
+        return done.text
 
 
 async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url, tmp_path) -> None:
@@ -52,5 +63,9 @@ async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url,
             assert line.sim.point(FILLER_SP).value == 684.0
             log = await asyncio.to_thread(client.get, "/api/setpoints/log", headers=sam)
             assert log.status_code == 403  # the write log is the audit log: audit.read
+            line.sim.point(FILLER_SP).set(600.0, line.sim.now)
+            page = await asyncio.to_thread(download_from_the_page, db_url, order.json()["id"])
+            assert "已完成" in page and "filler_speed_setpoint" in page
+            assert line.sim.point(FILLER_SP).value == 684.0
         finally:
             client.__exit__(None, None, None)
