@@ -137,6 +137,7 @@ def test_a_redelivered_message_and_a_resent_batch_are_stored_once(
     assert ingest.store.stats.batches_skipped == 2
 
 
+@pytest.mark.plain_only("the broker and the processes are under test here; the store is the same on both flavours")
 def test_a_killed_collector_marks_its_tags_bad(
     db_url: str, tmp_path: Path, mosquitto: Mosquitto, host: Callable[[Plant], SparkplugHost]
 ) -> None:
@@ -177,6 +178,7 @@ class Feeder:
             time.sleep(0.05)
 
 
+@pytest.mark.plain_only("the broker and the processes are under test here; the store is the same on both flavours")
 def test_broker_restart_loses_nothing_and_duplicates_nothing(
     db_url: str, tmp_path: Path, mosquitto: Mosquitto, host: Callable[[Plant], SparkplugHost]
 ) -> None:
@@ -198,6 +200,7 @@ def test_broker_restart_loses_nothing_and_duplicates_nothing(
     assert duplicates(db_url) == 0
 
 
+@pytest.mark.plain_only("the broker and the processes are under test here; the store is the same on both flavours")
 def test_an_ingest_killed_mid_stream_loses_nothing_and_gets_a_rebirth_when_it_returns(
     db_url: str, tmp_path: Path, mosquitto: Mosquitto
 ) -> None:
