@@ -146,8 +146,10 @@ class CollectorService:
         if writable:
             self.setpoints = SetpointQueue(self.database_url, writable, options.name)
             tasks.append(asyncio.create_task(self.setpoints.run(self._stop), name="setpoint-writes"))
+        target = (f"MQTT broker {self.plant.mqtt.url}" if options.publish and self.plant.mqtt
+                  else _safe_url(self.database_url))  # fmt: skip
         log.info("collecting %d connections (%d tags) into %s; spool %s", len(self.workers),
-                 len(self._tags()), _safe_url(self.database_url), spool_dir)  # fmt: skip
+                 len(self._tags()), target, spool_dir)  # fmt: skip
         self.started.set()
         try:
             await self._stop.wait()
