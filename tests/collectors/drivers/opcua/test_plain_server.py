@@ -51,7 +51,8 @@ async def test_a_poll_group_reads_datavalues_and_unknown_nodes_come_back_bad(pla
 
 
 async def test_write_goes_through_as_the_nodes_type_with_inverse_scaling(plain_server, pki):
-    tags = [Tag(name="setpoint", connection="plc", node_id=f"ns={plain_server.index};s=Line1.V4", scale=2.0)]
+    tags = [Tag(name="setpoint", connection="plc", node_id=f"ns={plain_server.index};s=Line1.V4", scale=2.0,
+                writable=True)]
     driver = OpcuaDriver(connection(plain_server.endpoint), tags, pki_dir=pki)
     await driver.connect()
     try:
