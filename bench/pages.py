@@ -162,6 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
     parser.add_argument("--keep", type=Path, help="Keep the database in this folder and reuse it next time.")
+    parser.add_argument("--pages", default=",".join(PAGES), help=f"which pages, of {','.join(PAGES)}")
     args = parser.parse_args()
 
     import psycopg
@@ -172,7 +173,7 @@ def main() -> None:
         if fresh:
             with psycopg.connect(url, autocommit=True) as conn:
                 generate(conn)
-        measure(url, args.requests)
+        measure(url, args.requests, [PAGES[name] for name in args.pages.split(",")])
 
 
 def generate(conn) -> None:
@@ -246,17 +247,15 @@ def fill_kpi_cache(conn) -> int:
             return done
 
 
-def pages() -> list[tuple[str, str]]:
-    """(name, path with {line}) of each page measured."""
-    return [
-        ("line page", "/lines/{line}"),
-        ("OEE page, today (default)", "/oee?line={line}"),
-        ("OEE page, this week", "/oee?line={line}&period=week"),
-        ("OEE page, this month", "/oee?line={line}&period=month"),
-    ]
+PAGES = {
+    "line": ("line page", "/lines/{line}"),
+    "today": ("OEE page, today (default)", "/oee?line={line}"),
+    "week": ("OEE page, this week", "/oee?line={line}&period=week"),
+    "month": ("OEE page, this month", "/oee?line={line}&period=month"),
+}  # name: (label, path with {line})
 
 
-def measure(url: str, requests: int) -> None:
+def measure(url: str, requests: int, pages: list[tuple[str, str]]) -> None:
     import psycopg
     from fastapi.testclient import TestClient
 
@@ -271,7 +270,7 @@ def measure(url: str, requests: int) -> None:
     print(f"machine: {describe(f'PostgreSQL {version}')}")
     print(f"{'page':<28} {'lines':<22} {'median ms':>9} {'p95 ms':>7} {'max ms':>7}")
     with TestClient(app, base_url="http://localhost") as client:
-        for name, path in pages():
+        for name, path in pages:
             for label, lines in ((f"20 lines x {DAYS} days", LINES), (f"'{BASELINE}': 1 day", [BASELINE])):
                 times = timed(client, path, lines, requests)
                 p95 = percentile(times, 95)

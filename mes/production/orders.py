@@ -339,11 +339,17 @@ def _unknown_order_number(conn: psycopg.Connection, line_id: str, number: str, a
 # --------------------------------------------------------------------------- changeovers
 
 CHANGEOVERS = """
-WITH runs AS (
+WITH started AS (
     SELECT w.id, w.number, w.product_id, min(lower(r.period)) AS started
     FROM work_orders w JOIN order_runs r ON r.order_id = w.id
     WHERE w.line_id = %(line)s AND lower(r.period) < %(end)s
     GROUP BY w.id
+), runs AS (
+    -- The orders started in the window and the one before the first of them: the good units of
+    -- those only (not of the line's whole history).
+    SELECT * FROM started WHERE started >= %(start)s
+    UNION ALL
+    (SELECT * FROM started WHERE started < %(start)s ORDER BY started DESC LIMIT 1)
 ), good AS (
     SELECT runs.*,
            (SELECT max(b.cut_end) FROM order_runs r JOIN count_buckets b ON b.equipment_id = %(line)s
