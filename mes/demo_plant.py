@@ -84,5 +84,11 @@ def demo_plant(endpoint: str) -> Plant:
         "products": [{"id": p.id, "name": p.name, "unit": "bottles",
                       "ideal_cycle_time": {LINE_ID: ideal_cycle_time(p)}} for p in PRODUCTS],
         "shift_patterns": [{"id": "three-shift", "shifts": shifts}],
+        "alarms": {"rules": [  # judged on the live readings by the demo's alarm evaluation (docs/alarms.md)
+            {"name": "machine_fault", "tags": "*_state", "kind": "digital", "state": STATE_CODES["fault"],
+             "priority": "high", "area": "packaging", "message": "Machine fault"},
+            {"name": "machine_blocked", "tags": "*_state", "kind": "digital", "state": STATE_CODES["blocked"],
+             "on_delay": 30, "priority": "low", "area": "packaging", "message": "Machine blocked"},
+        ]},
     }  # fmt: skip
     return parse_plant(yaml.safe_dump(doc, sort_keys=False), source="demo plant")

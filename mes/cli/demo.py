@@ -63,6 +63,7 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
     from collectors.config.models import Web
     from collectors.service import CollectorService, ServiceOptions
     from collectors.store import default_spool_dir
+    from mes.alarms.evaluation import AlarmEvaluation
     from mes.api import create_app
     from mes.demo_plant import demo_plant
     from mes.jobs import derivation_job
@@ -85,7 +86,9 @@ async def run_demo(url: str, duration: float | None, speed: float, seed: int, po
         # The demo's API is local and for looking: reads are open; writes still need a user.
         api = uvicorn.Server(uvicorn.Config(create_app(url, web=Web(anonymous_read=True)), host="127.0.0.1",
                                             port=_free(port), log_level="warning", lifespan="on"))  # fmt: skip
-        tasks = [asyncio.create_task(service.run(jobs=[job])), asyncio.create_task(api.serve())]
+        alarms = AlarmEvaluation(plant, url, clock=lambda: sim.now.timestamp())  # delays run on simulated time
+        tasks = [asyncio.create_task(service.run(jobs=[job, alarms.job], listeners=[alarms.listen])),
+                 asyncio.create_task(api.serve())]
         await service.started.wait()
         console.print(f"simulator: OPC UA {sim.opcua_endpoint} (brewery line, speed {speed:g}, seed {seed})")
         console.print(f"API:       http://127.0.0.1:{api.config.port}/docs   (lines: /api/lines)")

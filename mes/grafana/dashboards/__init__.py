@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mes.grafana.dashboards import collector_health, line_detail, orders, overview, quality, tags
+from mes.grafana.dashboards import alarms, collector_health, line_detail, orders, overview, quality, tags
 from mes.grafana.model import Dashboard
 
 BUILDERS: list[Callable[[], Dashboard]] = [
@@ -14,6 +14,7 @@ BUILDERS: list[Callable[[], Dashboard]] = [
     quality.build,
     tags.build,
     collector_health.build,
+    alarms.build,
 ]
 
 

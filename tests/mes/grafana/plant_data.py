@@ -80,6 +80,19 @@ def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
         report = run_once(conn, plant)
         assert not report.errors, report.errors
         record_quality(conn, start, end)
+        record_alarms(conn, plant, start, end)
+
+
+def record_alarms(conn: psycopg.Connection, plant: Plant, start: datetime, end: datetime) -> None:
+    """The plant's alarm rules judged on the same readings, by the engine ``linebrain run`` uses."""
+    from mes.alarms import store
+    from mes.alarms.engine import AlarmEngine
+
+    engine = AlarmEngine(plant)
+    ids = store.sync_points(conn, engine.conditions)
+    with conn.transaction():
+        for change in engine.evaluate(samples_between(start, end)):
+            store.record_change(conn, ids[change.condition.key], change)
 
 
 def order_at(conn: psycopg.Connection, at: datetime) -> int | None:
