@@ -11,8 +11,12 @@ from fastapi.routing import APIRoute
 
 from mes.api import create_app
 
-# Writes whose domain function records the audit row itself (users, tokens), or that store nothing.
-SELF_AUDITED = {"POST /api/users", "PATCH /api/users/{name}", "POST /api/tokens", "DELETE /api/tokens/{token_id}"}
+# Writes whose domain function records the audit row itself (users, tokens; setpoints and recipes,
+# whose every attempt — refused, failed or written — is one audit row of mes.recipes), or that
+# store nothing.
+SELF_AUDITED = {"POST /api/users", "PATCH /api/users/{name}", "POST /api/tokens", "DELETE /api/tokens/{token_id}",
+                "POST /api/setpoints", "POST /api/recipes", "POST /api/recipes/{recipe_id}/approve",
+                "POST /api/recipes/{recipe_id}/obsolete", "POST /api/recipes/download"}
 STORES_NOTHING = {"POST /api/quality/capability"}
 
 
