@@ -33,7 +33,7 @@ FAULT_REASONS = [
 def demo_plant(endpoint: str) -> Plant:
     """The brewery line at ``endpoint`` (the simulator's OPC UA server)."""
     from simulator import STATE_CODES
-    from simulator.brewery import BREAKS, MACHINES, PRODUCTS, TIMEZONE, ideal_cycle_time
+    from simulator.brewery import BREAKS, CONSTRAINT, MACHINES, PRODUCTS, TIMEZONE, ideal_cycle_time
 
     tags = []
 
@@ -44,18 +44,20 @@ def demo_plant(endpoint: str) -> Plant:
 
     codes = {state: [code] for state, code in STATE_CODES.items()}
     equipment: list[dict[str, Any]] = []
-    # The packer counts cases, not bottles: the line's cycle times would not fit it.
-    for machine in (m for m in MACHINES if m.unit == "bottles"):
+    for machine in MACHINES:
         key = machine.id.lower()
         node = f"Packaging.Line1.{machine.id}"
-        bindings = {
+        bindings: dict[str, Any] = {
             "state": {"tag": tag(f"{key}_state", f"{node}.State"), "codes": codes,
                       "fault_code_tag": tag(f"{key}_fault", f"{node}.FaultCode")},
-            "good_count": {"tag": tag(f"{key}_good", f"{node}.GoodCount"), "bits": machine.counter_bits},
-            "reject_count": {"tag": tag(f"{key}_reject", f"{node}.RejectCount"), "bits": machine.counter_bits},
         }  # fmt: skip
+        # The packer counts cases, not bottles: the line's cycle times would not fit its counts.
+        if machine.unit == "bottles":
+            bindings["good_count"] = {"tag": tag(f"{key}_good", f"{node}.GoodCount"), "bits": machine.counter_bits}
+            bindings["reject_count"] = {"tag": tag(f"{key}_reject", f"{node}.RejectCount"),
+                                        "bits": machine.counter_bits}  # fmt: skip
         equipment.append({"id": key, "name": machine.id, "bindings": bindings})
-    filler = equipment[0]["bindings"]
+    filler = next(eq for eq in equipment if eq["name"] == CONSTRAINT)["bindings"]
     line_bindings = {
         **filler,
         "energy": tag("energy", "Packaging.Line1.EnergyMeter.Energy"),
@@ -71,7 +73,7 @@ def demo_plant(endpoint: str) -> Plant:
         "site": {"name": "Demo Brewery", "timezone": TIMEZONE},
         "areas": [{"id": "packaging", "name": "Packaging", "lines": [{
             "id": LINE_ID, "name": "Bottling line 1", "shift_pattern": "three-shift", "micro_stop_seconds": 30,
-            "bindings": line_bindings, "equipment": equipment,
+            "bindings": line_bindings, "equipment": equipment, "constraint": CONSTRAINT.lower(),
             "downtime_reasons": [
                 {"code": code, "name": name, "category": category, "time_element": element, "loss": loss,
                  "fault_codes": faults}

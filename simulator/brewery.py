@@ -1,14 +1,20 @@
-"""Brewery packaging line: filler → capper → labeller → packer.
+"""Brewery packaging line: depalletiser → washer → filler → capper → labeller → packer.
 
 Each machine runs its own seeded stop process (micro-stops of seconds, now and
-then a breakdown of minutes). Conveyors between machines buffer
-``BUFFER_SECONDS`` per gap: when a machine is down longer than that, machines
-upstream become *blocked* and machines downstream *starved*. Line-wide, orders
-change every ``order_minutes`` (changeover, counters reset, next product) and
-the shift pattern's breaks are planned stops.
+then a breakdown of minutes). Between two machines a conveyor buffers up to
+``BUFFER_BOTTLES``; it fills and empties at the machines' speeds. A machine whose
+input buffer is empty runs no faster than its upstream neighbour and is *starved*
+when that one delivers nothing; one whose output buffer is full runs no faster
+than its downstream neighbour and is *blocked* when that one takes nothing. The
+speeds form the brewery's V-curve around the filler (the constraint), so the
+buffers before it stand full and those after it empty: a labeller jam blocks
+the capper, then the filler; a depalletiser stop starves the washer, then the
+filler. Line-wide, orders change every ``order_minutes`` (changeover, counters
+reset, next product) and the shift pattern's breaks are planned stops.
 
-The model is event driven: between two events every state is constant, so
-counts are integrated exactly and the event sequence depends only on the seed.
+The model is event driven: between two events every flow is constant, so
+counts and buffer levels are integrated exactly and the event sequence depends
+only on the seed.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ LINE = "Packaging.Line1"
 LINE_ID = "line1"
 TIMEZONE = "Europe/Berlin"
 BREAKS = [(time(10, 0), 30.0), (time(18, 0), 30.0), (time(2, 0), 30.0)]
-BUFFER_SECONDS = 20.0
+BUFFER_BOTTLES = 200.0  # per conveyor: 20 s of the filler at lager05
+CONSTRAINT = "Filler"
 MEAN_RUN_SECONDS = 300.0
 BREAKDOWN_SHARE = 0.04
 MINOR_FAULTS = (101, 102, 103)  # jam at infeed, jam at outfeed, supply low
@@ -61,21 +68,60 @@ class MachineSpec:
     counter_bits: int
     byte_order: ByteOrder
     unit: str
+    bottles_per_unit: int = 1
 
 
+# In product order, upstream first. The V-curve: every other machine at least 15 % faster than
+# the filler, so a machine's own speed spread (90-100 %) never makes it the bottleneck.
 MACHINES = (
+    MachineSpec("Depalletiser", 6, 720.0, 16, ByteOrder.ABCD, "bottles"),
+    MachineSpec("Washer", 7, 690.0, 32, ByteOrder.ABCD, "bottles"),
     MachineSpec("Filler", 1, 600.0, 16, ByteOrder.ABCD, "bottles"),
-    MachineSpec("Capper", 2, 620.0, 32, ByteOrder.ABCD, "bottles"),
-    MachineSpec("Labeller", 3, 630.0, 32, ByteOrder.CDAB, "bottles"),
-    MachineSpec("Packer", 4, 26.0, 16, ByteOrder.ABCD, "cases"),
+    MachineSpec("Capper", 2, 690.0, 32, ByteOrder.ABCD, "bottles"),
+    MachineSpec("Labeller", 3, 720.0, 32, ByteOrder.CDAB, "bottles"),
+    MachineSpec("Packer", 4, 31.0, 16, ByteOrder.ABCD, "cases", bottles_per_unit=24),
 )
+BUFFER_EPSILON = 1e-6  # bottles: a buffer this close to empty or full is empty or full
 ENERGY_UNIT_ID = 5
 SETPOINT_SHARE = 0.95  # default speed setpoint as a share of the ideal rate
 
 
 def ideal_cycle_time(product: Product) -> float:
     """Seconds per unit of the line (the filler is the bottleneck), as the example config states."""
-    return round(60.0 / (MACHINES[0].base_rate * product.rate_factor), 6)
+    filler = next(m for m in MACHINES if m.id == CONSTRAINT)
+    return round(60.0 / (filler.base_rate * product.rate_factor), 6)
+
+
+@dataclass
+class Buffer:
+    """A conveyor between two machines: its level at ``since`` and the net flow into it since."""
+
+    level: float = BUFFER_BOTTLES / 2
+    since: float = 0.0
+    flow: float = 0.0  # bottles/s: upstream out − downstream in
+
+    def at(self, t: float) -> float:
+        return min(max(self.level + self.flow * (t - self.since), 0.0), BUFFER_BOTTLES)
+
+    def empty(self, t: float) -> bool:
+        return self.at(t) <= BUFFER_EPSILON
+
+    def full(self, t: float) -> bool:
+        return self.at(t) >= BUFFER_BOTTLES - BUFFER_EPSILON
+
+    def rebase(self, t: float, flow: float) -> None:
+        level = self.at(t)
+        self.level = 0.0 if level <= BUFFER_EPSILON else BUFFER_BOTTLES if level >= BUFFER_BOTTLES - BUFFER_EPSILON \
+            else level
+        self.since, self.flow = t, flow
+
+    def next_event(self) -> float:
+        """When it runs empty or full at the current flow (infinity: never)."""
+        if self.flow < 0 and self.level > 0:
+            return self.since + self.level / -self.flow
+        if self.flow > 0 and self.level < BUFFER_BOTTLES:
+            return self.since + (BUFFER_BOTTLES - self.level) / self.flow
+        return math.inf
 
 
 @dataclass(eq=False)
@@ -86,8 +132,8 @@ class Machine:
     fault: bool = False
     fault_code: int = 0
     own_until: float = 0.0
-    down_since: float | None = None
     powered: bool = True
+    flow: float = 0.0  # bottles/s it processes now
     efficiency: float = 1.0
     produced: float = 0.0  # units this order, fractional
     reject_share: float = 0.01
@@ -99,9 +145,6 @@ class Machine:
     def key(self) -> str:
         return self.spec.id.lower()
 
-    @property
-    def down(self) -> bool:
-        return self.fault or not self.powered
 
 
 def _machine_points(spec: MachineSpec) -> dict[str, Point]:
@@ -184,6 +227,7 @@ class BreweryLine:
         self.points = [p for m in self.machines_list for p in m.points.values()] + list(self.energy_points.values())
         self.machines = {m.key: list(m.points.values()) for m in self.machines_list}
         self.machines["energymeter"] = list(self.energy_points.values())
+        self.buffers = [Buffer() for _ in self.machines_list[1:]]
         self.line_rng = random.Random(seed * 104729 + 17)
         self.events: deque[StateEvent] = deque(maxlen=200_000)
         self.t = 0.0
@@ -221,13 +265,19 @@ class BreweryLine:
         if target.powered == on:
             return
         target.powered = on
-        if not on and target.down_since is None:
-            target.down_since = self.t
-        elif on and not target.fault:
-            target.down_since = None
         for point in target.points.values():
             point.set_good(on)
         self._refresh_states(self.t)
+
+    def inject_fault(self, machine: str, fault_code: int, seconds: float) -> None:
+        """Stop ``machine`` with ``fault_code`` now for ``seconds`` (a jam, a breakdown), then let it run."""
+        target = self._machine(machine)
+        target.fault, target.fault_code, target.own_until = True, fault_code, self.t + seconds
+        self._refresh_states(self.t)
+
+    def buffer_levels(self) -> list[float]:
+        """Bottles on each conveyor now, upstream first."""
+        return [buffer.at(self.t) for buffer in self.buffers]
 
     def next_event(self) -> float | None:
         return self._next_event_time()
@@ -257,9 +307,7 @@ class BreweryLine:
         times.append(self.schedule.next_boundary(self.t))
         if (typed := self.entry.next_event(self.t)) is not None:
             times.append(typed)
-        for m in self.machines_list:
-            if m.down_since is not None:
-                times.extend(m.down_since + BUFFER_SECONDS * gap for gap in range(1, len(MACHINES)))
+        times.extend(buffer.next_event() for buffer in self.buffers)
         return min(x for x in times if x > self.t)
 
     def _handle_events(self, t: float) -> None:
@@ -278,8 +326,6 @@ class BreweryLine:
         machine.fault_code = 0
         machine.efficiency = machine.rng.uniform(0.9, 1.0)
         machine.own_until = t + machine.rng.expovariate(1.0 / MEAN_RUN_SECONDS)
-        if machine.powered:
-            machine.down_since = None
 
     def _start_fault(self, machine: Machine, t: float) -> None:
         machine.fault = True
@@ -290,8 +336,6 @@ class BreweryLine:
             machine.fault_code = machine.rng.choice(MINOR_FAULTS)
             duration = machine.rng.uniform(2.0, 8.0)
         machine.own_until = t + duration
-        if machine.down_since is None:
-            machine.down_since = t
 
     def _start_order(self, t: float, counter_start: int, first: bool = False) -> None:
         if not first:
@@ -315,8 +359,8 @@ class BreweryLine:
 
     # ------------------------------------------------------------------ states and counts
 
-    def _state_of(self, index: int, t: float) -> str:
-        machine = self.machines_list[index]
+    def _own_state(self, machine: Machine, t: float) -> str | None:
+        """The state of a machine down for its own reason (None: it can run)."""
         if not machine.powered:
             return "off"
         if self.schedule.in_break(t):
@@ -327,17 +371,48 @@ class BreweryLine:
             return "fault"
         if not machine.points["Enable"].value:
             return "idle"
-        for other_index, other in enumerate(self.machines_list):
-            if other.down_since is None or other_index == index:
-                continue
-            # Same expression as the event time in _next_event_time, so the comparison is exact.
-            if t >= other.down_since + BUFFER_SECONDS * abs(other_index - index):
-                return "blocked" if other_index > index else "starved"
-        return "running"
+        return None
+
+    def _flows(self, t: float, own: list[str | None]) -> list[float]:
+        """Bottles/s each machine processes: its own rate, but no more than its upstream neighbour
+        delivers while its input buffer is empty, nor than its downstream one takes while its
+        output buffer is full (repeated until nothing changes)."""
+        flows = [self._rate(m) * m.spec.bottles_per_unit if state is None else 0.0
+                 for m, state in zip(self.machines_list, own, strict=True)]  # fmt: skip
+        empty = [b.empty(t) for b in self.buffers]
+        full = [b.full(t) for b in self.buffers]
+        changed = True
+        while changed:
+            changed = False
+            for i in range(1, len(flows)):
+                if empty[i - 1] and flows[i] > flows[i - 1]:
+                    flows[i], changed = flows[i - 1], True
+            for i in range(len(flows) - 2, -1, -1):
+                if full[i] and flows[i] > flows[i + 1]:
+                    flows[i], changed = flows[i + 1], True
+        return flows
+
+    def _state_of(self, index: int, t: float, own: str | None, flows: list[float]) -> str:
+        if own is not None:
+            return own
+        if flows[index] > 0:
+            return "running"
+        if index > 0 and self.buffers[index - 1].empty(t) and flows[index - 1] == 0:
+            return "starved"
+        if index < len(self.buffers) and self.buffers[index].full(t):
+            return "blocked"
+        return "idle"  # a speed setpoint of 0
 
     def _refresh_states(self, t: float) -> None:
+        own = [self._own_state(m, t) for m in self.machines_list]
+        flows = self._flows(t, own)
+        for index, buffer in enumerate(self.buffers):
+            net = flows[index] - flows[index + 1]
+            if net != buffer.flow:
+                buffer.rebase(t, net)
         for index, machine in enumerate(self.machines_list):
-            state = self._state_of(index, t)
+            machine.flow = flows[index]
+            state = self._state_of(index, t, own[index], flows)
             if state != machine.state:
                 machine.state = state
                 code = machine.fault_code if state == "fault" else 0
@@ -359,7 +434,7 @@ class BreweryLine:
             if machine.state != "running":
                 continue
             running += 1
-            machine.produced += self._rate(machine) * dt
+            machine.produced += machine.flow / machine.spec.bottles_per_unit * dt
             total = math.floor(machine.produced)
             reject = math.floor(total * machine.reject_share)
             good = total - reject
@@ -372,7 +447,7 @@ class BreweryLine:
 
     def _power(self, running: int) -> float:
         idle = sum(1 for m in self.machines_list if m.powered)
-        return 8.0 + 3.0 * idle + 14.0 * running
+        return 8.0 + 2.0 * idle + 9.5 * running
 
     def _publish(self, t: float) -> None:
         when = self._time_at(t)
@@ -394,7 +469,8 @@ class BreweryLine:
             points["OrderNumber"].set(self.order_number, when)
             key = key_of(points["SpeedActual"].name)
             if running:
-                actual = self._rate(machine) * 60.0 * (1.0 + 0.01 * noise(self.seed, key, t, 2.0))
+                actual = machine.flow / machine.spec.bottles_per_unit * 60.0 * (1.0 + 0.01 * noise(self.seed, key, t,
+                                                                                                 2.0))
                 points["SpeedActual"].set(round(actual, 2), when)
             else:
                 points["SpeedActual"].set(0.0, when)

@@ -214,7 +214,7 @@ def _plan_orders(conn, sim, start: datetime, duration: float | None, speed: floa
 
 def shift_summary(conn, plant, start: datetime, end: datetime) -> dict:
     """Per line and machine: OEE and its factors, counts, top downtime reasons; per shift."""
-    from mes.production import kpi
+    from mes.production import kpi, root_cause
     from mes.production.equipment import work_units
 
     units = {}
@@ -223,6 +223,8 @@ def shift_summary(conn, plant, start: datetime, end: datetime) -> dict:
         total = kpi.period_kpi(conn, unit.id, start, end)
         pareto = kpi.downtime_pareto(conn, unit.id, start, end)[:3]
         units[unit.id] = {"shifts": rows, "total": total, "top_reasons": pareto}
+        if unit.id == unit.line_id and root_cause.line_flow(conn, unit.id) is not None:
+            units[unit.id]["root_cause"] = root_cause.pareto(conn, unit.id, start, end, by="fault")[:3]
     return units
 
 
@@ -251,10 +253,19 @@ def print_summary(summary: dict, start: datetime, end: datetime, timezone: str =
         reasons = "; ".join(f"{r['reason_name']} {r['seconds'] / 60:.1f} min ({r['events']}×)"
                             for r in data["top_reasons"]) or "none"
         console.print(f"  top downtime: {reasons}", highlight=False)
+        if "root_cause" in data:
+            causes = "; ".join(f"{_cause(r)} {r['seconds'] / 60:.1f} min" for r in data["root_cause"]) or "none"
+            console.print(f"  stopped by: {causes}", highlight=False)
         console.print(f"  PBT {total['pbt'] / 60:.0f} min, APT {total['apt'] / 60:.0f} min, "
                       f"ADET {total['adet'] / 60:.1f} min, minor stops {total['minor_stops']} "
                       f"(counted as {total['minor_stop_loss']} loss)", highlight=False)
         warn_implausible(unit_id, total)
+
+
+def _cause(row: dict) -> str:
+    """``labeller · 102``: a root-cause Pareto row's machine and fault code."""
+    machine = row["machine"] or "unknown"
+    return machine if row["fault_code"] is None else f"{machine} · {row['fault_code']}"
 
 
 def register(app: typer.Typer) -> None:

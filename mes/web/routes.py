@@ -304,8 +304,11 @@ def oee(request: Request, conn: Conn, q: Oee) -> HTMLResponse:
                   timezone=unit["timezone"])  # fmt: skip
 
 
+OEE_TABLES = "^(kpi|lines|waterfall|pareto|changeovers|delivery|stops|rootcause|machines)$"
+
+
 @router.get("/oee/{table}.{fmt}")
-def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|pareto|changeovers|delivery|stops)$")],
+def oee_download(table: Annotated[str, Path(pattern=OEE_TABLES)],
                  fmt: Annotated[str, Path(pattern="^(csv|xlsx)$")], request: Request, conn: Conn,
                  q: Oee, reason: Annotated[str | None, Query(max_length=200)] = None) -> Response:  # fmt: skip
     if q.line is None:
@@ -317,7 +320,8 @@ def oee_download(table: Annotated[str, Path(pattern="^(kpi|lines|waterfall|paret
         return exports.download(stops, f"stops-{q.line}-{choice.first}-{choice.last}", fmt)
     _, choice, page = _oee(conn, request, q, q.line)
     rows = {"kpi": page["groups"] or [page["total"]], "lines": page["by_line"], "waterfall": page["waterfall"],
-            "pareto": page["pareto"], "changeovers": page["changeovers"], "delivery": page["delivery"]}[table]
+            "pareto": page["pareto"], "changeovers": page["changeovers"], "delivery": page["delivery"],
+            "rootcause": page["root_cause"], "machines": page["machines"]}[table]
     name = f"{table}-{q.line}-{choice.first}-{choice.last}"
     return exports.download(rows, name, fmt)
 

@@ -13,7 +13,19 @@ import psycopg
 
 from mes.alarms import andon
 from mes.auth import users
-from mes.production import downtime, handover, kpi, master_data, orders, period_report, products, shifts, states, status
+from mes.production import (
+    downtime,
+    handover,
+    kpi,
+    master_data,
+    orders,
+    period_report,
+    products,
+    root_cause,
+    shifts,
+    states,
+    status,
+)
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
 from mes.recipes.variance import open_variances
@@ -184,6 +196,7 @@ def oee_page(conn: psycopg.Connection, line_id: str, start: datetime, end: datet
         "waterfall": kpi.oee_waterfall(conn, line_id, start, end),
         "pareto": kpi.downtime_pareto(conn, line_id, start, end),
         "changeovers": changes, "changeover_pairs": orders.changeover_by_pair(changes),
+        **root_cause_section(conn, line_id, start, end),
     }  # fmt: skip
 
 
@@ -193,6 +206,15 @@ def pareto_stops_page(conn: psycopg.Connection, line_id: str, start: datetime, e
     bar = next((row for row in kpi.downtime_pareto(conn, line_id, start, end) if row["reason_code"] == code), None)
     return {"bar": bar or {"reason_code": code, "reason_name": None, "seconds": 0.0, "events": 0},
             "stops": period_report.pareto_stops(conn, line_id, start, end, code)}
+
+
+def root_cause_section(conn: psycopg.Connection, line_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """Which machine stopped the line (by machine and fault) and each machine's KPIs beside the line's;
+    empty for a line that names no constraint."""
+    if root_cause.line_flow(conn, line_id) is None:
+        return {"root_cause": [], "machines": []}
+    return {"root_cause": root_cause.pareto(conn, line_id, start, end, by="fault"),
+            "machines": root_cause.machine_kpis(conn, line_id, start, end)}  # fmt: skip
 
 
 ADMIN_DAYS = 7

@@ -1,13 +1,14 @@
-"""Brewery line behaviour: states, fault codes, starving, breaks, order changes, counters, determinism."""
+"""Brewery line behaviour: states, fault codes, buffers that block and starve, breaks, order changes, counters,
+determinism."""
 
 from __future__ import annotations
 
 from simulator import STATE_CODES, Simulator, SimulatorOptions
-from simulator.brewery import MAJOR_FAULTS, MINOR_FAULTS
+from simulator.brewery import BUFFER_BOTTLES, MAJOR_FAULTS, MINOR_FAULTS
 from tests.simulator.helpers import MONDAY_0700_UTC, frozen, modbus_client, u32
 
 LINE = "Packaging.Line1"
-MACHINES = ("Filler", "Capper", "Labeller", "Packer")
+MACHINES = ("Depalletiser", "Washer", "Filler", "Capper", "Labeller", "Packer")
 
 
 def model_only(**overrides) -> Simulator:
@@ -53,17 +54,30 @@ async def test_break_at_ten_local_is_a_planned_stop_for_the_whole_line() -> None
     assert STATE_CODES["planned_stop"] not in {sim.point(f"{LINE}.{m}.State").value for m in MACHINES}
 
 
-async def test_a_stopped_filler_starves_downstream_machines_one_buffer_at_a_time() -> None:
-    sim = model_only(seed=1)
-    await sim.advance(600)
+async def test_buffers_fill_and_empty_at_the_machines_speeds() -> None:
+    sim = model_only(seed=10)
+    line = sim.models["brewery"]
+    await sim.advance(160)
     assert all(sim.point(f"{LINE}.{m}.State").value == STATE_CODES["running"] for m in MACHINES)
+    # The V-curve: the conveyors before the filler stand full, those after it empty.
+    assert line.buffer_levels() == [BUFFER_BOTTLES, BUFFER_BOTTLES, 0.0, 0.0, 0.0]
     sim.power("filler", False)
-    await sim.advance(21)
-    assert [sim.point(f"{LINE}.{m}.State").value for m in MACHINES[1:]] == [2, 1, 1]
-    await sim.advance(20)
-    assert [sim.point(f"{LINE}.{m}.State").value for m in MACHINES[1:]] == [2, 2, 1]
-    await sim.advance(20)
-    assert [sim.point(f"{LINE}.{m}.State").value for m in MACHINES[1:]] == [2, 2, 2]
+    await sim.advance(0.001)
+    # Nothing to take from the full conveyor: the washer (and behind it the depalletiser) is
+    # blocked at once; nothing comes out of the filler: capper, labeller and packer starve.
+    states = {m: sim.point(f"{LINE}.{m}.State").value for m in MACHINES if m != "Filler"}
+    assert states == {"Depalletiser": 3, "Washer": 3, "Capper": 2, "Labeller": 2, "Packer": 2}
+    sim.power("filler", True)
+    await sim.advance(200 - sim.elapsed)
+    line.inject_fault("labeller", 102, 60)
+    rate = line._machine("filler").flow  # bottles/s the filler makes, and the capper passes on
+    await sim.advance(BUFFER_BOTTLES / rate - 0.5)
+    assert sim.point(f"{LINE}.Capper.State").value == STATE_CODES["running"]
+    await sim.advance(1)  # the labeller's infeed conveyor is full: the capper stands
+    assert sim.point(f"{LINE}.Capper.State").value == STATE_CODES["blocked"]
+    assert sim.point(f"{LINE}.Filler.State").value == STATE_CODES["running"]
+    await sim.advance(BUFFER_BOTTLES / rate)  # then the capper's: the filler stands
+    assert sim.point(f"{LINE}.Filler.State").value == STATE_CODES["blocked"]
 
 
 async def test_16_and_32_bit_counters_wrap_and_add_up_to_the_truth() -> None:

@@ -74,6 +74,13 @@ def build() -> Dashboard:
             unit="m",
         ),
         barchart(
+            "Which machine stopped the line",
+            f"SELECT cause, minutes FROM grafana.root_cause_pareto({_LINE}, {WINDOW})",
+            description="The constraint's lost time by the machine whose own stop caused it, and its fault code: "
+            "starved follows upstream, blocked downstream (lines that name a constraint; docs/mes.md).",
+            unit="m",
+        ),
+        barchart(
             "OEE loss waterfall",
             f"SELECT step, base, time_hours, loss_hours FROM grafana.loss_waterfall({_LINE}, {WINDOW})",
             description="Planned busy time, minus availability, performance and quality losses, down to "

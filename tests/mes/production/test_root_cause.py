@@ -204,3 +204,25 @@ def test_cli_prints_the_pareto_by_fault_and_the_machines(derived: psycopg.Connec
     assert any(line.startswith("filler *") for line in lines)
     bad = CliRunner().invoke(app, ["root-cause", "--line", "nope", *window, "--database-url", db_url])
     assert bad.exit_code != 0 and "nope" in bad.output
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_the_oee_page_shows_which_machine_stopped_the_line(derived: psycopg.Connection, db_url: str,
+                                                           lang: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from mes.api import create_app
+    from tests.mes.auth.helpers import add_user, sign_in
+
+    add_user(derived, "mia", "manager")
+    query = {"line": "line1", "period": "day", "day": "2026-03-05", "lang": lang}
+    with TestClient(create_app(db_url), base_url="http://localhost") as client:
+        assert sign_in(client, "mia").status_code == 303
+        page = client.get("/oee", params=query)
+        assert page.status_code == 200
+        heading = {"en": "Which machine stopped the line", "zh_CN": "哪台设备让产线停了"}[lang]
+        section = page.text.split('id="root-cause"')[1]
+        assert heading in section and "labeller" in section and "305" in section
+        assert section.index("labeller") < section.index("washer")  # largest first
+        download = client.get("/oee/rootcause.csv", params=query)
+        assert download.status_code == 200 and "labeller" in download.text and "480" in download.text
