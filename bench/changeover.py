@@ -148,6 +148,7 @@ def main() -> None:
     from collectors.database.embedded import EmbeddedPostgres
     from collectors.database.migrations import migrate
     from mes import ALL_MIGRATIONS
+    from simulator.brewery import MACHINES
     from tests.conftest import free_port
 
     manual = asyncio.run(manual_run(args))
@@ -172,7 +173,7 @@ def main() -> None:
     print(summary("manual", manual))
     print(summary("download", downloaded))
     print(f"download wall time per order: mean {statistics.fmean(download_seconds):.2f} s "
-          f"(4 parameters, {writes} audited writes read back equal)")
+          f"({len(MACHINES)} parameters, {writes} audited writes read back equal)")
     pairs = [d / m for m, d in zip(manual, downloaded, strict=True)]
     print(f"ratio download/manual: per changeover mean {statistics.fmean(pairs):.2f}, median "
           f"{statistics.median(pairs):.2f}; means {statistics.fmean(downloaded) / statistics.fmean(manual):.2f}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from simulator import Simulator, SimulatorOptions
+from simulator.brewery import MACHINES, PRODUCTS, SETPOINT_SHARE
 from simulator.changeover import MANUAL_SECONDS_PER_MACHINE
 
 FILLER = "Packaging.Line1.Filler"
@@ -31,12 +32,13 @@ async def test_manual_entry_adds_the_typing_after_the_mechanical_work() -> None:
     options = SimulatorOptions(scenario="brewery", speed=0, modbus_port=None, opcua_port=None, order_minutes=30,
                                start=START)  # fmt: skip
     async with Simulator(options) as preset, Simulator(options, setpoint_entry="manual") as manual:
-        await preset.advance(ORDER_S + 1500)
-        await manual.advance(ORDER_S + 1500)
+        await preset.advance(ORDER_S + 2100)  # mechanical work (≤ 20 min) and six machines typed (12 min)
+        await manual.advance(ORDER_S + 2100)
         [(start, preset_end)] = filler_changeovers(preset)
         [(manual_start, manual_end)] = filler_changeovers(manual)
     assert start == manual_start == ORDER_S
-    assert manual_end - preset_end == 4 * MANUAL_SECONDS_PER_MACHINE  # four machines typed one after another
+    # every machine of the line (six) typed one after another
+    assert manual_end - preset_end == len(MACHINES) * MANUAL_SECONDS_PER_MACHINE
 
 
 async def test_download_mode_runs_once_every_machine_holds_the_new_products_speed() -> None:
@@ -45,7 +47,7 @@ async def test_download_mode_runs_once_every_machine_holds_the_new_products_spee
     async with Simulator(options) as sim:
         await sim.advance(ORDER_S + 1500)  # long past the mechanical changeover: nobody wrote the speeds
         assert sim.point(f"{FILLER}.State").value == 5  # still changeover
-        targets = {"Filler": 684.0, "Capper": 706.8, "Labeller": 718.2, "Packer": 29.6}  # pils033, 95 %
+        targets = {m.id: round(m.base_rate * PRODUCTS[1].rate_factor * SETPOINT_SHARE, 1) for m in MACHINES}  # pils033
         for machine, value in targets.items():
             sim.point(f"Packaging.Line1.{machine}.SpeedSetpoint").set(value, sim.now)
         await sim.advance(1.0)
