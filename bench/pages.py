@@ -221,10 +221,6 @@ def generate(conn) -> None:
         conn.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     conn.execute("DROP TABLE bench_states, bench_events, bench_counts")
     conn.execute("VACUUM ANALYZE")
-    t0 = time.perf_counter()
-    hours = fill_kpi_cache(conn)
-    print(f"hourly KPI cache (what `linebrain run` refreshes every minute) filled back to {CACHED_DAYS} days "
-          f"before 'now': {hours:,} line-hours in {time.perf_counter() - t0:.1f} s")
     counts = conn.execute(
         "SELECT (SELECT count(*) FROM state_intervals), (SELECT count(*) FROM downtime_events), "
         "(SELECT count(*) FROM count_buckets), (SELECT count(*) FROM shift_instances), "
@@ -232,6 +228,10 @@ def generate(conn) -> None:
     print(f"copied to {DAYS} days x {len(LINES)} lines (+1 day of '{BASELINE}') in {time.perf_counter() - t0:.1f} s: "
           f"{counts[0]:,} state intervals, {counts[1]:,} downtime events, {counts[2]:,} count buckets, "
           f"{counts[3]:,} shifts, {counts[4]:,} orders")
+    t0 = time.perf_counter()
+    hours = fill_kpi_cache(conn)
+    print(f"hourly KPI cache (what `linebrain run` refreshes every minute) filled back to {CACHED_DAYS} days "
+          f"before 'now': {hours:,} line-hours in {time.perf_counter() - t0:.1f} s")
 
 
 def fill_kpi_cache(conn) -> int:
