@@ -61,20 +61,25 @@ def _password(from_stdin: bool) -> str:
     return str(typer.prompt("Password", hide_input=True))
 
 
-def _sign_in(conn: Any, name: str, from_stdin: bool) -> tuple[Any, str]:
-    """The user ``name`` after checking their password (exit 2 when refused), and the password."""
+def _sign_in(conn: Any, name: str, from_stdin: bool, action: str | None = None) -> Any:
+    """The user ``name`` after checking their password and, when given, that their role may do ``action``
+    (exit 2 naming --user otherwise)."""
     from mes.auth.models import SignInRefused
+    from mes.auth.permissions import allowed
     from mes.auth.users import authenticate
 
     if not name:
         err_console.print("--user: name the LineBrain user who acts")
         raise typer.Exit(2)
-    password = _password(from_stdin)
     try:
-        return authenticate(conn, name, password, "cli"), password
+        user = authenticate(conn, name, _password(from_stdin), "cli")
     except SignInRefused as exc:
         err_console.print(f"--user: {exc}", markup=False)
         raise typer.Exit(2) from None
+    if action is not None and not allowed(user.role, action):
+        err_console.print(f"--user: the role {user.role!r} may not {action}")
+        raise typer.Exit(2)
+    return user
 
 
 def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -88,14 +93,6 @@ def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
         field = getattr(exc, "field", None)
         err_console.print(f"{'--' + field.replace('_', '-') + ': ' if field else ''}{exc}", markup=False)
         raise typer.Exit(2) from None
-
-
-def _need(user: Any, action: str) -> None:
-    from mes.auth.permissions import allowed
-
-    if not allowed(user.role, action):
-        err_console.print(f"--user: the role {user.role!r} may not {action}")
-        raise typer.Exit(2)
 
 
 def _json(value: Any) -> None:
@@ -151,8 +148,7 @@ def create(
 
     spec = load_recipe_file(file)
     with _connect(database_url, data_dir) as conn:
-        actor, _ = _sign_in(conn, user, password_stdin)
-        _need(actor, "recipes.edit")
+        actor = _sign_in(conn, user, password_stdin, "recipes.edit")
         parameters = [Parameter(**p) for p in spec["parameters"]]
         recipe = _run(create_recipe, conn, spec["name"], spec["product"], spec["equipment"], parameters, actor.name,
                       second_approval=spec["second_approval"], note=spec["note"], origin=_origin("recipe create"))
@@ -193,8 +189,7 @@ def obsolete(
     from mes.recipes.recipes import obsolete_recipe
 
     with _connect(database_url, data_dir) as conn:
-        actor, _ = _sign_in(conn, user, password_stdin)
-        _need(actor, "recipes.edit")
+        actor = _sign_in(conn, user, password_stdin, "recipes.edit")
         recipe = _run(obsolete_recipe, conn, recipe_id, actor.name, _origin("recipe obsolete"))
     console.print(f"recipe {recipe['id']} v{recipe['version']} is obsolete", markup=False)
 
@@ -242,7 +237,7 @@ def download_(
 
     url = _url(database_url, data_dir)
     with psycopg.connect(url, autocommit=True) as conn:
-        actor, _ = _sign_in(conn, user, password_stdin)
+        actor = _sign_in(conn, user, password_stdin)
     report = _run(download, url, actor, order, dry_run=dry_run, origin=_origin("recipe download"))
     if as_json:
         _json(report.as_dict())
@@ -283,7 +278,7 @@ def write(
 
     url = _url(database_url, data_dir)
     with psycopg.connect(url, autocommit=True) as conn:
-        actor, _ = _sign_in(conn, user, password_stdin)
+        actor = _sign_in(conn, user, password_stdin)
     attempt = _run(write_setpoint, url, actor, tag, value, _origin("setpoint write"))
     console.print(f"{tag}: {attempt.result} (old {_shown(attempt.old)}, written {value:g}, read back "
                   f"{_shown(attempt.readback)}){' — ' + attempt.message if attempt.message else ''}", markup=False)
