@@ -96,6 +96,23 @@ def calls(conn: psycopg.Connection, since: datetime, until: datetime,
                 {"since": since, "until": until, "line": line_id})  # fmt: skip
 
 
+def totals_by_kind(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per kind of the given calls (rows of :func:`calls`): how many, how many are not yet acknowledged or
+    resolved, and the mean times to acknowledge and to resolve of those that were (seconds, None when none was)."""
+    totals = []
+    for kind in KINDS:
+        of_kind = [c for c in calls if c["kind"] == kind]
+        if not of_kind:
+            continue
+        acked = [c["seconds_to_acknowledge"] for c in of_kind if c["seconds_to_acknowledge"] is not None]
+        resolved = [c["seconds_to_resolve"] for c in of_kind if c["seconds_to_resolve"] is not None]
+        totals.append({"kind": kind, "count": len(of_kind), "not_acknowledged": len(of_kind) - len(acked),
+                       "not_resolved": len(of_kind) - len(resolved),
+                       "mean_seconds_to_acknowledge": sum(acked) / len(acked) if acked else None,
+                       "mean_seconds_to_resolve": sum(resolved) / len(resolved) if resolved else None})  # fmt: skip
+    return totals
+
+
 class AndonButton(Digital):
     """A PLC's andon button: pressed (its ``state``) raises a call on its line."""
 

@@ -2,7 +2,7 @@
 
 Every figure of production, OEE, losses, downtime and changeovers is read through the
 functions the API serves (:mod:`mes.production.kpi`, :mod:`mes.production.downtime`,
-:mod:`mes.production.orders`), so a report and ``GET /api/lines/{id}/kpi`` for the same
+:mod:`mes.production.orders`, :mod:`mes.alarms.andon`), so a report and ``GET /api/lines/{id}/kpi`` for the same
 window never disagree; there is no second calculation here. The PDF and XLSX writers
 only lay these numbers out.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from mes.alarms import andon as andon_calls
 from mes.alarms import store as alarm_store
 from mes.energy import deviations, energy_split, latest_baseline
 from mes.production import downtime, kpi, orders
@@ -26,7 +27,7 @@ Row = dict[str, Any]
 Progress = Callable[[str], None]
 
 # The sections in the order the reports show them (the progress bar counts them).
-SECTIONS = ("oee", "production", "downtime", "changeovers", "quality", "alarms", "energy", "handover")
+SECTIONS = ("oee", "production", "downtime", "changeovers", "quality", "alarms", "andon", "energy", "handover")
 
 
 def _order_plan(conn: psycopg.Connection, row: Row) -> Row:
@@ -105,6 +106,13 @@ def alarms(conn: psycopg.Connection, period: ReportPeriod, area: str | None) -> 
     }  # fmt: skip
 
 
+def andon(conn: psycopg.Connection, period: ReportPeriod) -> Row:
+    """The line's andon calls raised in the period, oldest first, with their times to acknowledge and to
+    resolve and the totals per kind, all from the andon domain (what ``GET /api/andon/calls`` serves)."""
+    raised = list(reversed(andon_calls.calls(conn, period.start, period.end, period.line_id)))
+    return {"calls": raised, "by_kind": andon_calls.totals_by_kind(raised)}
+
+
 def energy(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
     """kWh, kWh per unit and per good unit (the KPI row), the kWh used while nothing was produced
     by time element, and each shift's deviation from the line's baseline when one is fitted."""
@@ -145,6 +153,8 @@ def build_report(conn: psycopg.Connection, period: ReportPeriod, now: datetime |
     parent = unit["parent_id"] or ""
     content["alarms"] = alarms(conn, period, parent.removeprefix("_area.") if parent.startswith("_area.") else None)
     step("alarms")
+    content["andon"] = andon(conn, period)
+    step("andon")
     content["energy"] = energy(conn, period, total)
     step("energy")
     content["handover"] = {"notes": records.handover_notes(conn, line, start, end),

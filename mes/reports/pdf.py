@@ -29,6 +29,10 @@ ELEMENT_LABELS = {"APT": N_("Producing"), "ADET": N_("Stopped (delays and failur
                   "ADOT": N_("Available without an order"), "PDT": N_("Planned downtime"), "NODATA": N_("No data"),
                   "OUTSIDE": N_("Outside shifts")}  # fmt: skip
 
+# Andon call kinds (mes.alarms.andon.KINDS); a custom call shows its own label.
+ANDON_KINDS = {"material": N_("Material"), "maintenance": N_("Maintenance"), "quality": N_("Quality"),
+               "process": N_("Process"), "custom": N_("Custom")}  # fmt: skip
+
 TITLES = {"shift": N_("Shift report"), "day": N_("Daily report"), "week": N_("Weekly report"),
           "month": N_("Monthly report")}  # fmt: skip
 
@@ -50,6 +54,11 @@ def element_label(element: str, locale: str) -> str:
     return translations(locale).gettext(ELEMENT_LABELS.get(element, element))
 
 
+def andon_kind(kind: str, label: str, locale: str) -> str:
+    """A call's kind in the language, or its label when it has one (a custom call)."""
+    return label or translations(locale).gettext(ANDON_KINDS.get(kind, kind))
+
+
 def report_html(content: dict[str, Any], locale: str) -> str:
     """The report as one HTML document (what the PDF prints)."""
     period = content["period"]
@@ -58,6 +67,7 @@ def report_html(content: dict[str, Any], locale: str) -> str:
         r=content, fmt=fmt, locale=locale, html_lang=HTML_LANG[locale], title=title(period.kind, locale),
         waterfall=charts.waterfall(content["waterfall"]), pareto=charts.pareto(content["pareto"], limit=8),
         energy_label=lambda element: element_label(element, locale),
+        andon_kind=lambda kind, label="": andon_kind(kind, label, locale),
     )
 
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import xlsxwriter
 
-from mes.reports.pdf import N_, element_label, title
+from mes.reports.pdf import N_, andon_kind, element_label, title
 from mes.web.i18n import translations
 
 # (key in the content row, header, kind): kind is number | percent | duration | time | text.
@@ -85,9 +85,21 @@ ALARMS: list[Column] = [
     ("ack_seconds", N_("Acknowledged after"), "duration"), ("acknowledged_by", N_("By"), "text"),
     ("close_seconds", N_("Closed after"), "duration"), ("cause", N_("Cause given"), "text"),
 ]  # fmt: skip
+ANDON_CALLS: list[Column] = [
+    ("raised_at", N_("Raised at"), "time"), ("kind_label", N_("Andon kind"), "text"),
+    ("raised_by", N_("Raised by"), "text"), ("seconds_to_acknowledge", N_("Acknowledged after"), "duration"),
+    ("acknowledged_by", N_("By"), "text"), ("seconds_to_resolve", N_("Resolved after"), "duration"),
+    ("resolved_by", N_("Resolved by"), "text"), ("resolution", N_("Resolution"), "text"),
+]  # fmt: skip
+ANDON_KINDS: list[Column] = [
+    ("kind_label", N_("Andon kind"), "text"), ("count", N_("Calls"), "number"),
+    ("not_acknowledged", N_("Not acknowledged"), "number"), ("not_resolved", N_("Not resolved"), "number"),
+    ("mean_seconds_to_acknowledge", N_("Mean time to acknowledge"), "duration"),
+    ("mean_seconds_to_resolve", N_("Mean time to resolve"), "duration"),
+]  # fmt: skip
 SHEETS = (N_("Summary"), N_("Orders"), N_("Products"), N_("Shifts"), N_("Loss waterfall"), N_("Downtime by reason"),
           N_("Stops and comments"), N_("Changeovers"), N_("Quality"), N_("Handover"), N_("Energy"),
-          N_("Alarms and their handling"))  # fmt: skip
+          N_("Alarms and their handling"), N_("Andon calls"))  # fmt: skip
 
 
 class _Writer:
@@ -157,5 +169,10 @@ def report_xlsx(content: dict[str, Any], locale: str) -> bytes:
     out.table(SHEETS[10], ENERGY, parts)
     out.table(SHEETS[10], DEVIATIONS, energy["deviations"], top=len(parts) + 2)
     out.table(SHEETS[11], ALARMS, content["alarms"]["alarms"])
+    andon = content["andon"]
+    kinds = [{**k, "kind_label": andon_kind(k["kind"], "", locale)} for k in andon["by_kind"]]
+    out.table(SHEETS[12], ANDON_KINDS, kinds)
+    calls = [{**c, "kind_label": andon_kind(c["kind"], c["label"], locale)} for c in andon["calls"]]
+    out.table(SHEETS[12], ANDON_CALLS, calls, top=len(kinds) + 2)
     book.close()
     return buffer.getvalue()
