@@ -15,11 +15,12 @@ from typing import Any
 
 import psycopg
 
+from collectors.config.alarms import AlarmRule
 from mes.alarms import andon, maintenance, states
 from mes.alarms.andon import AndonButton
 from mes.alarms.condition import Forecast, MaintenanceDue, zone
-from mes.alarms.conditions import Condition
-from mes.alarms.engine import Change
+from mes.alarms.conditions import Condition, condition
+from mes.alarms.engine import Change, ChangeKind
 from mes.db import first, rows
 from mes.errors import Conflict, InvalidInput, NotFound
 
@@ -140,6 +141,17 @@ def record_change(conn: psycopg.Connection, point_id: int, change: Change) -> di
     if change.kind == "suppressed":
         return _set_mode(conn, point, "suppressed", SYSTEM, change.at, "line state", None, only_from="in_service")
     return _set_mode(conn, point, "in_service", SYSTEM, change.at, "line state", None, only_from="suppressed")
+
+
+def record_signal(conn: psycopg.Connection, rule: AlarmRule, kind: ChangeKind, at: datetime,
+                  value: float | None = None) -> dict[str, Any] | None:
+    """Raise or clear the alarm of a rule another domain builds in code (a recipe variance, a process
+    excursion, an SPC violation): its point is created on first use, and the change goes through the same
+    ISA-18.2 states as the evaluator's (a second raise of an active alarm adds nothing)."""
+    assert rule.tag is not None
+    item = condition(rule, rule.tag)
+    [point_id] = sync_points(conn, [item]).values()
+    return record_change(conn, point_id, Change(kind, item, at, value))
 
 
 def _store_forecast(conn: psycopg.Connection, point_id: int, change: Change) -> None:

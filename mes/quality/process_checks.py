@@ -28,6 +28,7 @@ from typing import Any
 import psycopg
 
 from collectors.samples import is_good
+from mes.quality.alarms import excursion_alarm
 from mes.quality.db import rows
 from mes.quality.events import record_event
 from mes.quality.genealogy import lot_at
@@ -187,6 +188,8 @@ def _series(conn: psycopg.Connection, tag: str, start: datetime, until: datetime
 
 def _save(conn: psycopg.Connection, order: dict, spec: dict, episode: Episode, create_nc: bool) -> dict[str, Any]:
     lot = lot_at(conn, order["id"], episode.start)
+    before = rows(conn, "SELECT end_time FROM process_excursions WHERE spec_id = %s AND work_order_id = %s "
+                        "AND start_time = %s", (spec["id"], order["id"], episode.start))  # fmt: skip
     saved = rows(
         conn,
         """
@@ -211,6 +214,7 @@ def _save(conn: psycopg.Connection, order: dict, spec: dict, episode: Episode, c
         time=episode.start, line_id=order["line_id"], work_order_id=order["id"], source_id=saved["id"],
         details={"spec_id": spec["id"], "lot": lot["code"] if lot else None},
     )  # fmt: skip
+    excursion_alarm(conn, saved, spec, new=not before, was_open=not before or before[0]["end_time"] is None)
     saved["lot_code"] = lot["code"] if lot else None
     if create_nc and saved["end_time"] is not None:
         saved["nonconformance_id"] = _open_nonconformance(conn, order, spec, saved, lot)

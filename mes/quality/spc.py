@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 from pydantic import Field, model_validator
 
 from mes.bounds import PositiveSeconds, SerialId
+from mes.quality.alarms import spc_alarm
 from mes.quality.charts import ChartData, ChartLimits, ChartType, PlottedChart, Point, compute_limits, plot
 from mes.quality.db import one, rows
 from mes.quality.errors import InvalidTransition, QualityError
@@ -263,6 +264,7 @@ def _violations(conn, chart: dict, plotted: PlottedChart, times: list[datetime])
                 details={"chart_id": chart["id"], "chart_part": part, "value": point.value,
                          "points": [_iso(times[i]) for i in violation.points]},
             )  # fmt: skip
+            spc_alarm(conn, chart, when, point.value, violation.description)
         found.append({"rule": violation.rule, "chart_part": part, "time": when, "value": point.value,
                       "description": violation.description})
     return found

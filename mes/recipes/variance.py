@@ -19,8 +19,6 @@ import psycopg
 
 from collectors.config.alarms import AlarmRule
 from mes.alarms import store as alarms
-from mes.alarms.conditions import condition
-from mes.alarms.engine import Change
 from mes.db import rows
 
 ALARM_RULE = "setpoint_variance"
@@ -92,9 +90,7 @@ def _alarm(conn: psycopg.Connection, kind: str, tag: str, expected: float, actua
     """Raise or clear the variance alarm of ``tag`` (its point is created on first use)."""
     rule = AlarmRule(name=ALARM_RULE, tag=tag, kind="digital", state=True, priority="medium", suppress_in=[],
                      role="supervisor", message=f"setpoint changed at the machine: downloaded {expected:g}")
-    variance = condition(rule, tag)
-    [point_id] = alarms.sync_points(conn, [variance]).values()
-    alarms.record_change(conn, point_id, Change(kind, variance, datetime.now(UTC), actual))  # type: ignore[arg-type]
+    alarms.record_signal(conn, rule, kind, datetime.now(UTC), actual)  # type: ignore[arg-type]
 
 
 def open_variances(conn: psycopg.Connection, line_id: str) -> list[dict[str, Any]]:
