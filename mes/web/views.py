@@ -125,14 +125,16 @@ def line_page(conn: psycopg.Connection, line_id: str, now: datetime) -> dict[str
     start, end, shift = line_window(conn, line_id, now)
     shift_kpi = kpi.period_kpi(conn, line_id, start, end)
     waterfall = kpi.oee_waterfall(conn, line_id, start, end)
+    reasons = downtime.reason_tree(conn, line_id)
     return {
         "unit": unit, "live": live, "state_class": state_class(live["state"]["state"] if live["state"] else None),
         "open_stop": _open_stop(conn, line_id, live["state"], now),
         "window": {"start": start, "end": end, "shift": shift},
         "kpi": shift_kpi, "biggest_loss": biggest_loss(waterfall),
         "timeline": states.intervals(conn, line_id, start, end),
-        "stops": stops_to_work(downtime.list_events(conn, line_id, start, end, kind="stop"), live["state"]),
-        "reasons": downtime.reason_tree(conn, line_id),
+        "stops": with_root_causes(conn, line_id, stops_to_work(
+            downtime.list_events(conn, line_id, start, end, kind="stop"), live["state"]), reasons),
+        "reasons": reasons,
         "due": [{**due, "spec": specs.get_spec(conn, due["spec_id"])} for due in inspections.todo(conn, line_id, now)],
         "specs": specs.specs_for(conn, running["product_id"], line_id) if running else [],
         "handover": handover.handover(conn, line_id, now),
@@ -152,6 +154,22 @@ def stops_to_work(events: list[dict], state: dict | None) -> list[dict]:
         out.append({**event, "ended": ended, "middle": middle})
     out.sort(key=lambda e: e["start"], reverse=True)
     out.sort(key=lambda e: e["reason_code"] is not None)
+    return out
+
+
+def with_root_causes(conn: psycopg.Connection, line_id: str, stops: list[dict], reasons: list[dict]) -> list[dict]:
+    """On a line with a constraint, each stop gets ``suggestion``: the machine and fault code it
+    is attributed to and the line's reason for that fault (``reason``, None when none fits), so
+    the supervisor sees why the line stood and is offered that reason first (None: the stop is
+    ongoing or nothing is attributed)."""
+    if root_cause.line_flow(conn, line_id) is None:
+        return stops
+    by_code = {reason["code"]: reason for group in reasons for reason in group["reasons"]}
+    out = []
+    for stop in stops:
+        found = root_cause.suggested_reason(conn, stop["id"])
+        suggestion = {**found, "reason": by_code.get(found["reason_code"])} if found else None
+        out.append({**stop, "suggestion": suggestion})
     return out
 
 

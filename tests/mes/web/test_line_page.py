@@ -1,6 +1,9 @@
-"""The supervisor's line page in a real browser, against the live simulated line."""
+"""The supervisor's line page: in a real browser against the live simulated line, and rendered by the
+server over a hand-computed hour (the root cause of a stop)."""
 
 from __future__ import annotations
+
+import re
 
 from mes.production import downtime
 from tests.mes.web.live import db, ended_stop
@@ -86,3 +89,36 @@ def test_the_line_head_follows_the_line_live(live_plant, sign_in) -> None:
     finally:
         live_plant.call(lambda: live_plant.sim.power("filler", True))
     page.close()
+
+
+def test_a_stop_shows_the_machine_it_is_attributed_to_and_offers_its_reason_first(db_url) -> None:
+    """The hand-computed hour of tests/mes/production/test_root_cause.py: the line's 07:22-07:30
+    stop is the labeller's fault 305, whose reason in the line's tree is the label jam."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from mes.api import create_app
+    from mes.production import derive
+    from tests.mes.auth.helpers import add_user, sign_in
+    from tests.mes.production.test_root_cause import at, line_plant, write_hour
+
+    plant = line_plant()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        derive.run_once(conn, plant, now=at(-60))
+        write_hour(conn)
+        derive.run_once(conn, plant, now=at(60))
+        event = conn.execute("SELECT id FROM downtime_events WHERE equipment_id = 'line1' AND lower(period) = %s",
+                             (at(22),)).fetchone()[0]  # fmt: skip
+        add_user(conn, "sam", "supervisor")
+    app = create_app(db_url)
+    app.state.clock = lambda: at(60)
+    with TestClient(app, base_url="http://localhost") as client:
+        assert sign_in(client, "sam").status_code == 303
+        for lang, words in (("en", "labeller · fault 305"), ("zh_CN", "labeller · 故障 305")):
+            page = client.get("/lines/line1", params={"lang": lang})
+            assert page.status_code == 200
+            stop = page.text.split(f'data-event="{event}"')[1].split("</details>")[0]
+            assert words in stop.split("</summary>")[0]
+            buttons = re.findall(r'<button class="reason-button[^"]*" name="reason_code" value="([^"]+)"', stop)
+            assert buttons[0] == "label_jam" and 'class="reason-button suggested"' in stop
+            assert sorted(buttons) == ["label_jam", "washer_drive"]  # every reason still offered, once
