@@ -24,9 +24,10 @@ Row = dict[str, Any]
 
 def lines_kpi(conn: psycopg.Connection, start: datetime, end: datetime) -> list[Row]:
     """Every active line's KPIs over [start, end), side by side, with yield. Read through the
-    hourly KPI cache (``grafana.kpi``, migration 0085/0088): whole hours that ``linebrain run``
-    has cached are summed, the rest is computed live by ``mes_kpi`` — the same numbers as
-    ``mes_kpi`` over the window, but a plant of 20 lines costs 20 cache reads, not 20 timelines.
+    hourly KPI cache (``grafana.lines_kpi``, migration 0118: ``grafana.kpi`` of 0085/0088 for all
+    lines in one statement): whole hours that ``linebrain run`` has cached are summed, the rest is
+    computed live by ``mes_kpi`` — the same numbers as ``mes_kpi`` over the window, but a plant of
+    20 lines costs one cache read and the live edges, not 20 timelines.
     A line without data in the window has its row, empty."""
     if end <= start:
         raise InvalidInput("'to' must be after 'from'", field="to")
@@ -37,7 +38,8 @@ def lines_kpi(conn: psycopg.Connection, start: datetime, end: datetime) -> list[
                k.aust, k.pq, k.gq, k.sq, k.rq, k.availability, k.effectiveness, k.quality_ratio, k.oee,
                k.scrap_ratio, k.rework_ratio, k.no_data_time, k.plausible, k.implausible_reasons
         FROM equipment e
-        LEFT JOIN LATERAL grafana.kpi(e.id, %s, %s, 'period') k ON true
+        LEFT JOIN grafana.lines_kpi(
+            ARRAY(SELECT l.id FROM equipment l WHERE l.active AND l.level = 'line'), %s, %s) k ON k.line_id = e.id
         WHERE e.active AND e.level = 'line'
         ORDER BY e.id
         """,
