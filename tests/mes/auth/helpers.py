@@ -4,6 +4,7 @@ real sessions and tokens (no header seam, no overridden dependency)."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import psycopg
@@ -39,3 +40,16 @@ def sign_in(client: httpx.Client, name: str, password: str = PASSWORD) -> httpx.
     token = form_token(client.get("/login").text)
     return client.post("/login", data={"name": name, "password": password, "csrf_token": token},
                        follow_redirects=False)  # fmt: skip
+
+
+def sign_in_page(browser: Any, base_url: str, name: str, lang: str = "en", **context: Any) -> Any:
+    """A new chromium page signed in as ``name`` through the sign-in form (password
+    :data:`PASSWORD`), in ``lang``'s locale; ``context`` adds options of ``browser.new_context``
+    (viewport, accept_downloads)."""
+    page = browser.new_context(locale="zh-CN" if lang == "zh_CN" else "en-US", **context).new_page()
+    page.goto(f"{base_url}/login?lang={lang}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/andon")
+    return page

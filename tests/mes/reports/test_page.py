@@ -19,7 +19,7 @@ import uvicorn
 
 from mes.api import create_app
 from tests.conftest import free_port
-from tests.mes.auth.helpers import PASSWORD, add_user
+from tests.mes.auth.helpers import add_user, sign_in_page
 from tests.mes.reports.simulated import SHIFT_END
 from tests.mes.web.conftest import SCREENSHOTS
 from tests.mes.web.test_languages import NOT_WORDS, VISIBLE_TEXT
@@ -46,15 +46,7 @@ def base_url(shift_db_url: str) -> Iterator[str]:
 
 
 def signed_in(browser: Any, base_url: str, name: str, lang: str) -> Any:
-    context = browser.new_context(viewport={"width": 1024, "height": 768}, accept_downloads=True,
-                                  locale="zh-CN" if lang == "zh_CN" else "en-US")  # fmt: skip
-    page = context.new_page()
-    page.goto(f"{base_url}/login?lang={lang}")
-    page.fill("input[name=name]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base_url}/andon")
-    return page
+    return sign_in_page(browser, base_url, name, lang, viewport={"width": 1024, "height": 768}, accept_downloads=True)
 
 
 @pytest.mark.parametrize("lang", ["zh_CN", "en"])

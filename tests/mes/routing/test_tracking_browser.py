@@ -21,7 +21,7 @@ from mes.production.sync import sync_plant
 from mes.routing import flow, simulated
 from simulator.garment import GarmentPlant, garment_operations
 from tests.conftest import create_database, drop_database, free_port
-from tests.mes.auth.helpers import PASSWORD
+from tests.mes.auth.helpers import PASSWORD, sign_in_page
 from tests.mes.web.conftest import SCREENSHOTS
 from tests.mes.web.test_languages import NOT_WORDS, VISIBLE_TEXT
 
@@ -64,15 +64,7 @@ def shop(pg_server, template_name) -> Iterator[Shop]:
 
 
 def signed_in(browser: Any, shop: Shop, role: str, lang: str) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  locale="zh-CN" if lang == "zh_CN" else "en-US")  # fmt: skip
-    page = context.new_page()
-    page.goto(f"{shop.base_url}/login?lang={lang}")
-    page.fill("input[name=name]", role)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{shop.base_url}/andon")
-    return page
+    return sign_in_page(browser, shop.base_url, role, lang, viewport={"width": 1280, "height": 900})
 
 
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])

@@ -12,7 +12,7 @@ import pytest
 from mes.auth import users
 from mes.auth.permissions import ROLES
 from tests.conftest import REPO, create_database, drop_database
-from tests.mes.auth.helpers import PASSWORD
+from tests.mes.auth.helpers import PASSWORD, sign_in_page
 from tests.mes.web.live import LivePlant
 
 SCREENSHOTS = REPO / "build" / "screenshots"
@@ -40,15 +40,9 @@ def sign_in(live_plant, browser) -> Iterator[Callable[..., Any]]:
 
     def page(role: str, lang: str = "en", width: int = 1024, height: int = 768) -> Any:
         if role not in states:
-            context = browser.new_context()
-            first = context.new_page()
-            first.goto(f"{live_plant.base_url}/login?lang={lang}")
-            first.fill("input[name=name]", role)
-            first.fill("input[name=password]", PASSWORD)
-            first.click("button[type=submit]")
-            first.wait_for_url(f"{live_plant.base_url}/andon")
-            states[role] = context.storage_state()
-            context.close()
+            first = sign_in_page(browser, live_plant.base_url, role, lang)
+            states[role] = first.context.storage_state()
+            first.context.close()
         context = browser.new_context(storage_state=states[role], viewport={"width": width, "height": height},
                                       locale="zh-CN" if lang == "zh_CN" else "en-US")  # fmt: skip
         contexts.append(context)
