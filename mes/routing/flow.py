@@ -121,6 +121,26 @@ def tracking(conn: psycopg.Connection, order_id: int, now: datetime | None = Non
     }  # fmt: skip
 
 
+def order_progress(conn: psycopg.Connection, order_id: int, now: datetime | None = None) -> dict | None:
+    """A routed order's progress in the shape of ``production.orders.order_progress`` (so the order
+    page shows it the same way), or None for an order without a routing. A routed order books no
+    line counts, so the line-counter progress would read 0: here *good* is what left its last
+    operation good, *scrap* the scrap of every operation, the rate the last operation's recent rate."""
+    if routed_order(conn, order_id)["routing_id"] is None:
+        return None
+    t = tracking(conn, order_id, now)
+    last, order = t["operations"][-1], t["order"]
+    good, scrap = last["good"], sum(f["scrap"] for f in t["operations"])
+    return {
+        "order_id": order_id, "number": order["number"], "status": order["status"],
+        "planned_quantity": order["planned_quantity"], "produced": good + scrap, "good": good, "scrap": scrap,
+        "remaining": max(order["planned_quantity"] - good, 0.0), "percent_complete": t["percent_complete"],
+        "good_per_hour": last["rate_per_hour"] or 0.0, "projected_finish": t["projected_finish"],
+        "due_at": order["due_at"], "late": t["late_risk"] in ("late", "done_late"),
+        "plausible": not t["flags"], "implausible_reasons": t["flags"], "routed": True,
+    }  # fmt: skip
+
+
 def _recent_rate(history: list[dict], seq: int, now: datetime) -> float | None:
     """Pieces (good and scrap) per hour that left the operation over the last hour (or since its
     first report, but at least 5 minutes); None before its first report."""

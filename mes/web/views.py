@@ -29,6 +29,7 @@ from mes.production import (
 from mes.production.equipment import get_unit, list_equipment
 from mes.quality import inspections, specs
 from mes.recipes.variance import open_variances
+from mes.routing import flow
 
 # ISA-101: grey is normal; each state maps to one colour class, always shown with its text label.
 STATE_CLASS = {
@@ -178,9 +179,12 @@ def lines(conn: psycopg.Connection) -> list[dict]:
 
 
 def order_page(conn: psycopg.Connection, order_id: int, now: datetime) -> dict[str, Any]:
+    """An order's lifecycle page; a routed order's progress comes from its operations (it books no
+    line counts), with a link to its tracking page."""
     order = orders.get_order(conn, order_id)
+    routed = flow.order_progress(conn, order_id, now)
     return {
-        "order": order, "progress": orders.order_progress(conn, order_id, now),
+        "order": order, "progress": routed or orders.order_progress(conn, order_id, now),
         "transitions": orders.transitions(conn, order_id),
         "allowed": sorted(orders.TRANSITIONS[order["status"]]),
     }  # fmt: skip

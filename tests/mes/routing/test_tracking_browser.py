@@ -131,3 +131,23 @@ def test_a_share_link_opens_without_signing_in_and_dies_when_revoked(browser, sh
     assert "revoked" in stranger.content()
     stranger.context.close()
     page.context.close()
+
+
+def test_the_order_page_of_a_routed_order_shows_its_last_operation_and_links_to_tracking(browser,
+                                                                                       shop: Shop) -> None:
+    """A routed order makes no line counts: its lifecycle page shows the good pieces out of its last
+    operation (what the tracking page counts as done), not the line counter's 0, and links there."""
+    with psycopg.connect(shop.url) as conn:
+        truth = flow.tracking(conn, shop.order_id, shop.plant.at(shop.moment))
+    done = int(truth["operations"][-1]["good"])
+    assert 0 < done < truth["order"]["planned_quantity"]  # half-way: a wrong 0 or 100% would show
+    page = signed_in(browser, shop, "supervisor", "en")
+    page.goto(f"{shop.base_url}/orders/{shop.order_id}?lang=en")
+    text = page.locator(".progress-text").inner_text()
+    assert f"{done:,} of {truth['order']['planned_quantity']:,.0f} good" in text
+    link = page.locator("a.tracking-link")
+    assert link.get_attribute("href") == f"/routing/orders/{shop.order_id}"
+    link.click()
+    page.wait_for_url(re.compile(rf"/routing/orders/{shop.order_id}"))
+    assert page.locator("table.ops tbody tr").count() == 12
+    page.context.close()
