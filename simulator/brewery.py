@@ -479,8 +479,8 @@ class BreweryLine:
             points["AirPressureOk"].set(not (machine.fault and machine.fault_code == AIR_PRESSURE_FAULT), when)
             for point in points.values():
                 point.time = when
-        running = sum(1 for m in self.machines_list if m.state == "running")
-        power = self._power(running) * (1.0 + 0.02 * noise(self.seed, 99, t, 1.0))
+        machines_running = sum(1 for m in self.machines_list if m.state == "running")
+        power = self._power(machines_running) * (1.0 + 0.02 * noise(self.seed, 99, t, 1.0))
         self.energy_points["Power"].set(round(power, 2), when)
         self.energy_points["Energy"].set(round(self.energy_kwh, 1), when)
         for point in self.energy_points.values():

@@ -28,12 +28,10 @@ def _encoding(point: Point) -> str:
 
 
 def register_map(points: list[Point]) -> list[str]:
-    rows = [p for p in points if p.modbus is not None]
-    rows.sort(key=lambda p: (p.modbus.unit_id, _TABLE_ORDER[p.modbus.table.value], p.modbus.address,
-                             p.modbus.bit or 0))
+    rows = [(p, p.modbus) for p in points if p.modbus is not None]
+    rows.sort(key=lambda r: (r[1].unit_id, _TABLE_ORDER[r[1].table.value], r[1].address, r[1].bit or 0))
     lines = [f"{'unit':>4}  {'table':<16} {'addr':>5} {'n':>2}  {'encoding':<18} {'rw':<2}  {'unit':<12} point"]
-    for p in rows:
-        loc = p.modbus
+    for p, loc in rows:
         lines.append(
             f"{loc.unit_id:>4}  {loc.table.value:<16} {loc.address:>5} {loc.width:>2}  {_encoding(p):<18} "
             f"{'rw' if p.writable else 'r':<2}  {p.unit:<12} {p.name}"

@@ -165,11 +165,12 @@ class ModbusTcpServer:
         if all(ignores_write(self.faults.ignored_writes, point.name) for point in points):
             return  # acknowledged, not applied (fault injection)
         store = bank.bits(table) if table.is_bit else bank.registers(table)
-        before = store[address : address + len(values)]
+        before = list(store[address : address + len(values)])
         for offset, value in enumerate(values):
             store[address + offset] = value
         if not all(self.on_write(point, bank) for point in points):
-            store[address : address + len(values)] = before
+            for offset, value in enumerate(before):
+                store[address + offset] = value
             for point in points:
                 bank.store(point)
             raise ModbusError(ILLEGAL_VALUE)

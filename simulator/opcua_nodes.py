@@ -50,11 +50,11 @@ class NodeBuilder:
 
     def _typedef_ref(self, typedef: int) -> ua.ReferenceDescription:
         if typedef not in self._typedefs:
-            node = self.nodes[ua.NodeId(typedef)]
+            node = self.nodes[ua.NodeId(ua.Int32(typedef))]
             self._typedefs[typedef] = ua.ReferenceDescription(
-                ReferenceTypeId=ua.NodeId(ua.ObjectIds.HasTypeDefinition),
+                ReferenceTypeId=ua.NodeId(ua.Int32(ua.ObjectIds.HasTypeDefinition)),
                 IsForward=True,
-                NodeId=ua.NodeId(typedef),
+                NodeId=ua.NodeId(ua.Int32(typedef)),
                 BrowseName=node.attributes[_A.BrowseName].value.Value.Value,
                 DisplayName=node.attributes[_A.DisplayName].value.Value.Value,
                 NodeClass=node.attributes[_A.NodeClass].value.Value.Value,
@@ -91,7 +91,7 @@ class NodeBuilder:
             parent = self.nodes[parent_id]
             typedef = next(
                 (r.NodeId for r in parent.references
-                 if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.ObjectIds.HasTypeDefinition)),
+                 if r.IsForward and r.ReferenceTypeId == ua.NodeId(ua.Int32(ua.ObjectIds.HasTypeDefinition))),
                 ua.NodeId(),
             )
             self._parents[parent_id] = (parent, typedef)
@@ -120,14 +120,14 @@ class NodeBuilder:
             else self._shared_attribute(value)
             for attribute, value in values.items()
         }
-        reference_type = ua.NodeId(reference)
+        reference_type = ua.NodeId(ua.Int32(reference))
         typedef_ref = self._typedef_ref(typedef)
         node.references = [
             ua.ReferenceDescription(
                 ReferenceTypeId=reference_type, IsForward=False, NodeId=parent_id,
-                NodeClass=parent.attributes[_A.NodeClass].value.Value.Value,
-                BrowseName=parent.attributes[_A.BrowseName].value.Value.Value,
-                DisplayName=parent.attributes[_A.DisplayName].value.Value.Value,
+                NodeClass=_stored(parent.attributes[_A.NodeClass]),
+                BrowseName=_stored(parent.attributes[_A.BrowseName]),
+                DisplayName=_stored(parent.attributes[_A.DisplayName]),
                 TypeDefinition=parent_typedef,
             ),
             typedef_ref,
@@ -155,7 +155,7 @@ class NodeBuilder:
         shared = self._shared
         attributes = {
             _A.Value: ua.DataValue(value),
-            _A.DataType: self.constant(ua.NodeId(data_type), _V.NodeId),
+            _A.DataType: self.constant(ua.NodeId(ua.Int32(data_type)), _V.NodeId),
             _A.ValueRank: shared["scalar"],
             _A.AccessLevel: access_dv,
             _A.UserAccessLevel: access_dv,
@@ -166,3 +166,10 @@ class NodeBuilder:
         browse = ua.QualifiedName(name, 0 if property_of else self.namespace)
         return self._add(node_id, parent_id, reference, ua.NodeClass.Variable, browse, description or name,
                          ua.ObjectIds.PropertyType if property_of else typedef, attributes)
+
+
+def _stored(attribute: AttributeValue) -> Any:
+    """The value of an attribute the address space was built with (such a value is never empty)."""
+    data = attribute.value
+    assert data is not None and data.Value is not None
+    return data.Value.Value

@@ -21,12 +21,13 @@ import tempfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from asyncua import Server, ua
 from asyncua.common.utils import ServiceError
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.address_space import AttributeValue
+from asyncua.server.user_managers import UserManager
 
 from collectors.private_files import private_umask
 from simulator.faults import OpcuaFaults, ignores_write
@@ -69,7 +70,7 @@ _LIMIT_NODES = {
 OpcuaWriteHandler = Callable[[Point, Value], bool]
 
 
-class _Users:
+class _Users(UserManager):
     """User names and passwords from the options; anonymous when allowed."""
 
     def __init__(self, users: dict[str, str], allow_anonymous: bool) -> None:
@@ -157,6 +158,7 @@ class OpcuaServer:
                 freeze_long_lived()
                 self._frozen = True
         self.server = server
+        assert server.bserver is not None  # set by start()
         self.port = server.bserver.port
         for endpoint in server.iserver.endpoints:
             endpoint.EndpointUrl = self.endpoint
@@ -225,19 +227,19 @@ class OpcuaServer:
         for name, object_id in _LIMIT_NODES.items():
             value = getattr(self.options.limits, name)
             await server.write_attribute_value(
-                ua.NodeId(object_id), ua.DataValue(ua.Variant(value, ua.VariantType.UInt32))
+                ua.NodeId(ua.Int32(object_id)), ua.DataValue(ua.Variant(value, ua.VariantType.UInt32))
             )
 
     # ------------------------------------------------------------------ address space
 
     def node_id(self, name: str) -> ua.NodeId:
-        return ua.NodeId(name, self.namespace)
+        return ua.NodeId(ua.String(name), ua.Int16(self.namespace))
 
     def _build_nodes(self, server: Server) -> None:
         """Add the folders and variables (in bulk, see :mod:`simulator.opcua_nodes`)."""
         builder = NodeBuilder(server.iserver.aspace, self.namespace)
         folders: dict[tuple[str, ...], ua.NodeId] = {}
-        objects = ua.NodeId(ua.ObjectIds.ObjectsFolder)
+        objects = ua.NodeId(ua.Int32(ua.ObjectIds.ObjectsFolder))
 
         def folder(path: tuple[str, ...]) -> ua.NodeId:
             if path in folders:
@@ -267,7 +269,7 @@ class OpcuaServer:
         server = self.server
         if server is None:
             return
-        now = datetime.now(UTC)
+        now = cast(ua.DateTime, datetime.now(UTC))  # asyncua's type for a timestamp: a datetime subclass
         aspace = server.iserver.aspace
         for point in points:
             attribute = self._values.get(point)
@@ -275,12 +277,12 @@ class OpcuaServer:
                 continue
             if point.good:
                 variant = ua.Variant(point.value, VARIANT_TYPES[point.opcua_type])
-                value = ua.DataValue(variant, SourceTimestamp=point.time or now, ServerTimestamp=now)
+                value = ua.DataValue(variant, SourceTimestamp=cast(ua.DateTime, point.time) or now, ServerTimestamp=now)
             else:
                 value = ua.DataValue(
                     ua.Variant(None, ua.VariantType.Null),
-                    StatusCode=ua.StatusCode(BAD_POWERED_OFF),
-                    SourceTimestamp=point.time or now,
+                    StatusCode=ua.StatusCode(ua.UInt32(BAD_POWERED_OFF)),
+                    SourceTimestamp=cast(ua.DateTime, point.time) or now,
                     ServerTimestamp=now,
                 )
             if attribute.datachange_callbacks:
@@ -382,12 +384,13 @@ class OpcuaServer:
             point = self._by_node.get(item.NodeId) if item.AttributeId == ua.AttributeIds.Value else None
             value = item.Value.Value.Value if item.Value and item.Value.Value else None
             if point is not None and ignores_write(self.faults.ignored_writes, point.name):
-                results[index] = ua.StatusCode(ua.StatusCodes.Good)  # acknowledged, not applied (fault injection)
+                # acknowledged, not applied (fault injection)
+                results[index] = ua.StatusCode(ua.UInt32(ua.StatusCodes.Good))
                 continue
             if point is not None and point.writable and point.write_limits and isinstance(value, int | float):
                 low, high = point.write_limits
                 if not low <= value <= high:
-                    results[index] = ua.StatusCode(ua.StatusCodes.BadOutOfRange)
+                    results[index] = ua.StatusCode(ua.UInt32(ua.StatusCodes.BadOutOfRange))
                     continue
             accepted.append(index)
         if accepted:
@@ -398,7 +401,7 @@ class OpcuaServer:
                 point = self._by_node.get(item.NodeId)
                 if status.is_good() and point is not None and item.AttributeId == ua.AttributeIds.Value:
                     self.on_write(point, item.Value.Value.Value)
-        return [r if r is not None else ua.StatusCode(ua.StatusCodes.BadInternalError) for r in results]
+        return [r if r is not None else ua.StatusCode(ua.UInt32(ua.StatusCodes.BadInternalError)) for r in results]
 
 
 def _add_variable(builder: NodeBuilder, point: Point, node_id: ua.NodeId, parent: ua.NodeId) -> None:
@@ -410,9 +413,9 @@ def _add_variable(builder: NodeBuilder, point: Point, node_id: ua.NodeId, parent
     )
     if point.range is not None:
         low, high = point.range
-        builder.variable(ua.NodeId(f"{point.name}.EURange", node_id.NamespaceIndex), node_id, "EURange",
+        builder.variable(ua.NodeId(ua.String(f"{point.name}.EURange"), node_id.NamespaceIndex), node_id, "EURange",
                          ua.Variant(ua.Range(low, high)), ua.ObjectIds.Range, property_of=True)
     if point.unit:
-        builder.variable(ua.NodeId(f"{point.name}.EngineeringUnits", node_id.NamespaceIndex), node_id,
+        builder.variable(ua.NodeId(ua.String(f"{point.name}.EngineeringUnits"), node_id.NamespaceIndex), node_id,
                          "EngineeringUnits", ua.Variant(eu_information(point.unit)), ua.ObjectIds.EUInformation,
                          property_of=True)

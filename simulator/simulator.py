@@ -13,7 +13,7 @@ import contextlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from asyncua import ua
 
@@ -243,7 +243,8 @@ class Simulator:
         scale.step()
         if self.opcua is None or not scale.points:
             return
-        now, source = datetime.now(UTC), self.now
+        # asyncua types its timestamps as ua.DateTime (a datetime subclass); a cast costs nothing here
+        now, source = cast(ua.DateTime, datetime.now(UTC)), cast(ua.DateTime, self.now)
         variants = self._uint16_variants
         values = []
         with paused_gc():  # tens of thousands of acyclic values; old ones go by reference counting
