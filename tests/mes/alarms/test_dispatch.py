@@ -106,59 +106,79 @@ def plant(base: str, smtp_port: int) -> Plant:
     })  # fmt: skip
 
 
-def raise_alarm(conn: psycopg.Connection, engine: AlarmEngine, ids: dict, value: float) -> list[dict]:
-    changes = engine.evaluate([Sample("oil_temp", datetime.now(UTC), value)])
+def raise_alarm(conn: psycopg.Connection, engine: AlarmEngine, ids: dict, value: float,
+                at: datetime | None = None) -> list[dict]:  # fmt: skip
+    changes = engine.evaluate([Sample("oil_temp", at or datetime.now(UTC), value)])
     with conn.transaction():
         return [store.record_change(conn, ids[c.condition.key], c) for c in changes]
 
 
-def run_dispatch(conn: psycopg.Connection, config: Plant, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        dispatch_once(conn, config.alarms.dispatch, datetime.now(UTC))
-        time.sleep(0.05)
+class DispatchClock:
+    """Drives ``dispatch_once`` on an injected clock, as the dispatcher's loop does on the wall clock
+    every :data:`TICK`: escalation and retry times are read against this clock, so a loaded machine
+    cannot move them. Every notice a round delivers is stamped with that round's clock reading
+    (the receivers record a message before they answer, so it has arrived when the round returns)."""
+
+    TICK = timedelta(seconds=0.05)
+
+    def __init__(self, conn: psycopg.Connection, config: Plant, mailbox: Mailbox, start: datetime) -> None:
+        self.conn, self.config, self.mailbox, self.now = conn, config, mailbox, start
+        self.posts: list[tuple[datetime, str, dict[str, Any]]] = []
+        self.mails: list[tuple[datetime, Any]] = []
+
+    def run(self, seconds: float) -> None:
+        end = self.now + timedelta(seconds=seconds)
+        while self.now < end:
+            posted, mailed = len(Receiver.received), len(self.mailbox.messages)
+            dispatch_once(self.conn, self.config.alarms.dispatch, self.now)
+            self.posts += [(self.now, path, data) for _, path, data in Receiver.received[posted:]]
+            self.mails += [(self.now, mail) for _, mail in self.mailbox.messages[mailed:]]
+            self.now += self.TICK
 
 
 def test_escalation_fires_at_the_configured_time_through_every_channel(
         db_url: str, receivers: tuple[str, int, Mailbox]) -> None:  # fmt: skip
     base, smtp_port, mailbox = receivers
     Receiver.received.clear()
+    mailbox.messages.clear()
     config = plant(base, smtp_port)
     engine = AlarmEngine(config)
+    tick = DispatchClock.TICK.total_seconds()
     with psycopg.connect(db_url, autocommit=True) as conn:
         ids = store.sync_points(conn, engine.conditions)
-        t0 = time.time()
-        hot, warm = raise_alarm(conn, engine, ids, 85.0)
-        run_dispatch(conn, config, 0.5)
+        t0 = datetime.now(UTC)
+        clock = DispatchClock(conn, config, mailbox, t0)
+        hot, warm = raise_alarm(conn, engine, ids, 85.0, at=t0)
+        clock.run(0.5)
         with conn.transaction():  # the warm one is acknowledged within its time: it must not escalate
-            store.acknowledge(conn, warm["id"], "olga", datetime.now(UTC))
-        run_dispatch(conn, config, ACK_WITHIN + LEVEL_2_AFTER + 0.3)
-        posts = [(at - t0, path, data) for at, path, data in Receiver.received]
+            store.acknowledge(conn, warm["id"], "olga", clock.now)
+        clock.run(ACK_WITHIN + LEVEL_2_AFTER + 0.3)
+        posts = [((at - t0).total_seconds(), path, data) for at, path, data in clock.posts]
         hook = [p for p in posts if p[1] == "/hook"]  # the generic webhook serves every role
         assert [(p[2]["body"]["event"], p[2]["body"]["alarm"]["rule"]) for p in hook] == [
             ("alarm.raised", "oil_hot"), ("alarm.raised", "oil_warm"), ("alarm.escalated", "oil_hot"),
             ("alarm.escalated", "oil_hot")]
-        assert hook[0][0] < 0.5 and hook[0][2]["body"]["alarm"]["message"] == "Hydraulic oil hot"
+        assert hook[0][0] == 0 and hook[0][2]["body"]["alarm"]["message"] == "Hydraulic oil hot"
         wecom = [p for p in posts if p[1] == "/wecom"]
         assert len(wecom) == 2 and wecom[0][2]["body"]["msgtype"] == "markdown"
         assert "[HIGH] Hydraulic oil hot" in wecom[0][2]["body"]["markdown"]["content"]
-        # level 1: the supervisors' mail, at ack_within
-        [(mailed_at, mail)] = mailbox.messages
-        assert ACK_WITHIN <= mailed_at - t0 < ACK_WITHIN + 0.5
+        # level 1: the supervisors' mail, in the first round at or after ack_within (not one round early)
+        [(mailed_at, mail)] = clock.mails
+        assert ACK_WITHIN <= (mailed_at - t0).total_seconds() < ACK_WITHIN + tick
         assert mail["To"] == "shift.lead@plant.example" and mail["Subject"].startswith("ESCALATED (level 1)")
         # level 2: the managers' DingTalk robot, LEVEL_2_AFTER later, signed
         [(ding_at, _, ding)] = [p for p in posts if p[1] == "/ding"]
-        assert ACK_WITHIN + LEVEL_2_AFTER <= ding_at < ACK_WITHIN + LEVEL_2_AFTER + 0.5
+        assert ACK_WITHIN + LEVEL_2_AFTER <= ding_at < ACK_WITHIN + LEVEL_2_AFTER + tick
         assert ding["body"]["msgtype"] == "markdown" and "level 2" in ding["body"]["markdown"]["title"]
         assert ding["query"]["sign"] and ding["query"]["timestamp"]
         escalations = [e["comment"] for e in store.events(conn, hot["id"]) if e["transition"] == "escalated"]
         assert escalations == ["level 1: supervisor", "level 2: manager"]
         assert not [e for e in store.events(conn, warm["id"]) if e["transition"] == "escalated"]
-        # the broken endpoint: tried max_attempts times, then visibly failed
+        # the broken endpoint: tried max_attempts times, retry_after apart, then visibly failed
         broken = [n for n in notifications(conn) if n["channel"] == "broken"]
         assert [(n["status"], n["attempts"]) for n in broken] == [("failed", 3), ("failed", 3)]
         assert "500" in broken[0]["last_error"]
-        assert len([p for p in posts if p[1] == "/fail"]) == 6
+        assert sorted(at for at, path, _ in posts if path == "/fail") == [0, 0, 0.3, 0.3, 0.6, 0.6]
 
 
 def test_closing_an_alarm_needs_it_over_and_a_cause_and_an_action(
