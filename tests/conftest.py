@@ -32,8 +32,7 @@ from hypothesis import HealthCheck, settings
 
 from collectors.database.embedded import EmbeddedPostgres
 from collectors.database.flavour import Flavour, database_flavour
-from collectors.database.migrations import migrate
-from mes import ALL_MIGRATIONS
+from mes.auth.keeper import migrate_and_seal
 from tests.other_user import OtherUser, other_user
 
 # Which server the database tests run on (scripts/test runs the database tests once per flavour):
@@ -179,8 +178,9 @@ def template_url(pg_server: EmbeddedPostgres | ExternalServer) -> Iterator[str]:
     TimescaleDB's scheduler would (and CREATE DATABASE ... TEMPLATE refuses a template in use), so
     connections to it are closed and forbidden once it is migrated."""
     url = create_database(pg_server, "template")
-    migrate(url, ALL_MIGRATIONS)
     name = urlsplit(url).path.lstrip("/")
+    # As the product does: on the embedded server the superuser hands the audit log to its keeper.
+    migrate_and_seal(url, pg_server.admin_url(name) if isinstance(pg_server, EmbeddedPostgres) else None)
     with psycopg.connect(pg_server.admin_url(ADMIN_DATABASE), autocommit=True) as conn:
         conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
         _disconnect_all(conn, name)

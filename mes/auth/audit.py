@@ -1,7 +1,8 @@
 """The one audit helper: who did what to which object, from where, with the values before
 and after — written in the caller's transaction, so the record and the change commit together
 or not at all. The ``audit_log`` table is append-only (a trigger refuses UPDATE, DELETE and
-TRUNCATE; mes/sql/0100_auth.sql)."""
+TRUNCATE; mes/sql/0100_auth.sql) and belongs to a role the application cannot become: it may
+only insert and read (mes/auth/keeper.py)."""
 
 from __future__ import annotations
 

@@ -52,13 +52,24 @@ def database_url(url: str | None, data_dir: Path | None) -> str:
 
 
 def migrated_database_url(url: str | None, data_dir: Path | None) -> str:
-    """Like :func:`database_url`, with every pending migration applied."""
-    from collectors.database.migrations import migrate
-    from mes import ALL_MIGRATIONS
-
+    """Like :func:`database_url`, with every pending migration applied (and, on the embedded server,
+    the audit log handed to its keeper: mes.auth.keeper)."""
     resolved = database_url(url, data_dir)
-    migrate(resolved, ALL_MIGRATIONS)
+    migrate_database(resolved, url, data_dir)
     return resolved
+
+
+def migrate_database(resolved: str, url: str | None, data_dir: Path | None):
+    """Apply pending migrations to ``resolved``; on the embedded server (no URL given) its superuser
+    then hands the audit log to its keeper. Returns the migrations' result."""
+    from urllib.parse import urlsplit
+
+    from collectors.database.embedded import EmbeddedPostgres
+    from mes.auth.keeper import migrate_and_seal
+
+    embedded = not (url or os.environ.get("LINEBRAIN_DATABASE_URL"))
+    admin_url = EmbeddedPostgres(data_dir).admin_url(urlsplit(resolved).path.lstrip("/")) if embedded else None
+    return migrate_and_seal(resolved, admin_url)
 
 
 def load_config_or_exit(path: Path):

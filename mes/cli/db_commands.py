@@ -91,11 +91,10 @@ def rotate_passwords(data_dir: DataDir = None) -> None:
 @db_app.command("migrate")
 def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Apply pending schema migrations (no-op when up to date). Example: linebrain db migrate"""
-    from collectors.database.migrations import migrate as run_migrations
-    from mes import ALL_MIGRATIONS
     from mes.cli.common import database_url as resolve
+    from mes.cli.common import migrate_database
 
-    result = run_migrations(resolve(database_url, data_dir), ALL_MIGRATIONS)
+    result = migrate_database(resolve(database_url, data_dir), database_url, data_dir)
     flavour = "TimescaleDB" if result.timescale else "plain PostgreSQL"
     for line in result.applied:
         console.print(f"applied {line}")

@@ -155,18 +155,17 @@ def demo_database(database_url: str | None, data_dir) -> str:
     database each run (simulated time may overlap an earlier run's); a given URL is used
     as it is, and the run starts after its newest sample."""
 
-    from collectors.database.migrations import migrate
-    from mes import ALL_MIGRATIONS
+    from mes.auth.keeper import migrate_and_seal
 
     if database_url:
-        migrate(database_url, ALL_MIGRATIONS)
+        migrate_and_seal(database_url, None)
         return database_url
     from collectors.database.embedded import EmbeddedPostgres
 
     server = EmbeddedPostgres(data_dir)
     server.start()
     url = server.create_database(DEMO_DATABASE, replace=True)
-    migrate(url, ALL_MIGRATIONS)
+    migrate_and_seal(url, server.admin_url(DEMO_DATABASE))
     return url
 
 
