@@ -6,6 +6,7 @@ period closes, and whom it mails them to. The report domain itself is ``mes.repo
       schedules:
         - {kind: shift, format: pdf, language: zh-CN, mail_to: [supervisor]}
         - {kind: day, format: xlsx, language: en, lines: [line1], mail_to: [manager]}
+        - {kind: shift, plant: true, mail_to: [manager]}   # one report of the whole plant
       recipients:                       # role -> addresses
         supervisor: [shift-lead@plant.example]
         manager: [plant-manager@plant.example]
@@ -29,12 +30,14 @@ Loc = tuple[str | int, ...]
 
 
 class ReportSchedule(Strict):
-    """One report made for every closed period of ``kind`` on each of ``lines`` (empty: every line)."""
+    """One report made for every closed period of ``kind`` on each of ``lines`` (empty: every line), or
+    with ``plant`` one report of the whole plant per period."""
 
     kind: Literal["shift", "day", "week", "month"]
     format: Literal["pdf", "xlsx"] = "pdf"
     language: Literal["zh-CN", "en"] = "zh-CN"
     lines: list[Identifier] = Field(default_factory=list)
+    plant: bool = Field(default=False, description="one report of the whole plant (every line) instead of one per line")
     mail_to: list[str] = Field(default_factory=list, description="roles whose recipients get it")
 
 
@@ -53,6 +56,8 @@ def report_checks(plant: Plant) -> Iterator[tuple[Loc, str]]:
     lines = {line.id for line in plant.lines()}
     settings: ReportSettings = plant.reports
     for index, schedule in enumerate(settings.schedules):
+        if schedule.plant and schedule.lines:
+            yield ("reports", "schedules", index, "lines"), "a plant report covers every line: drop lines or plant"
         for position, line in enumerate(schedule.lines):
             if line not in lines:
                 yield ("reports", "schedules", index, "lines", position), f"unknown line {line!r}"

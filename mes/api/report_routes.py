@@ -64,6 +64,21 @@ def make_report(line_id: UnitId, body: ReportIn, conn: Conn, caller: Generate) -
                 after=lambda made: {k: made[k] for k in ("id", "period_key", "format", "language")})  # fmt: skip
 
 
+@router.post("/plant/reports", status_code=201)
+def make_plant_report(body: ReportIn, conn: Conn, caller: Generate) -> dict:
+    """Make a report of the whole plant's shift, day, week or month (every line, summed) and keep it."""
+    return call(caller.write, conn, lambda made: f"report:{made['id']}", service.generate, None, body.kind,
+                body.day, body.shift, body.format, body.lang, caller.user.name,
+                after=lambda made: {k: made[k] for k in ("id", "period_key", "format", "language")})  # fmt: skip
+
+
+@router.get("/plant/report")
+def plant_report(conn: Conn, kind: Kind, day: Annotated[date | None, Query(alias="date")] = None,
+                 shift: Annotated[str | None, Query(max_length=60)] = None) -> dict:
+    """The plant report's figures (what its PDF and XLSX show), as JSON: ISO 22400 sums over the lines."""
+    return call(service.plant_summary, conn, kind, day, shift, where="query")
+
+
 @router.post("/lines/{line_id}/sign-off", status_code=201)
 def sign_off(line_id: UnitId, body: SignOffIn, conn: Conn, caller: SignOff) -> dict:
     """Sign the line's shift, day, week or month off (once)."""

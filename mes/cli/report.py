@@ -1,4 +1,5 @@
-"""``linebrain report shift|day|week|month``: a report of one line as PDF or XLSX, with a progress bar."""
+"""``linebrain report shift|day|week|month``: a report of one line, or of the whole plant, as PDF or
+XLSX, with a progress bar."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from mes.cli.common import DatabaseUrl, DataDir, console, err_console, failed
 
 def report(
     kind: Annotated[Literal["shift", "day", "week", "month"], typer.Argument(help="The period the report covers.")],
-    line: Annotated[str | None, typer.Option("--line", help="Line id (default: the plant's only line).",
-                                             show_default=False)] = None,
+    line: Annotated[str | None, typer.Option("--line", help="Line id (default: the plant's only line, or the whole "
+                                             "plant when it has several).", show_default=False)] = None,
+    plant: Annotated[bool, typer.Option("--plant", help="The whole plant: every line, summed the ISO 22400 way "
+                                        "(docs/reports.md).")] = False,
     day: Annotated[str | None, typer.Option("--date", help="A plant-local day (YYYY-MM-DD) in the period "
                                                            "(default: the last closed period).",
                                             show_default=False)] = None,
@@ -30,11 +33,11 @@ def report(
     database_url: DatabaseUrl = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Write the report of a line's shift, day, week or month: production against plan, OEE and its
-    losses, downtime with comments, changeovers, quality, energy, handover and sign-off.
+    """Write the report of a line's (or the plant's) shift, day, week or month: production against plan,
+    OEE and its losses, downtime with comments, changeovers, quality, energy, handover and sign-off.
 
     Examples: linebrain report shift --line line1 --date 2026-03-04 --shift early -o early.pdf —
-    linebrain report week --format xlsx --lang en
+    linebrain report week --format xlsx --lang en — linebrain report day --plant --date 2026-03-04
     """
     import psycopg
     from rich.progress import BarColumn, Progress
@@ -44,7 +47,8 @@ def report(
     from mes.reports import store
     from mes.reports.content import SECTIONS
     from mes.reports.generate import file_name, render
-    from mes.reports.periods import report_period
+    from mes.reports.plant import PLANT_SECTIONS
+    from mes.reports.service import any_period
 
     try:
         wanted = date.fromisoformat(day) if day else None
@@ -54,10 +58,14 @@ def report(
     url = migrated_database_url(database_url, data_dir)
     with psycopg.connect(url, autocommit=True) as conn:
         try:
-            period = report_period(conn, line or store.only_line(conn), kind, wanted, shift)
+            if plant and line:
+                err_console.print("--plant: a plant report covers every line; leave out --line")
+                raise typer.Exit(2)
+            period = any_period(conn, None if plant else line or store.only_line_or_plant(conn), kind, wanted, shift)
+            sections = PLANT_SECTIONS if period.line_id == store.PLANT else SECTIONS
             with Progress("[progress.description]{task.description}", BarColumn(),
                           "[progress.percentage]{task.percentage:>3.0f}%", console=err_console) as bar:  # fmt: skip
-                task = bar.add_task(f"{kind} {period.label}", total=len(SECTIONS) + 1)
+                task = bar.add_task(f"{kind} {period.label}", total=len(sections) + 1)
                 data = render(conn, period, fmt, lang, progress=lambda _section: bar.advance(task))
                 bar.advance(task)
             if keep:

@@ -82,7 +82,7 @@ def quality(conn: psycopg.Connection, period: ReportPeriod, total: Row) -> Row:
     }
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+def seconds_between(start: datetime | None, end: datetime | None) -> float | None:
     return (end - start).total_seconds() if start is not None and end is not None else None
 
 
@@ -92,8 +92,14 @@ def alarms(conn: psycopg.Connection, period: ReportPeriod, area: str | None) -> 
     raised = [dict(a) for a in reversed(alarm_store.history(conn, period.start, period.end, limit=2000))
               if a["line"] == period.line_id or (a["line"] is None and area is not None and a["area"] == area)]
     for alarm in raised:
-        alarm["ack_seconds"] = _seconds(alarm["raised_at"], alarm["acknowledged_at"])
-        alarm["close_seconds"] = _seconds(alarm["raised_at"], alarm["closed_at"])
+        alarm["ack_seconds"] = seconds_between(alarm["raised_at"], alarm["acknowledged_at"])
+        alarm["close_seconds"] = seconds_between(alarm["raised_at"], alarm["closed_at"])
+    return alarm_summary(raised)
+
+
+def alarm_summary(raised: list[Row]) -> Row:
+    """Alarms (oldest first, with ``ack_seconds`` and ``close_seconds``) with their count per priority,
+    the unacknowledged ones and the mean and longest times to acknowledge and to close."""
     acked = [a["ack_seconds"] for a in raised if a["ack_seconds"] is not None]
     closed = [a["close_seconds"] for a in raised if a["close_seconds"] is not None]
     return {

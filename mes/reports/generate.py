@@ -10,6 +10,8 @@ from mes.errors import InvalidInput
 from mes.reports.content import Progress, build_report
 from mes.reports.pdf import report_pdf
 from mes.reports.periods import ReportPeriod
+from mes.reports.plant import build_plant_report, is_plant
+from mes.reports.plant_xlsx import plant_xlsx
 from mes.reports.xlsx import report_xlsx
 
 FORMATS = ("pdf", "xlsx")
@@ -30,12 +32,17 @@ def render(conn: psycopg.Connection, period: ReportPeriod, fmt: str = "pdf", lan
     if fmt not in FORMATS:
         raise InvalidInput(f"format is pdf or xlsx, not {fmt!r}", field="format")
     locale = locale_of(language)
+    if is_plant(period):
+        whole = build_plant_report(conn, period, now, progress)
+        return report_pdf(whole, locale) if fmt == "pdf" else plant_xlsx(whole, locale)
     content = build_report(conn, period, now, progress)
     return report_pdf(content, locale) if fmt == "pdf" else report_xlsx(content, locale)
 
 
 def file_name(period: ReportPeriod, fmt: str, language: str) -> str:
-    """``line1-shift-2026-03-04-early-zh-CN.pdf``: safe in a download header and on disk."""
+    """``line1-shift-2026-03-04-early-zh-CN.pdf`` (``plant-...`` for the plant): safe in a download header
+    and on disk."""
     label = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in period.label)
-    line = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in period.line_id)
+    line = "plant" if is_plant(period) else "".join(ch if ch.isalnum() or ch in "-_." else "-"
+                                                    for ch in period.line_id)
     return f"{line}-{period.kind}-{label}-{language}.{fmt}"

@@ -63,7 +63,8 @@ def report_html(content: dict[str, Any], locale: str) -> str:
     """The report as one HTML document (what the PDF prints)."""
     period = content["period"]
     fmt = Formats(locale, period.timezone)
-    return environment(locale).get_template("report.html").render(
+    template = "plant_report.html" if content.get("plant") else "report.html"
+    return environment(locale).get_template(template).render(
         r=content, fmt=fmt, locale=locale, html_lang=HTML_LANG[locale], title=title(period.kind, locale),
         waterfall=charts.waterfall(content["waterfall"]), pareto=charts.pareto(content["pareto"], limit=8),
         energy_label=lambda element: element_label(element, locale),

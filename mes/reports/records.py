@@ -90,3 +90,15 @@ def add_sign_off(conn: psycopg.Connection, key: str, line_id: str, by: str, note
                 (key, line_id, by, at, note))  # fmt: skip
     assert row is not None
     return row
+
+
+def lines_with_bindings(conn: psycopg.Connection) -> list[Row]:
+    """Active lines with their state tag and the kinds of counter they bind (``energy`` only: a
+    utility meter), by id."""
+    return rows(
+        conn,
+        "SELECT e.id, e.name, e.parent_id, e.state_tag, coalesce(array_agg(DISTINCT b.kind ORDER BY b.kind) "
+        "FILTER (WHERE b.kind IS NOT NULL), '{}') AS kinds FROM equipment e "
+        "LEFT JOIN counter_bindings b ON b.equipment_id = e.id WHERE e.active AND e.level = 'line' "
+        "GROUP BY e.id ORDER BY e.id",
+    )

@@ -26,6 +26,7 @@ from mes.reports import mail, store
 from mes.reports.generate import MEDIA, file_name, locale_of, render
 from mes.reports.pdf import title
 from mes.reports.periods import ReportPeriod, closed_periods
+from mes.reports.plant import closed_plant_periods
 
 log = logging.getLogger("linebrain.reports")
 SCHEDULE_EVERY_S = 30.0
@@ -45,6 +46,9 @@ def due(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, now: d
     settings = plant.reports
     until = now - timedelta(minutes=settings.grace_minutes)
     since = until - timedelta(days=settings.catch_up_days)
+    if schedule.plant:
+        return [period for period in closed_plant_periods(conn, schedule.kind, since, until)
+                if not store.is_stored(conn, period, schedule.format, schedule.language)]  # fmt: skip
     out: list[ReportPeriod] = []
     for line in schedule.lines or [line.id for line in plant.lines()]:
         out += [period for period in closed_periods(conn, line, schedule.kind, since, until)
@@ -64,7 +68,7 @@ def make(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, perio
     if not to:
         return
     name = file_name(period, schedule.format, schedule.language)
-    subject = f"{title(period.kind, locale_of(schedule.language))} {period.line_id} {period.label}"
+    subject = f"{title(period.kind, locale_of(schedule.language))} {name.split('-', 1)[0]} {period.label}"
     error = None
     try:
         mail.send_report(mail.smtp_of(plant), to, subject, f"{subject}\n\n{name}", name, data, MEDIA[schedule.format])

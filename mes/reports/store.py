@@ -11,18 +11,22 @@ import psycopg
 
 from mes.db import first, rows
 from mes.errors import InvalidInput, NotFound
+from mes.production.equipment import SITE_ID
 from mes.reports.periods import ReportPeriod
+
+PLANT = SITE_ID  # the line_id of a plant report (mes.reports.plant)
 
 LISTED = ("id, period_key, kind, line_id, period_start, period_end, label, format, language, scheduled, "
           "created_at, created_by, mailed_at, mailed_to, mail_error, octet_length(content) AS bytes")  # fmt: skip
 
 
-def only_line(conn: psycopg.Connection) -> str:
-    """The plant's line when it has exactly one (the CLI's default ``--line``)."""
+def only_line_or_plant(conn: psycopg.Connection) -> str | None:
+    """The plant's line when it has exactly one, None (the whole plant) when it has several: the
+    CLI's default ``--line``."""
     lines = [row["id"] for row in rows(conn, "SELECT id FROM equipment WHERE level = 'line' AND active ORDER BY id")]
-    if len(lines) != 1:
-        raise InvalidInput(f"name the line ({', '.join(lines) or 'no lines in the database'})", field="line")
-    return lines[0]
+    if not lines:
+        raise InvalidInput("no lines in the database (load the plant config first)", field="line")
+    return lines[0] if len(lines) == 1 else None
 
 
 def save(conn: psycopg.Connection, period: ReportPeriod, fmt: str, language: str, content: bytes, by: str,

@@ -102,7 +102,7 @@ SHEETS = (N_("Summary"), N_("Orders"), N_("Products"), N_("Shifts"), N_("Loss wa
           N_("Alarms and their handling"), N_("Andon calls"))  # fmt: skip
 
 
-class _Writer:
+class SheetWriter:
     def __init__(self, book: Any, locale: str, timezone: str) -> None:
         self.book, self.tz = book, ZoneInfo(timezone)
         self._ = translations(locale).gettext
@@ -142,7 +142,7 @@ def report_xlsx(content: dict[str, Any], locale: str) -> bytes:
     period = content["period"]
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "nan_inf_to_errors": True})
-    out = _Writer(book, locale, period.timezone)
+    out = SheetWriter(book, locale, period.timezone)
     summary = book.add_worksheet(out._(SHEETS[0]))
     summary.set_column(0, 0, 36)
     summary.set_column(1, 1, 18)

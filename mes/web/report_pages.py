@@ -25,7 +25,7 @@ SignOff = Annotated[AuditedWrite, Depends(audited("reports.sign_off"))]
 Kind = Annotated[Literal["shift", "day", "week", "month"], Form()]
 Day = Annotated[date | None, Form()]
 Shift = Annotated[str, Form(max_length=60)]
-LineId = Annotated[str, Form(min_length=1, max_length=200)]
+LineId = Annotated[str, Form(max_length=200)]  # empty: the whole plant
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -41,18 +41,18 @@ router.get("/reports/{report_id}/file")(report_routes.report_file)
 
 
 @router.post("/reports", dependencies=CSRF)
-def make_report(request: Request, conn: Conn, caller: Generate, line_id: LineId, kind: Kind, day: Day = None,
+def make_report(request: Request, conn: Conn, caller: Generate, kind: Kind, line_id: LineId = "", day: Day = None,
                 shift: Shift = "", fmt: Annotated[Literal["pdf", "xlsx"], Form(alias="format")] = "pdf",
                 lang: Annotated[Literal["zh-CN", "en"], Form()] = "zh-CN") -> RedirectResponse:  # fmt: skip
-    call(caller.write, conn, lambda made: f"report:{made['id']}", service.generate, line_id, kind, day,
+    call(caller.write, conn, lambda made: f"report:{made['id']}", service.generate, line_id or None, kind, day,
          shift or None, fmt, lang, caller.user.name, now(request),
          after=lambda made: {k: made[k] for k in ("id", "period_key", "format", "language")})  # fmt: skip
     return back("/reports", msg="report_made")
 
 
 @router.post("/reports/sign-off", dependencies=CSRF)
-def sign_off(request: Request, conn: Conn, caller: SignOff, line_id: LineId, kind: Kind, day: Day = None,
+def sign_off(request: Request, conn: Conn, caller: SignOff, kind: Kind, line_id: LineId = "", day: Day = None,
              shift: Shift = "", note: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:  # fmt: skip
-    call(caller.write, conn, lambda signed: f"sign-off:{signed['period_key']}", service.sign_period_off, line_id,
-         kind, day, shift or None, caller.user.name, note, now(request))  # fmt: skip
+    call(caller.write, conn, lambda signed: f"sign-off:{signed['period_key']}", service.sign_period_off,
+         line_id or None, kind, day, shift or None, caller.user.name, note, now(request))  # fmt: skip
     return back("/reports", msg="signed_off")
