@@ -7,14 +7,15 @@ from typing import Any
 
 import psycopg
 
-from collectors.database.migrations import MigrationSource, timescale_available
+from collectors.database.flavour import database_timescale
+from collectors.database.migrations import MigrationSource
 from mes.db import first, rows
 
 
 def pending_migrations(conn: psycopg.Connection, sources: list[MigrationSource]) -> list[str]:
     """Migrations this code ships that the database has not applied."""
     applied = {(r["source"], r["version"]) for r in rows(conn, "SELECT source, version FROM schema_migrations")}
-    timescale = timescale_available(conn)
+    timescale = database_timescale(conn)  # the database's own flavour, not the server's
     return [f"{m.source} {m.version:04d}_{m.name}" for source in sources for m in source.migrations(timescale)
             if (m.source, m.version) not in applied]  # fmt: skip
 

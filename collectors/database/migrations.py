@@ -3,9 +3,11 @@
 A migration is a SQL file ``NNNN_name.sql`` in a package's ``sql/`` folder. A
 migration that differs between TimescaleDB and plain PostgreSQL comes as two
 files, ``NNNN_name.timescale.sql`` and ``NNNN_name.plain.sql``; the ledger
-records which variant ran. Each migration runs in its own transaction together
-with its ledger row, under an advisory lock, so two processes migrating at once
-apply every migration exactly once. A file whose text changed after it ran is
+records which variant ran, and ``schema_flavour`` which flavour the database
+has (``flavour.py``: chosen once, then followed whatever the server offers).
+Each migration runs in its own transaction together with its ledger row, under
+an advisory lock, so two processes migrating at once apply every migration
+exactly once. A file whose text changed after it ran is
 reported, never re-run.
 """
 
@@ -19,7 +21,7 @@ from importlib import resources
 
 import psycopg
 
-from collectors.database.flavour import PRELOADED_SQL
+from collectors.database.flavour import settle_flavour
 from collectors.errors import DatabaseError
 
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+?)(?:\.(timescale|plain))?\.sql$")
@@ -78,20 +80,6 @@ class MigrationSource:
 COLLECTORS = MigrationSource("collectors", "collectors.database")
 
 
-def timescale_available(conn: psycopg.Connection) -> bool:
-    """TimescaleDB is used when it is installed *and* preloaded (it cannot work otherwise).
-
-    Created in this database already means both. Otherwise the server must offer it and preload it
-    (``PRELOADED_SQL``, readable by any role). TimescaleDB is a trusted extension, so the database's
-    owner creates it in the first migration without being superuser.
-    """
-    row = conn.execute(
-        "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb' "
-        f"UNION ALL SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb' AND {PRELOADED_SQL}"
-    ).fetchone()
-    return row is not None
-
-
 @dataclass(frozen=True)
 class MigrationResult:
     applied: list[str]
@@ -107,8 +95,8 @@ def migrate(url: str, sources: list[MigrationSource] | None = None) -> Migration
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
+            timescale = settle_flavour(conn)  # first: raises before any DDL if the server cannot run it
             conn.execute(LEDGER_SQL)
-            timescale = timescale_available(conn)
             done = {
                 (row[0], row[1]): row[2]
                 for row in conn.execute("SELECT source, version, checksum FROM schema_migrations")

@@ -61,15 +61,22 @@ def migrated_database_url(url: str | None, data_dir: Path | None) -> str:
 
 def migrate_database(resolved: str, url: str | None, data_dir: Path | None):
     """Apply pending migrations to ``resolved``; on the embedded server (no URL given) its superuser
-    then hands the audit log to its keeper. Returns the migrations' result."""
+    then hands the audit log to its keeper. Returns the migrations' result. A database the
+    migrations cannot bring up to date (a TimescaleDB database on a server without it, a failing
+    migration) ends the command with the reason, exit code 1."""
     from urllib.parse import urlsplit
 
     from collectors.database.embedded import EmbeddedPostgres
+    from collectors.errors import DatabaseError
     from mes.auth.keeper import migrate_and_seal
 
     embedded = not (url or os.environ.get("LINEBRAIN_DATABASE_URL"))
     admin_url = EmbeddedPostgres(data_dir).admin_url(urlsplit(resolved).path.lstrip("/")) if embedded else None
-    return migrate_and_seal(resolved, admin_url)
+    try:
+        return migrate_and_seal(resolved, admin_url)
+    except DatabaseError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(1) from None
 
 
 def load_config_or_exit(path: Path):

@@ -94,13 +94,13 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     from mes.cli.common import database_url as resolve
     from mes.cli.common import migrate_database
 
-    result = migrate_database(resolve(database_url, data_dir), database_url, data_dir)
-    flavour = "TimescaleDB" if result.timescale else "plain PostgreSQL"
+    url = resolve(database_url, data_dir)
+    result = migrate_database(url, database_url, data_dir)
     for line in result.applied:
         console.print(f"applied {line}")
     for warning in result.warnings:
         err_console.print(f"warning: {warning}")
-    console.print(f"schema up to date ({flavour}, {len(result.applied)} applied)")
+    console.print(f"schema up to date, {len(result.applied)} applied: {_flavour(url)}", markup=False)
 
 
 @db_app.command("stats")

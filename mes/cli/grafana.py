@@ -112,9 +112,9 @@ def export(
         port = int(port_text) if port_text else port
     password = _password(password_env, required=False)
     with _connect(url) as conn:
-        from collectors.database.migrations import timescale_available
+        from collectors.database.flavour import database_timescale
 
-        timescale = timescale_available(conn)
+        timescale = database_timescale(conn)
         # Grafana's editor knows versions up to 15 ("1500"); newer servers speak the same SQL.
         version = min(int(conn.info.server_version) // 10000 * 100, 1500)
         if password:
