@@ -10,7 +10,7 @@ from mes.errors import MesError
 @dataclass(frozen=True)
 class User:
     """Who is acting. ``scopes`` is None for a browser session (the role decides alone); for an
-    API token it is the token's scopes, which narrow what the role allows."""
+    API token (or a system actor) it is the token's scopes, which narrow what the role allows."""
 
     id: int
     name: str
@@ -18,6 +18,8 @@ class User:
     locale: str = "en"
     display_name: str = ""
     scopes: frozenset[str] | None = field(default=None, compare=False)
+    # A system actor (``system:order-start``) names the user it acts for; its audit rows say so.
+    on_behalf_of: str | None = field(default=None, compare=False)
 
 
 class SignInRefused(MesError):

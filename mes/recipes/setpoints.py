@@ -3,10 +3,10 @@
 Every attempt, allowed or not, leaves one ``setpoints.write`` row in the audit log
 (``mes/auth/audit.py``) naming who, when, from where, the tag, the old value, the
 value asked for, the read-back and the result; the row also names the order and
-recipe when the write belongs to a download, so the log is queryable by order,
-tag and user (:func:`write_log`). The order of checks is fixed: the role (the
-``setpoints.write`` action and the tag's ``write_roles``), then the limits
-(:func:`check_value`), and only then a request to the collector that owns the
+recipe when the write belongs to a download, and the user a system actor acts for
+(``on_behalf_of``), so the log is queryable by order, tag and user (:func:`write_log`).
+The order of checks is fixed: the role (the ``setpoints.write`` action and the
+tag's ``write_roles``), then the limits (:func:`check_value`), and only then a request to the collector that owns the
 device (``setpoint_requests``, served by ``collectors.setpoint_queue``), which
 writes, reads back and answers. The device write is not part of a database
 transaction, so the audit row is written when the outcome is known, in one
@@ -217,6 +217,8 @@ def record_attempt(conn: psycopg.Connection, user: User, attempt: Attempt, origi
     """The attempt's audit row (its own transaction); returns the attempt with the row's id."""
     after = {"value": attempt.value, "readback": attempt.readback, "result": attempt.result,
              "message": attempt.message, **attempt.context}
+    if user.on_behalf_of:
+        after["on_behalf_of"] = user.on_behalf_of
     with conn.transaction():
         attempt.audit_id = audit.record(conn, user.name, ACTION, f"tag:{attempt.tag}", {"value": attempt.old},
                                         after, origin.address, origin.route)  # fmt: skip
@@ -230,7 +232,8 @@ def write_log(conn: psycopg.Connection, *, order: str | None = None, tag: str | 
         conn,
         "SELECT id, at, actor, substr(object, 5) AS tag, address, route, before->'value' AS old, "
         "after->'value' AS value, after->'readback' AS readback, after->>'result' AS result, "
-        "after->>'message' AS message, after->>'order' AS order_number, after->'recipe' AS recipe "
+        "after->>'message' AS message, after->>'order' AS order_number, after->'recipe' AS recipe, "
+        "after->>'on_behalf_of' AS on_behalf_of "
         "FROM audit_log WHERE action = %(action)s "
         "AND (%(tag)s::text IS NULL OR object = 'tag:' || %(tag)s) "
         "AND (%(user)s::text IS NULL OR actor = %(user)s) "

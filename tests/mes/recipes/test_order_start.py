@@ -12,10 +12,13 @@ from fastapi.testclient import TestClient
 from collectors.service import CollectorService, ServiceOptions
 from mes.alarms.store import active_alarms
 from mes.api import create_app
+from mes.auth.permissions import ACTIONS
+from mes.auth.tokens import token_may
 from mes.production.orders import create_order, find_order, transition
 from mes.production.sync import sync_plant
-from mes.recipes.jobs import jobs, order_start_job, variance_job
+from mes.recipes.jobs import jobs, order_start_actor, order_start_job, variance_job
 from mes.recipes.recipes import approve_recipe, create_recipe
+from mes.recipes.setpoints import WritableTag, may_write
 from mes.recipes.variance import open_variances
 from simulator import Simulator, SimulatorOptions
 from tests.mes.auth.helpers import PASSWORD, bearer
@@ -75,6 +78,10 @@ async def test_order_start_downloads_and_a_changed_value_is_a_variance(db_url, t
                                         "WHERE finished_at IS NOT NULL").fetchone()
 
             assert await eventually(downloaded) == ("complete", "system:order-start", "order_start")
+            with psycopg.connect(db_url) as conn:  # who wrote: the system, for the user who started the order
+                audited = conn.execute("SELECT actor, after->>'on_behalf_of', after->>'result', after->>'order' "
+                                       "FROM audit_log WHERE action = 'setpoints.write' ORDER BY id").fetchall()
+            assert audited == [("system:order-start", "sam", "written", "W-5")] * 3
             assert (sim.point(FILLER_SP).value, sim.point(LABELLER_SP).value) == (570.0, 598.5)
 
             sim.point(FILLER_SP).set(520.0, sim.now)  # someone types another speed at the filler's HMI
@@ -99,3 +106,14 @@ async def test_order_start_downloads_and_a_changed_value_is_a_variance(db_url, t
         finally:
             service.stop()
             await asyncio.wait_for(task, 30)
+
+
+def test_the_order_start_actor_may_download_recipes_and_nothing_else() -> None:
+    actor = order_start_actor("sam")
+    assert (actor.name, actor.role) == ("system:order-start", "supervisor")  # the least role that may download
+    anyone = WritableTag("filler_speed_setpoint")
+    assert may_write(actor, anyone, "recipes.download") is None
+    assert "scopes do not cover setpoints.write" in (may_write(actor, anyone, "setpoints.write") or "")
+    assert not any(token_may(actor, action) for action in ACTIONS if action != "recipes.download")
+    admins_only = WritableTag("filler_speed_setpoint", roles=("admin",))
+    assert "admin only, not by 'supervisor'" in (may_write(actor, admins_only, "recipes.download") or "")
