@@ -22,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -126,6 +127,13 @@ def pg_server() -> Iterator[EmbeddedPostgres | ExternalServer]:
     with server_data_dir() as data_dir:
         server = EmbeddedPostgres(data_dir, port=free_port(), timescaledb=FLAVOUR == "timescaledb")
         server.start()
+        # A throw-away server: no fsync (nor torn-page protection), which only an OS crash would need;
+        # a killed PostgreSQL or client loses nothing more. Cloning and dropping a test database each
+        # write the whole clone, and the suite makes hundreds.
+        with psycopg.connect(server.admin_url(ADMIN_DATABASE), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET fsync = off")
+            conn.execute("ALTER SYSTEM SET full_page_writes = off")
+            conn.execute("SELECT pg_reload_conf()")
         yield server
         server.stop()
 
@@ -204,12 +212,55 @@ def flavour(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) ->
         drop_database(pg_server, url)
 
 
+class ClonePool:
+    """Fresh clones of the template, made one ahead and dropped behind in a background thread, so
+    that a test's database is ready when it starts and the test does not wait for the last one's
+    drop: cloning and dropping run on the server (another process, another core) while tests run.
+
+    One worker thread: creations and drops run one at a time, in order. A clone is handed out once."""
+
+    def __init__(self, server: EmbeddedPostgres | ExternalServer, template: str) -> None:
+        self.server, self.template = server, template
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="test-db-clones")
+        self._drops: list[Future[None]] = []
+        self._spare = self._clone()
+
+    def _clone(self) -> Future[str]:
+        return self._worker.submit(create_database, self.server, "t", self.template)
+
+    def take(self) -> str:
+        """A fresh clone (waits if the one ahead is not ready yet); the next one starts at once."""
+        url = self._spare.result()
+        self._spare = self._clone()
+        return url
+
+    def give_back(self, url: str) -> None:
+        """Drop ``url`` in the background (its test is over; nobody else ever gets it)."""
+        self._drops = [drop for drop in self._drops if not drop.done() or drop.exception()]
+        self._drops.append(self._worker.submit(drop_database, self.server, url))
+
+    def close(self) -> None:
+        """Wait for the work in flight, drop the spare; a failed drop fails the session's teardown."""
+        if self._spare.exception() is None:
+            drop_database(self.server, self._spare.result())
+        self._worker.shutdown(wait=True)
+        for drop in self._drops:
+            drop.result()
+
+
+@pytest.fixture(scope="session")
+def clone_pool(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> Iterator[ClonePool]:
+    pool = ClonePool(pg_server, template_name)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def db_url(pg_server: EmbeddedPostgres | ExternalServer, template_name: str) -> Iterator[str]:
-    """A fresh, fully migrated database for one test (cloned from the template: fast)."""
-    url = create_database(pg_server, "t", template_name)
+def db_url(clone_pool: ClonePool) -> Iterator[str]:
+    """A fresh, fully migrated database for one test (cloned from the template ahead of time: fast)."""
+    url = clone_pool.take()
     yield url
-    drop_database(pg_server, url)
+    clone_pool.give_back(url)
 
 
 @pytest.fixture
@@ -246,6 +297,39 @@ def another_user() -> OtherUser:
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+# Password hashes in tests: argon2id, but with cheap parameters (t=1, m=1 MiB, p=1) instead of the
+# product's RFC 9106 profile (t=3, m=64 MiB, p=4: ~0.4 s per hash or check on the CI machine, and the suite
+# creates and signs in users by the hundred). Only this fixture can choose them: mes.auth.users has no
+# setting for its hasher, so no configuration of a real plant reaches it. Hashes made with them still
+# verify anywhere (argon2 reads the parameters from the hash), also in a `linebrain serve` child process,
+# which keeps the real parameters. The real parameters are tested through ``production_password_hashes``.
+_production_hashing: list[Any] = []  # the product's (hasher, dummy hash) while the cheap ones are in place
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_password_hashes() -> Iterator[None]:
+    from argon2 import PasswordHasher
+
+    from mes.auth import users
+
+    _production_hashing[:] = users._hasher, users._DUMMY_HASH
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)  # argon2id (the default type)
+    users._DUMMY_HASH = users._hasher.hash("not a password of anyone")
+    yield
+    users._hasher, users._DUMMY_HASH = _production_hashing
+
+
+@pytest.fixture
+def production_password_hashes() -> Iterator[None]:
+    """The product's own argon2id parameters for one test (the session otherwise uses cheap ones)."""
+    from mes.auth import users
+
+    cheap = users._hasher, users._DUMMY_HASH
+    users._hasher, users._DUMMY_HASH = _production_hashing
+    yield
+    users._hasher, users._DUMMY_HASH = cheap
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import argon2
 import psycopg
 import pytest
 
@@ -30,6 +31,24 @@ def test_passwords_are_argon2id_hashes_with_a_minimum_length(db: psycopg.Connect
         users.authenticate(db, "ann", PASSWORD + "x")
     with pytest.raises(SignInRefused, match="wrong name or password"):
         users.authenticate(db, "nobody", PASSWORD)
+
+
+@pytest.mark.usefixtures("production_password_hashes")
+def test_the_product_hashes_with_the_rfc_9106_low_memory_profile_and_upgrades_weaker_hashes(
+        db: psycopg.Connection) -> None:  # fmt: skip
+    """The suite hashes with cheap argon2id parameters (tests/conftest.py); this test runs on the product's."""
+    add_user(db, "ann", "operator")
+    stored = db.execute("SELECT password_hash FROM users WHERE name = 'ann'").fetchone()[0]
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert users.authenticate(db, "ann", PASSWORD).name == "ann"
+    with pytest.raises(SignInRefused, match="wrong name or password"):
+        users.authenticate(db, "nobody", PASSWORD)  # costs a check against the dummy hash of the same profile
+    # A hash made with weaker parameters (here the suite's own) is replaced at the next good sign-in.
+    weak = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash("a weakly hashed password")
+    db.execute("UPDATE users SET password_hash = %s WHERE name = 'ann'", (weak,))
+    assert users.authenticate(db, "ann", "a weakly hashed password").name == "ann"
+    upgraded = db.execute("SELECT password_hash FROM users WHERE name = 'ann'").fetchone()[0]
+    assert upgraded.startswith("$argon2id$v=19$m=65536,t=3,p=4$") and upgraded != weak
 
 
 def test_repeated_failures_lock_the_user_even_against_the_right_password(
