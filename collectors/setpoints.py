@@ -136,5 +136,12 @@ async def _read_back(driver: WritableDriver, tag: Tag, value: Any, old: Any, tol
             break
         await asyncio.sleep(READBACK_INTERVAL)
     return WriteOutcome(tag.name, value, old, readback, "mismatch",
-                        f"the device acknowledged the write but reads {readback!r}, not {value!r}, "
-                        f"after {window:g} s")  # fmt: skip
+                        f"tag {tag.name}: wrote {_shown(value)}, the device acknowledged it but reads back "
+                        f"{_shown(readback)} after {window:g} s")  # fmt: skip
+
+
+def _shown(value: Any) -> str:
+    """A value as a message shows it: numbers as people write them (560, not 560.0)."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:g}"
+    return repr(value)

@@ -2,9 +2,12 @@
 
 Device writes check the role inside the domain (``mes/recipes/setpoints.py``), not
 in a dependency, so a refused attempt is audited like a made one; the answer is
-200 when the device reads the value back, 403 forbidden, 422 refused before
-sending, 502 when the device or the collector did not take it (the attempt is in
-the body either way).
+200 when the device reads the value back, 403 forbidden, 422 refused (before
+sending, or by the collector's own check), 409 when the device took the write
+but reads back another value (a conflict with the device's state, not a gateway
+failure: the body names the tag, the value written and the read-back), and 502
+only when the device or the collector could not be reached (``failed``,
+``expired``). The attempt is in the body either way.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from mes.recipes.setpoints import Origin
 router = APIRouter(tags=["setpoints and recipes"])
 RecipeId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Signed = Annotated[User, Depends(current_user)]
-_STATUS = {"written": 200, "forbidden": 403, "refused": 422}
+_STATUS = {"written": 200, "forbidden": 403, "refused": 422, "mismatch": 409, "failed": 502, "expired": 502}
 
 
 def _origin(request: Request) -> Origin:
@@ -37,12 +40,21 @@ class SetpointIn(BaseModel):
     value: Measurement | bool
 
 
-@router.post("/api/setpoints")
+_WRITE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "forbidden: the role, the tag's write_roles or the token's scopes"},
+    409: {"description": "mismatch: the device took the write but reads back another value; detail names "
+                         "the tag, the value written and the read-back"},
+    422: {"description": "refused: not a finite number or outside the limits; nothing was sent"},
+    502: {"description": "failed or expired: the device or the collector could not be reached"},
+}
+
+
+@router.post("/api/setpoints", responses=_WRITE_ANSWERS)
 def write_setpoint(body: SetpointIn, request: Request, user: Signed) -> dict[str, Any]:
     """Write one setpoint through the audited path; the body is the attempt (old, read-back, result)."""
     attempt = call(setpoints.write_setpoint, request.app.state.database_url, user, body.tag, body.value,
                    _origin(request), where="body")  # fmt: skip
-    status = _STATUS.get(attempt.result, 502)
+    status = _STATUS[attempt.result]
     if status != 200:
         raise HTTPException(status, attempt.as_dict())
     return attempt.as_dict()

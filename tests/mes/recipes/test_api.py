@@ -44,6 +44,19 @@ async def test_setpoint_and_recipe_routes_write_through_the_audited_path(db_url,
             refused = await asyncio.to_thread(post, sam, "/api/setpoints", {"tag": "filler_speed_setpoint",
                                                                             "value": -1})  # fmt: skip
             assert refused.status_code == 422 and "[0, 900]" in refused.json()["detail"]["message"]
+            line.sim.ignore_writes(FILLER_SP)  # the device acknowledges and keeps 555: a conflict, not a bad gateway
+            kept = await asyncio.to_thread(post, sam, "/api/setpoints", {"tag": "filler_speed_setpoint", "value": 560})
+            line.sim.clear_faults()
+            assert kept.status_code == 409, kept.text
+            detail = kept.json()["detail"]
+            assert (detail["result"], detail["tag"], detail["value"], detail["readback"]) == (
+                "mismatch", "filler_speed_setpoint", 560, 555.0)
+            assert "filler_speed_setpoint" in detail["message"] and "560" in detail["message"] \
+                and "555" in detail["message"], detail["message"]
+            with psycopg.connect(db_url) as conn:
+                audited = conn.execute("SELECT after->>'result', after->'readback' FROM audit_log "
+                                       "WHERE id = %s", (detail["audit_id"],)).fetchone()  # fmt: skip
+            assert audited == ("mismatch", 555.0)
 
             recipe = {"name": "pils", "product_id": "pils033", "equipment_id": "line1.filler",
                       "parameters": [{"tag": "filler_speed_setpoint", "value": 684, "low": 650, "high": 720}]}
