@@ -10,6 +10,10 @@ Every row also says whether it can be taken at face value: ``plausible`` and
 ``implausible_reasons`` (codes, worded by :func:`explain`). Time without state data
 is its own element (``no_data_time``), outside PBT. :func:`calendar_kpis` groups by
 local day, week or month of the plant.
+
+A line's whole past hours come from the hourly KPI cache (``grafana.kpi_hours``, filled
+by ``linebrain run``) and the rest from the live timeline, with the same figures;
+``live=True`` computes everything from the timeline (``mes_kpi_live``), for checking.
 """
 
 from __future__ import annotations
@@ -61,17 +65,20 @@ def _check(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetim
 Row = dict[str, Any]
 
 
-def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str = "period") -> list[Row]:
+def kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str = "period", *,
+         live: bool = False) -> list[Row]:
     """KPI rows with their time elements and quantities; one row for ``by='period'``."""
     if by not in GROUPINGS:
         raise InvalidInput(f"group by one of {', '.join(GROUPINGS)}", field="by")
     _check(conn, unit_id, start, end)
-    return rows(conn, "SELECT * FROM mes_kpi(%s, %s, %s, %s)", (unit_id, start, end, by))
+    function = "mes_kpi_live" if live else "mes_kpi"
+    return rows(conn, f"SELECT * FROM {function}(%s, %s, %s, %s)", (unit_id, start, end, by))
 
 
-def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime) -> dict[str, Any]:
+def period_kpi(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, *,
+               live: bool = False) -> dict[str, Any]:
     """The KPI row of the whole period."""
-    rows = kpis(conn, unit_id, start, end)
+    rows = kpis(conn, unit_id, start, end, live=live)
     return rows[0]
 
 
@@ -115,13 +122,14 @@ def next_period(day: date, by: str) -> date:
     return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
-def calendar_kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str) -> list[Row]:
+def calendar_kpis(conn: psycopg.Connection, unit_id: str, start: datetime, end: datetime, by: str, *,
+                  live: bool = False) -> list[Row]:
     """One KPI row per local day, week or month of the plant (``group_label`` names it)."""
     _check(conn, unit_id, start, end)
     timezone = get_unit(conn, unit_id)["timezone"]
     out: list[dict[str, Any]] = []
     for label, lo, hi in calendar_periods(start, end, by, timezone):
-        row = period_kpi(conn, unit_id, lo, hi)
+        row = period_kpi(conn, unit_id, lo, hi, live=live)
         out.append({**row, "group_by": by, "group_key": label, "group_label": label})
     return out
 
