@@ -73,5 +73,7 @@ def derivation_job(plant: Plant, database_url: str, every_s: float = DERIVE_EVER
 
 
 def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
-    """The MES jobs ``linebrain run`` starts next to the collectors."""
-    return [derivation_job(plant, database_url)]
+    """The MES jobs ``linebrain run`` starts next to the collectors (on the plant clock, :mod:`mes.clock`)."""
+    from mes.clock import job_interval, plant_clock
+
+    return [derivation_job(plant, database_url, every_s=job_interval(DERIVE_EVERY_S), clock=plant_clock())]

@@ -160,15 +160,22 @@ def run(
     serve: Annotated[bool, typer.Option("--serve", help="Serve the API and pages too (the config's web: "
                                         "section), for a single-host plant.")] = False,
     log_level: LogLevel = "info",
+    clock_start: Annotated[str | None, typer.Option(
+        "--clock-start", help="Run the plant clock from this moment (ISO 8601 with zone), for a demo or a test: "
+        "derivation and the report schedule follow it (docs/simulator.md).", show_default=False)] = None,
+    clock_speed: Annotated[float, typer.Option(
+        "--clock-speed", help="With --clock-start: simulated seconds per wall second (60: an hour a minute).")] = 1.0,
 ) -> None:
     """Run everything for a plant in one process: collectors, store, metrics and the MES jobs
     (and with --serve the server of ``linebrain serve``).
 
-    Examples: linebrain run plant.yaml — linebrain run plant.yaml --serve
+    Examples: linebrain run plant.yaml — linebrain run plant.yaml --serve — linebrain run demo.yaml
+    --clock-start 2026-03-04T05:55:00+01:00 --clock-speed 60
     """
     import asyncio
 
     configure_logging(log_level)
+    _set_clock(clock_start, clock_speed)
     plant, url, service = _service(config, None, metrics_port, spool_dir, database_url, data_dir, "run")
     jobs = mes_jobs(plant, url)
     listeners = []
@@ -184,6 +191,34 @@ def run(
         jobs.append(serve_job(url, plant.web))
     with _one_line_errors():
         asyncio.run(service.run(jobs=jobs, listeners=listeners))
+
+
+def _set_clock(start: str | None, speed: float) -> None:
+    """``--clock-start``/``--clock-speed`` as the process's plant clock (:mod:`mes.clock`)."""
+    from datetime import datetime
+
+    from mes.bounds import check_number
+    from mes.clock import SimulatedClock, set_plant_clock
+    from mes.errors import InvalidInput
+
+    if start is None:
+        if speed != 1.0:
+            err_console.print("--clock-speed: needs --clock-start (the moment the plant clock starts from)")
+            raise typer.Exit(2)
+        return
+    try:
+        check_number(speed, "--clock-speed", low=0, high=1e6, positive=True)
+    except InvalidInput as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    try:
+        moment = datetime.fromisoformat(start)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        err_console.print(f"--clock-start: not an ISO 8601 time with a zone (2026-03-04T05:55:00+01:00): {start!r}")
+        raise typer.Exit(2)
+    set_plant_clock(SimulatedClock(moment, speed))
 
 
 def mes_jobs(plant: Any, database_url: str) -> list[Any]:

@@ -104,5 +104,9 @@ def report_job(plant: Plant, database_url: str, every_s: float = SCHEDULE_EVERY_
 
 
 def jobs(plant: Plant, database_url: str) -> list[BackgroundJob]:
-    """The report schedule, when the config has one."""
-    return [report_job(plant, database_url)] if plant.reports.schedules else []
+    """The report schedule, when the config has one (on the plant clock, :mod:`mes.clock`)."""
+    from mes.clock import job_interval, plant_clock
+
+    if not plant.reports.schedules:
+        return []
+    return [report_job(plant, database_url, every_s=job_interval(SCHEDULE_EVERY_S), clock=plant_clock())]

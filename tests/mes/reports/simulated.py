@@ -23,11 +23,12 @@ HEARTBEAT = timedelta(seconds=60)
 POINTS = {"state": "State", "fault": "FaultCode", "good": "GoodCount", "reject": "RejectCount"}
 
 
-def plant() -> Plant:
-    """The demo plant's line with the filler's tags bound to the line (no work cells, no OPC UA)."""
+def plant(endpoint: str = "opc.tcp://127.0.0.1:4840") -> Plant:
+    """The demo plant's line with the filler's tags bound to the line (no work cells), its OPC UA
+    server at ``endpoint``."""
     from mes.demo_plant import demo_plant
 
-    doc = yaml.safe_load(demo_plant("opc.tcp://127.0.0.1:4840").model_dump_json(exclude_none=True))
+    doc = yaml.safe_load(demo_plant(endpoint).model_dump_json(exclude_none=True))
     line = doc["areas"][0]["lines"][0]
     line["equipment"] = []
     line.pop("constraint", None)  # its machines are left out too
