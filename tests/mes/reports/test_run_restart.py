@@ -73,14 +73,15 @@ async def test_each_shift_report_is_made_once_across_a_sigkill_of_linebrain_run(
             config = _config(tmp_path, sim.opcua_endpoint)
             first = _run(config, db_url, tmp_path, sim.now, "first")
             started.append(first)
-            await _until(lambda: len(_stored(db_url)) >= 2, 25, "the first run made no two reports")
+            await _until(lambda: len(_stored(db_url)) >= 2, 60, "the first run made no two reports")
             first.send_signal(signal.SIGKILL)  # no polite stop: whatever it was doing is cut off
             first.wait(10)
+            await asyncio.sleep(0.5)  # an INSERT the server was running for it ends (committed or not)
             killed = _stored(db_url)
             killed_at = datetime.now().astimezone()
             second = _run(config, db_url, tmp_path, sim.now, "second")
             started.append(second)
-            await _until(lambda: len(_stored(db_url)) >= len(SHIFTS), 40, "the second run did not catch up")
+            await _until(lambda: len(_stored(db_url)) >= len(SHIFTS), 60, "the second run did not catch up")
             await asyncio.sleep(1.5)  # a few more schedule rounds: nothing more is made
             second.send_signal(signal.SIGTERM)
             assert await asyncio.to_thread(second.wait, 30) == 0
