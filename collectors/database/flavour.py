@@ -11,7 +11,7 @@ or ``*.timescale.sql`` migrations it applied.
 
 So a plant that ran ``linebrain init`` on plain PostgreSQL and installs
 TimescaleDB later keeps a working plain database (``linebrain db status`` and
-``db stats`` say that it could be converted, and how: docs/database.md); a
+``db stats`` say that it could be converted, and how: ``convert.py``); a
 TimescaleDB database on a server that lost the preload stops with a message
 saying what to do instead of a cryptic SQL error.
 """
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS schema_flavour (
 )
 """
 
-CONVERT_HINT = "see 'Converting a plain database to TimescaleDB' in docs/database.md"
+CONVERT_HINT = "run linebrain db convert-to-timescale, see docs/database.md"
 
 
 @dataclass(frozen=True)

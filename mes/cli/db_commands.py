@@ -103,6 +103,63 @@ def migrate(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     console.print(f"schema up to date, {len(result.applied)} applied: {_flavour(url)}", markup=False)
 
 
+@db_app.command("convert-to-timescale")
+def convert_to_timescale(
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = None,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Convert a plain PostgreSQL database to TimescaleDB once the server runs it: samples into a
+    hypertable (with their data), the rollups into continuous aggregates, compression and refresh
+    policies; one transaction, then the rollups are refreshed. Stop collect/run first (their spools
+    keep the readings). Example: linebrain db convert-to-timescale"""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from collectors.database.convert import convert_to_timescale as convert
+    from collectors.errors import DatabaseError
+    from mes.cli.common import database_url as resolve
+    from mes.cli.common import migrate_database
+
+    url = resolve(database_url, data_dir)
+    migrate_database(url, database_url, data_dir)
+    if not yes and not typer.confirm("Convert this database to TimescaleDB? This cannot be undone in place"):
+        raise typer.Exit(1)
+    columns = ("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=err_console) as progress:
+            task = progress.add_task("copying samples", total=None)
+            done = convert(url, lambda rows, total: progress.update(task, completed=rows, total=total))
+    except DatabaseError as exc:
+        err_console.print(f"not converted: {exc}", markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"converted: {done.rows:,} samples in a hypertable; views made again: "
+                  f"{', '.join(done.views) or 'none'}; indexes: {', '.join(done.indexes) or 'none'}")  # fmt: skip
+    with err_console.status("materialising the rollups (samples_1m, samples_1h)"):
+        refreshed = _refresh_after_conversion(url)
+    console.print(f"{refreshed}: {_flavour(url)}", markup=False)
+
+
+def _refresh_after_conversion(url: str, attempts: int = 10) -> str:
+    """Materialise the converted rollups. TimescaleDB's refresh policies start at once and a refresh of
+    an overlapping window then refuses (LockNotAvailable): wait and try again; the ranges stay
+    pending meanwhile, so if it still fails the collector's 30 s refresh finishes them."""
+    import time
+
+    import psycopg
+
+    from collectors.store import refresh_rollups
+
+    for attempt in range(1, attempts + 1):
+        try:
+            spans = refresh_rollups(url)
+            return f"rollups refreshed ({spans} span{'s' if spans != 1 else ''})"
+        except psycopg.errors.LockNotAvailable as exc:
+            if attempt == attempts:
+                return f"rollups NOT refreshed yet ({exc}); linebrain collect/run refreshes them within 30 s"
+            time.sleep(attempt * 0.5)
+    raise AssertionError("unreachable")
+
+
 @db_app.command("stats")
 def stats(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     """Show how the samples are stored: flavour, chunks (or partitions), compression ratio and bytes
