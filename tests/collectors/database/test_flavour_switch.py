@@ -24,10 +24,8 @@ from collectors.database.migrations import COLLECTORS, migrate
 from collectors.errors import DatabaseError
 from collectors.store import refresh_rollups
 from mes import ALL_MIGRATIONS
-from mes.production.derive import run_once
-from mes.production.sync import sync_plant
 from tests.conftest import free_port, server_data_dir
-from tests.mes.grafana.plant_data import PLANT, load_plant, plan_orders, store_samples, window
+from tests.mes.grafana.plant_data import fill_production, window
 
 pytestmark = pytest.mark.skipif(
     not timescaledb_installed(),
@@ -158,13 +156,7 @@ OLD = START - timedelta(days=40)  # another monthly partition, and a chunk the c
 def fill_plant(url: str, spool_dir: Path) -> None:
     """An hour of the test brewery (orders, 1 s samples, derived states and counts) and a few samples
     40 days old."""
-    plant = load_plant(PLANT)
-    with psycopg.connect(url, autocommit=True) as conn:
-        sync_plant(conn, plant)
-        plan_orders(conn, START)
-    store_samples(url, plant, START, END, spool_dir)
-    with psycopg.connect(url, autocommit=True) as conn:
-        assert not run_once(conn, plant).errors
+    fill_production(url, START, END, spool_dir)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT ensure_sample_partitions(%s, %s)", (OLD, OLD))
         conn.execute("INSERT INTO store_batches (batch_id, rows, first_time, last_time) "

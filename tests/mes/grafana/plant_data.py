@@ -71,6 +71,14 @@ def samples_between(start: datetime, end: datetime) -> list[Sample]:
 
 def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
     """Orders, samples from ``start`` to ``end``, rollups and MES derivation, as a running plant has them."""
+    plant = fill_production(url, start, end, spool_dir)
+    with psycopg.connect(url, autocommit=True) as conn:
+        record_quality(conn, start, end)
+        record_alarms(conn, plant, start, end)
+
+
+def fill_production(url: str, start: datetime, end: datetime, spool_dir: Path) -> Plant:
+    """Orders, samples, rollups and the derived states and counts (no quality, no alarms); the plant."""
     plant = load_plant(PLANT)
     with psycopg.connect(url, autocommit=True) as conn:
         sync_plant(conn, plant)
@@ -79,8 +87,7 @@ def fill(url: str, start: datetime, end: datetime, spool_dir: Path) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         report = run_once(conn, plant)
         assert not report.errors, report.errors
-        record_quality(conn, start, end)
-        record_alarms(conn, plant, start, end)
+    return plant
 
 
 def record_alarms(conn: psycopg.Connection, plant: Plant, start: datetime, end: datetime) -> None:
