@@ -17,6 +17,7 @@ from collectors.config.models import (
     OpcuaConnection,
     Plant,
     S7Connection,
+    Tag,
 )
 from collectors.config.reports import report_checks
 from collectors.errors import ConfigError
@@ -166,6 +167,18 @@ def _writable_tags(plant: Plant) -> Iterator[Finding]:
                                         DataType.string_bytewise)
         if tag.table is ModbusTable.holding_register and numeric and tag.write_limits is None:
             yield (*loc, "write_limits"), "a writable numeric register needs write_limits: [low, high]"
+        if tag.s7_address:
+            yield from _writable_s7_tag(tag, tag.s7_address, loc)
+
+
+def _writable_s7_tag(tag: Tag, address: str, loc: Loc) -> Iterator[Finding]:
+    """The S7 rules of a writable tag: never an input (the PLC rewrites its process image every scan);
+    numbers need limits, as Modbus registers do. A malformed address is reported by the driver's check."""
+    area, _, rest = address.replace(" ", "").upper().partition(",")
+    if area == "I":
+        yield (*loc, "writable"), "an S7 input (I) cannot be written (only DB, M and Q addresses)"
+    elif not rest.startswith(("X", "STRING", "WSTRING", "DT")) and tag.write_limits is None:
+        yield (*loc, "write_limits"), "a writable numeric S7 tag needs write_limits: [low, high]"
 
 
 def _binding_tags(bindings: LineBindings, loc: Loc) -> Iterator[tuple[Loc, str]]:

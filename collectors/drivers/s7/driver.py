@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,9 @@ class S7Driver:
         self.plans: dict[str, list[S7Request]] = {}
         self._client: Any = None
         self._refused: set[tuple[int, int, int]] = set()  # blocks whose address the PLC refuses (logged once)
+        # Polls and setpoint writes share one client, each call in a worker thread: one call at a time, held
+        # in the thread itself, so a read whose wait timed out still finishes before the next call starts.
+        self._one_call = threading.Lock()
         self.requests = 0
         self.failures = 0
 
@@ -126,9 +130,9 @@ class S7Driver:
         self.requests += 1
         asked = datetime.now(UTC)
         try:
-            _, data = await asyncio.wait_for(
-                asyncio.to_thread(self._client.read_multi_vars, [block.item() for block in request.blocks]),
-                self.connection.timeout)  # fmt: skip
+            items = [block.item() for block in request.blocks]
+            _, data = await asyncio.wait_for(asyncio.to_thread(self._call, self._client.read_multi_vars, items),
+                                             self.connection.timeout)  # fmt: skip
         except (TimeoutError, S7Error, OSError, RuntimeError, ValueError) as exc:
             self.failures += 1
             raise _typed(exc) from exc
@@ -141,7 +145,17 @@ class S7Driver:
                                       received=answered))  # fmt: skip
         return samples
 
+    async def read_tag(self, tag: str) -> Sample:
+        """Read one tag now, on its own request: the read-back of a setpoint write (polls never wait)."""
+        address = self.addresses.get(tag)
+        if address is None:
+            raise BadAddress(f"{tag} is not a tag of S7 connection {self.connection_id}")
+        [request] = plan_requests([(tag, address)], self.pdu_size)
+        [sample] = await self._read(request)
+        return sample
+
     async def write(self, tag: str, value: Any) -> None:
+        """Write one tag (the setpoint queue's, after its checks: collectors/setpoints.py)."""
         address = self.addresses.get(tag)
         if address is None:
             raise WriteRefused(f"{tag} is not a tag of S7 connection {self.connection_id}")
@@ -150,13 +164,18 @@ class S7Driver:
         client = self._client
         try:
             if address.type is S7Type.BOOL:  # one bit, not its byte: the other seven belong to the PLC program
-                await asyncio.to_thread(client.write_area, address.area, address.db, address.offset * 8 + address.sub,
+                await asyncio.to_thread(self._call, client.write_area, address.area, address.db,
+                                        address.offset * 8 + address.sub,
                                         bytearray([1 if value else 0]), WordLen.Bit)  # fmt: skip
             else:
-                await asyncio.to_thread(client.write_area, address.area, address.db, address.offset,
+                await asyncio.to_thread(self._call, client.write_area, address.area, address.db, address.offset,
                                         encode(address, value))  # fmt: skip
         except (S7Error, OSError, RuntimeError) as exc:
             raise _typed(exc) from exc
+
+    def _call(self, method: Any, *args: Any) -> Any:
+        with self._one_call:
+            return method(*args)
 
     async def close(self) -> None:
         client, self._client = self._client, None

@@ -42,3 +42,22 @@ def test_an_input_register_cannot_be_writable() -> None:
     text = VALID.replace("    table: input_register\n", "    table: input_register\n    writable: true\n", 1)
     found = problems_of(text)
     assert any("tags[3].writable" in p and "cannot be written" in p for p in found), found
+
+
+S7_PLANT = """site: {name: s7}
+connections:
+  - {id: plc3, protocol: s7, host: 127.0.0.1}
+tags:
+  - {name: oven, connection: plc3, s7_address: "%s", writable: true%s}
+"""
+
+
+@pytest.mark.parametrize(("address", "extra", "message"), [
+    ("I,INT2", ", write_limits: [0, 9]", "an S7 input (I) cannot be written"),
+    ("DB1,REAL4", "", "a writable numeric S7 tag needs write_limits"),
+])
+def test_s7_setpoints_are_checked_like_modbus_ones(address, extra, message) -> None:
+    found = problems_of(S7_PLANT % (address, extra))
+    assert any(p.startswith("plant.yaml:5: ") and message in p for p in found), found
+    assert parse_plant(S7_PLANT % ("DB1,REAL4", ", write_limits: [0, 300]")).tags[0].writable
+    assert parse_plant(S7_PLANT % ("Q,X0.1", "")).tags[0].writable  # a bit needs no limits
