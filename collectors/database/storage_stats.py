@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import psycopg
 
 from collectors.database.flavour import database_flavour
+from collectors.errors import DatabaseError
 
 # Per chunk of ``samples`` (TimescaleDB's public views), its estimated rows, and for compressed chunks the
 # rows TimescaleDB recorded when it compressed them (its catalog: the public views give bytes, not rows).
@@ -75,6 +76,8 @@ class StorageStats:
 def storage_stats(conn: psycopg.Connection) -> StorageStats:
     """The figures of the ``samples`` table of the database ``conn`` is connected to."""
     flavour = database_flavour(conn)
+    if flavour.timescaledb and flavour.note:  # without the preload TimescaleDB's views end the session
+        raise DatabaseError(flavour.label)
     row = conn.execute(_TIMESCALE_SQL if flavour.timescaledb else _PLAIN_SQL).fetchone()
     assert row is not None  # an aggregate always answers one row
     return StorageStats(flavour.label, *(int(value) for value in row))

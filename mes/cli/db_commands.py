@@ -167,10 +167,15 @@ def stats(database_url: DatabaseUrl = None, data_dir: DataDir = None) -> None:
     import psycopg
 
     from collectors.database.storage_stats import storage_stats
+    from collectors.errors import DatabaseError
     from mes.cli.common import database_url as resolve
 
     with psycopg.connect(resolve(database_url, data_dir)) as conn:
-        figures = storage_stats(conn)
+        try:
+            figures = storage_stats(conn)
+        except DatabaseError as exc:
+            err_console.print(str(exc), markup=False)
+            raise typer.Exit(1) from None
     console.print(figures.flavour)
     console.print(f"chunks            {figures.chunks} ({figures.compressed_chunks} compressed)")
     console.print(f"samples           ≈ {figures.rows:,}")

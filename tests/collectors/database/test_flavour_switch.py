@@ -17,13 +17,16 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from typer.testing import CliRunner
 
+from collectors.database.convert import convert_to_timescale
 from collectors.database.embedded import EmbeddedPostgres, timescaledb_installed
 from collectors.database.flavour import database_flavour
 from collectors.database.migrations import COLLECTORS, migrate
 from collectors.errors import DatabaseError
 from collectors.store import refresh_rollups
 from mes import ALL_MIGRATIONS
+from mes.cli import app
 from tests.conftest import free_port, server_data_dir
 from tests.mes.grafana.plant_data import fill_production, window
 
@@ -105,9 +108,6 @@ def test_a_plain_database_keeps_migrating_after_timescaledb_is_preloaded(
 def test_status_and_stats_say_the_database_is_plain_and_how_to_convert(
     switching: SwitchingServer, plant_url: str
 ) -> None:
-    from typer.testing import CliRunner
-
-    from mes.cli import app
     from mes.health import pending_migrations
 
     switching.as_flavour(timescaledb=True)
@@ -122,31 +122,6 @@ def test_status_and_stats_say_the_database_is_plain_and_how_to_convert(
         words = " ".join(output.split())
         assert "plain PostgreSQL" in words and "the server offers TimescaleDB 2." in words, words
         assert "linebrain db convert-to-timescale" in words and "docs/database.md" in words, words
-
-
-@pytest.fixture(scope="module")
-def hyper_url(switching: SwitchingServer) -> str:
-    """A database created on TimescaleDB (the collectors' migrations only)."""
-    url = switching.as_flavour(timescaledb=True).create_database("hyper")
-    assert migrate(url, [COLLECTORS]).timescale is True
-    return url
-
-
-def test_a_timescaledb_database_on_a_server_without_the_preload_says_what_to_do(
-    switching: SwitchingServer, hyper_url: str
-) -> None:
-    url = hyper_url
-    switching.as_flavour(timescaledb=False)
-    with pytest.raises(DatabaseError) as failed:
-        migrate(url, ALL_MIGRATIONS)
-    message = " ".join(str(failed.value).split())
-    assert "is a TimescaleDB database" in message, message
-    assert "shared_preload_libraries = 'timescaledb'" in message and "restart" in message, message
-    with psycopg.connect(url) as conn:
-        applied = conn.execute("SELECT count(*) FROM schema_migrations WHERE source <> 'collectors'").fetchone()
-        label = database_flavour(conn).label
-    assert applied == (0,)  # stopped before any migration, not half-way through one
-    assert label.startswith("TimescaleDB 2.") and "NOT USABLE" in label, label
 
 
 START, END = window(hours=1)
@@ -214,10 +189,6 @@ def catalog(url: str, names: set[str] | None = None) -> set[tuple[str, ...]]:
 def test_convert_to_timescale_keeps_every_sample_rollup_and_kpi(
     switching: SwitchingServer, plain_era: dict[str, str], hyper_url: str
 ) -> None:
-    from typer.testing import CliRunner
-
-    from mes.cli import app
-
     url = plain_era["filled"]
     switching.as_flavour(timescaledb=True)
     before = snapshot(url)
@@ -237,3 +208,41 @@ def test_convert_to_timescale_keeps_every_sample_rollup_and_kpi(
     assert leftovers == [] and sorted(ledger) == [("any",), ("timescale",)]
     again = migrate(url, ALL_MIGRATIONS)
     assert again.timescale is True and again.applied == [] and again.warnings == []
+
+
+@pytest.fixture(scope="module")
+def hyper_url(switching: SwitchingServer) -> str:
+    """A database created on TimescaleDB (the collectors' migrations only)."""
+    url = switching.as_flavour(timescaledb=True).create_database("hyper")
+    assert migrate(url, [COLLECTORS]).timescale is True
+    return url
+
+
+def test_a_timescaledb_database_on_a_server_without_the_preload_says_what_to_do(
+    switching: SwitchingServer, hyper_url: str
+) -> None:
+    url = hyper_url
+    switching.as_flavour(timescaledb=False)
+    with pytest.raises(DatabaseError) as failed:
+        migrate(url, ALL_MIGRATIONS)
+    message = " ".join(str(failed.value).split())
+    assert "is a TimescaleDB database" in message, message
+    assert "shared_preload_libraries = 'timescaledb'" in message and "restart" in message, message
+    with psycopg.connect(url) as conn:
+        applied = conn.execute("SELECT count(*) FROM schema_migrations WHERE source <> 'collectors'").fetchone()
+        label = database_flavour(conn).label
+    assert applied == (0,)  # stopped before any migration, not half-way through one
+    assert label.startswith("TimescaleDB 2.") and "NOT USABLE" in label, label
+    stats = CliRunner().invoke(app, ["db", "stats", "--database-url", url])
+    assert stats.exit_code == 1 and "NOT USABLE" in stats.output, stats.output
+    with pytest.raises(DatabaseError, match="already a TimescaleDB database"):
+        convert_to_timescale(url)
+
+
+def test_conversion_needs_a_server_that_runs_timescaledb(switching: SwitchingServer, plant_url: str) -> None:
+    switching.as_flavour(timescaledb=False)
+    with pytest.raises(DatabaseError, match=r"the server does not run TimescaleDB .*installed but not preloaded"):
+        convert_to_timescale(plant_url)
+    with psycopg.connect(plant_url) as conn:
+        assert conn.execute("SELECT flavour FROM schema_flavour").fetchall() == [("plain",)]
+
