@@ -4,37 +4,49 @@ blocked: their assets come from an installed package, and our CSP (no inline scr
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
-import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, Route
 
+from collectors.database.embedded import EmbeddedPostgres
+from tests.conftest import ExternalServer, create_database, drop_database
 from tests.mes.auth.server import linebrain_serve
 
 
+@pytest.fixture(scope="module")
+def server(pg_server: EmbeddedPostgres | ExternalServer, template_name: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:  # fmt: skip
+    """One ``linebrain serve`` for the module: both tests only read the documentation pages."""
+    url = create_database(pg_server, "docs", template_name)
+    try:
+        with linebrain_serve(url, tmp_path_factory.mktemp("serve")) as base:
+            yield base
+    finally:
+        drop_database(pg_server, url)
+
+
 @pytest.fixture
-def page_on_server(db: psycopg.Connection, db_url: str, tmp_path: Path,
-                   browser: Browser) -> Iterator[tuple[Page, str, list[str]]]:  # fmt: skip
-    with linebrain_serve(db_url, tmp_path) as base:
-        context = browser.new_context()
-        problems: list[str] = []  # console errors, page errors and requests that tried to leave
+def page_on_server(server: str, browser: Browser) -> Iterator[tuple[Page, str, list[str]]]:
+    """A fresh browser context per test, every request off the server blocked and recorded."""
+    base = server
+    context = browser.new_context()
+    problems: list[str] = []  # console errors, page errors and requests that tried to leave
 
-        def only_our_server(route: Route) -> None:
-            if route.request.url.startswith(base + "/"):
-                route.continue_()
-            else:
-                problems.append(f"blocked: {route.request.url}")
-                route.abort()
+    def only_our_server(route: Route) -> None:
+        if route.request.url.startswith(base + "/"):
+            route.continue_()
+        else:
+            problems.append(f"blocked: {route.request.url}")
+            route.abort()
 
-        context.route("**/*", only_our_server)
-        page = context.new_page()
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
-        try:
-            yield page, base, problems
-        finally:
-            context.close()
+    context.route("**/*", only_our_server)
+    page = context.new_page()
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        yield page, base, problems
+    finally:
+        context.close()
 
 
 def test_swagger_ui_renders_every_operation_offline(page_on_server: tuple[Page, str, list[str]]) -> None:

@@ -95,13 +95,20 @@ async def test_the_run_job_fills_the_cache(grafana_db: GrafanaDatabase) -> None:
 
     with psycopg.connect(grafana_db.url, autocommit=True) as conn:
         conn.execute("DELETE FROM grafana.kpi_hours_done")
+    def hours_done() -> int:
+        with psycopg.connect(grafana_db.url, autocommit=True) as conn:
+            return conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0]
+
     stop = asyncio.Event()
     task = asyncio.create_task(kpi_cache_job(grafana_db.url, every_s=0.05)(stop))
-    await asyncio.sleep(1.0)
-    stop.set()
-    await asyncio.wait_for(task, 30)
-    with psycopg.connect(grafana_db.url, autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM grafana.kpi_hours_done").fetchone()[0] >= 2
+    try:
+        async with asyncio.timeout(30):  # until the job has filled the cache, not a fixed second
+            while hours_done() < 2 and not task.done():
+                await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert hours_done() >= 2
 
 
 def test_a_config_sync_keeps_the_cache_and_a_changed_cycle_time_recomputes_the_line(

@@ -49,13 +49,20 @@ def test_the_run_hook_derives_until_stopped(db_url: str) -> None:
     assert "mes.jobs" in MES_JOB_MODULES
     (job,) = jobs(plant(), db_url)
 
-    async def run_briefly() -> None:
+    def shifts() -> int:
+        with psycopg.connect(db_url) as conn:
+            return conn.execute("SELECT count(*) FROM shift_instances WHERE line_id = 'line1'").fetchone()[0]
+
+    async def run_until_derived() -> None:
         stop = asyncio.Event()
         task = asyncio.create_task(job(stop))
-        await asyncio.sleep(1.0)
-        stop.set()
-        await asyncio.wait_for(task, 10)
+        try:
+            async with asyncio.timeout(30):  # until the job has synced and derived, not a fixed second
+                while shifts() == 0 and not task.done():
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)  # and it stops when asked
 
-    asyncio.run(run_briefly())
-    with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM shift_instances WHERE line_id = 'line1'").fetchone()[0] > 0
+    asyncio.run(run_until_derived())
+    assert shifts() > 0
