@@ -21,6 +21,7 @@ Goal (issue 6): store ≥ 70% of copy, ≥ 4× executemany.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -33,11 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.machine import describe
 from collectors.config.models import Plant
-from collectors.database.embedded import EmbeddedPostgres
+from collectors.database.embedded import DATABASE, EmbeddedPostgres
 from collectors.database.migrations import migrate
 from collectors.samples import Sample
 from collectors.store import SampleStore
-from collectors.store.rows import COLUMNS
+from collectors.store.rows import COLUMNS, receive_delay_ms, unix_us
 
 TAGS = 1000
 
@@ -85,7 +86,10 @@ def tag_ids(url: str) -> dict[str, int]:
 
 
 def as_rows(ids: dict[str, int], samples: list[Sample]) -> list[tuple]:
-    return [(s.time, ids[s.tag], s.value, s.text, s.status, s.server_time, s.received) for s in samples]
+    """The store's columns (COLUMNS): the receive time as its delay in ms after the source time."""
+    return [(s.time, ids[s.tag], s.value, s.text, s.status, s.server_time, None, s.source_time,
+             receive_delay_ms(unix_us(s.received) - unix_us(s.time)) if s.received else None)
+            for s in samples]  # fmt: skip
 
 
 def run_copy(url: str, samples: list[Sample], batch: int) -> float:
@@ -96,7 +100,8 @@ def run_copy(url: str, samples: list[Sample], batch: int) -> float:
         for offset in range(0, len(rows), batch):
             sql = f"COPY samples ({COLUMNS}) FROM STDIN (FORMAT BINARY)"
             with conn.transaction(), conn.cursor() as cur, cur.copy(sql) as copy:
-                copy.set_types(["timestamptz", "int4", "float8", "text", "int8", "timestamptz", "timestamptz"])
+                copy.set_types(["timestamptz", "int4", "float8", "text", "int8", "timestamptz", "timestamptz",
+                                "timestamptz", "int4"])  # fmt: skip
                 for row in rows[offset : offset + batch]:
                     copy.write_row(row)
         return time.perf_counter() - started
@@ -109,7 +114,7 @@ def run_executemany(url: str, samples: list[Sample], batch: int) -> float:
         rows = as_rows(ids, samples)
         for offset in range(0, len(rows), batch):
             with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(f"INSERT INTO samples ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                cur.executemany(f"INSERT INTO samples ({COLUMNS}) VALUES ({', '.join(['%s'] * 9)})",
                                 rows[offset : offset + batch])  # fmt: skip
         return time.perf_counter() - started
 
@@ -129,11 +134,12 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="linebrain-bench-") as tmp:
+        os.chmod(tmp, 0o755)  # run as root, the embedded server's own user must reach its data dir
         server = None
         url = args.database_url
         if url is None:
             server = EmbeddedPostgres(Path(tmp) / "pg", port=free_port())
-            url = server.start().url()
+            url = server.start().admin_url(DATABASE)  # superuser: reset() checkpoints between rounds
         try:
             migrate(url)
             samples = readings(args.rows)

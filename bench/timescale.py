@@ -7,12 +7,15 @@ without. On each, in turn:
 1. **ingest**: ``--rows`` readings of 1,000 tags through ``SampleStore`` (spool,
    binary COPY, exactly-once ledger), batches of 20,000; best of ``--rounds``.
 2. **bytes per sample**: one day of 1 s samples of 20 tags, as the store writes
-   them (source time on the second plus a few ms, ``received_time`` 20–80 ms
-   later), ten days ago; two kinds of tag in two databases: *slowly varying*
-   (a temperature to 0.1 °C drifting over hours) and *noisy floats* (full
-   53-bit noise). TimescaleDB compresses every chunk; plain PostgreSQL has no
-   compression. Figures from ``collectors.database.storage_stats`` (what
-   ``linebrain db stats`` prints) after ANALYZE.
+   them (source time on the second plus a few ms, received 20–80 ms later,
+   kept as ``receive_delay_ms``: collectors 0022), ten days ago; two kinds of
+   tag in two databases: *slowly varying* (a temperature to 0.1 °C drifting
+   over hours) and *noisy floats* (full 53-bit noise); and, as the baseline,
+   the slowly varying day in the layout before collectors 0022 (the receive
+   time as a second timestamp, ``received_time``). TimescaleDB compresses
+   every chunk; plain PostgreSQL has no compression. Figures from
+   ``collectors.database.storage_stats`` (what ``linebrain db stats`` prints)
+   after ANALYZE.
 3. **30 days of one line** (bench/grafana.py's data: 5 tags at 1 s, 13 M
    samples, orders, derivation, rollups, KPI cache): the one-line KPI query
    ``mes_kpi(line, 30 days)`` (median of 7; cached whole hours plus live edges since
@@ -64,13 +67,17 @@ COMPRESS_TAGS = 20
 
 # One day of 1 s samples per tag, ten days ago, with the store's columns.
 COMPRESS_SQL = """
-INSERT INTO samples (time, tag_id, value, status, received_time)
-SELECT t.at, g.tag_id, {value}, 0, t.at + make_interval(secs => 0.02 + 0.06 * random())
+INSERT INTO samples (time, tag_id, value, status, {receipt})
+SELECT t.at, g.tag_id, {value}, 0, {received}
 FROM generate_series(1, %(tags)s) AS g (tag_id),
      LATERAL (SELECT date_trunc('day', now()) - interval '10 days'
                      + make_interval(secs => s + 0.003 * random()) AS at, s
               FROM generate_series(0, 86399) AS s) t
 """
+# How the receive time is kept: as the store writes it (collectors/store/rows.py, receive_delay_ms: whole ms
+# after the source time, half a ms rounding up), or as it did before collectors 0022 (a second timestamp).
+DELAY = ("receive_delay_ms", "floor(extract(epoch FROM make_interval(secs => 0.02 + 0.06 * random())) * 1000 + 0.5)")
+RECEIVED_TIME = ("received_time", "t.at + make_interval(secs => 0.02 + 0.06 * random())")
 SLOW = "round((20 + 5 * sin(t.s / 7200.0 + g.tag_id))::numeric, 1)::float8"
 NOISY = "20 + random()"
 
@@ -79,15 +86,19 @@ DAY = "date_trunc('day', now()) - interval '10 days'"
 ON_GRID = f"{DAY} + make_interval(secs => s)"
 JITTERED = f"{DAY} + make_interval(secs => s + 0.003 * random())"
 RECEIVED = "t.at + make_interval(secs => 0.02 + 0.06 * random())"
-TIMESTAMPS = {
-    "store-like: source time 0–3 ms off the 1 s grid, received 20–80 ms later": (JITTERED, RECEIVED),
-    "source time on the 1 s grid, received 20–80 ms later": (ON_GRID, RECEIVED),
-    "source time 0–3 ms off the grid, no received_time": (JITTERED, "NULL"),
-    "source time on the grid, no received_time": (ON_GRID, "NULL"),
+RECEIVE_DELAY = DELAY[1]
+TIMESTAMPS = {  # label: (time, received_time, receive_delay_ms)
+    "store-like: source time 0–3 ms off the 1 s grid, receive delay 20–80 ms in ms": (JITTERED, "NULL", RECEIVE_DELAY),
+    "source time on the 1 s grid, receive delay 20–80 ms in ms": (ON_GRID, "NULL", RECEIVE_DELAY),
+    "before collectors 0022: source time 0–3 ms off the grid, received_time 20–80 ms later": (JITTERED, RECEIVED,
+                                                                                               "NULL"),
+    "source time on the 1 s grid, received_time 20–80 ms later": (ON_GRID, RECEIVED, "NULL"),
+    "source time 0–3 ms off the grid, no receive time": (JITTERED, "NULL", "NULL"),
+    "source time on the grid, no receive time": (ON_GRID, "NULL", "NULL"),
 }
 TIMESTAMPS_SQL = """
-INSERT INTO samples (time, tag_id, value, status, received_time)
-SELECT t.at, g.tag_id, {value}, 0, {received}
+INSERT INTO samples (time, tag_id, value, status, received_time, receive_delay_ms)
+SELECT t.at, g.tag_id, {value}, 0, {received}, {delay}
 FROM generate_series(1, %(tags)s) AS g (tag_id), LATERAL (SELECT {at} AS at, s FROM generate_series(0, 86399) s) t
 """
 
@@ -132,8 +143,8 @@ def measure(server: EmbeddedPostgres, tmp: Path, args: argparse.Namespace) -> di
     new_database(server, "ingest")
     # As the superuser: bench/store.py's reset checkpoints between rounds.
     figures["ingest"] = ingest_rate(server.admin_url("ingest"), tmp, args)
-    for name, value in (("slow", SLOW), ("noisy", NOISY)):
-        figures[name] = bytes_per_sample(new_database(server, name), value, args.compress_tags)
+    for name, value, receipt in (("slow", SLOW, DELAY), ("noisy", NOISY, DELAY), ("slow_before", SLOW, RECEIVED_TIME)):
+        figures[name] = bytes_per_sample(new_database(server, name), value, receipt, args.compress_tags)
     url = new_database(server, "line")
     start, end = grafana_bench.build(url, args.days)
     figures["kpi_ms"] = kpi_query_ms(url, start, end)
@@ -166,10 +177,10 @@ def ingest_rate(url: str, tmp: Path, args: argparse.Namespace) -> float:
     return best
 
 
-def bytes_per_sample(url: str, value_sql: str, tags: int) -> dict[str, object]:
+def bytes_per_sample(url: str, value_sql: str, receipt: tuple[str, str], tags: int) -> dict[str, object]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT ensure_sample_partitions(now() - interval '11 days', now())")
-        conn.execute(COMPRESS_SQL.format(value=value_sql), {"tags": tags})
+        conn.execute(COMPRESS_SQL.format(value=value_sql, receipt=receipt[0], received=receipt[1]), {"tags": tags})
         timescale = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'").fetchone()
         if timescale:
             conn.execute("SELECT compress_chunk(c) FROM show_chunks('samples') c")
@@ -187,6 +198,7 @@ def bytes_per_sample(url: str, value_sql: str, tags: int) -> dict[str, object]:
 # (tag) and up to 1,000 samples, each column a compressed datum (TOASTed), plus count and time metadata.
 COLUMN_COST_SQL = """
 SELECT sum(pg_column_size(b.time)), sum(pg_column_size(b.value)), sum(pg_column_size(b.received_time)),
+       sum(pg_column_size(b.receive_delay_ms)),
        sum(pg_column_size(b.status)) + sum(pg_column_size(b.text_value)) + sum(pg_column_size(b.server_time))
            + sum(pg_column_size(b.source_time)),
        sum(b._ts_meta_count), count(*)
@@ -196,7 +208,7 @@ FROM {relation} b
 
 def column_costs(conn: psycopg.Connection) -> dict[str, float]:
     """Bytes per sample of each compressed column, summed over every compressed chunk of ``samples``."""
-    totals = [0.0] * 6
+    totals = [0.0] * 7
     for (relation,) in conn.execute(
         "SELECT to_regclass(format('%I.%I', chunk_schema, chunk_name || '_compressed'))::text "
         "FROM timescaledb_information.chunks WHERE hypertable_name = 'samples' AND is_compressed"
@@ -205,11 +217,12 @@ def column_costs(conn: psycopg.Connection) -> dict[str, float]:
             return {}  # another TimescaleDB layout: no breakdown
         row = conn.execute(COLUMN_COST_SQL.format(relation=relation)).fetchone()
         totals = [t + float(v or 0) for t, v in zip(totals, row, strict=True)]
-    rows, batches = totals[4], totals[5]
+    rows, batches = totals[5], totals[6]
     if not rows:
         return {}
     return {"time": totals[0] / rows, "value": totals[1] / rows, "received_time": totals[2] / rows,
-            "status, text_value, server_time, source_time": totals[3] / rows, "rows per batch": rows / batches}
+            "receive_delay_ms": totals[3] / rows, "status, text_value, server_time, source_time": totals[4] / rows,
+            "rows per batch": rows / batches}
 
 
 def timestamp_costs() -> None:
@@ -218,11 +231,11 @@ def timestamp_costs() -> None:
         server = EmbeddedPostgres(Path(tmp) / "ts", port=store_bench.free_port(), timescaledb=True)
         server.start()
         try:
-            print("| `time` / `received_time` | bytes per sample | compression ratio | time | received_time | value "
-                  "| overhead |\n|---|---:|---:|---:|---:|---:|---:|")
-            for index, (label, (at, received)) in enumerate(TIMESTAMPS.items()):
+            print("| `time` / receive time | bytes per sample | compression ratio | time | received_time "
+                  "| receive_delay_ms | value | overhead |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+            for index, (label, (at, received, delay)) in enumerate(TIMESTAMPS.items()):
                 with psycopg.connect(new_database(server, f"stamps{index}"), autocommit=True) as conn:
-                    conn.execute(TIMESTAMPS_SQL.format(value=SLOW, received=received, at=at),
+                    conn.execute(TIMESTAMPS_SQL.format(value=SLOW, received=received, delay=delay, at=at),
                                  {"tags": COMPRESS_TAGS})  # fmt: skip
                     conn.execute("SELECT compress_chunk(c) FROM show_chunks('samples') c")
                     conn.execute("VACUUM ANALYZE samples")
@@ -231,7 +244,8 @@ def timestamp_costs() -> None:
                 per_sample = stats.compressed_bytes_per_sample or 0.0
                 overhead = per_sample - sum(v for k, v in costs.items() if k != "rows per batch")
                 print(f"| {label} | {per_sample:.2f} | {stats.compression_ratio or 0:.1f} | {costs.get('time', 0):.2f} "
-                      f"| {costs.get('received_time', 0):.2f} | {costs.get('value', 0):.2f} | {overhead:.2f} |")
+                      f"| {costs.get('received_time', 0):.2f} | {costs.get('receive_delay_ms', 0):.2f} "
+                      f"| {costs.get('value', 0):.2f} | {overhead:.2f} |")
         finally:
             server.stop()
 
@@ -255,7 +269,8 @@ def print_report(results: dict[str, dict[str, object]], args: argparse.Namespace
     print("| measure | plain PostgreSQL | TimescaleDB | TimescaleDB / plain |")
     print("|---|---:|---:|---:|")
     row("ingest through the store, rows/s", plain["ingest"], ts["ingest"], "{:,.0f}")
-    for name, label in (("slow", "slowly varying tags"), ("noisy", "noisy floats")):
+    for name, label in (("slow", "slowly varying tags"), ("noisy", "noisy floats"),
+                        ("slow_before", "slowly varying, before collectors 0022 (received_time)")):
         row(f"bytes per sample, {label}", plain[name]["bytes_per_sample"], ts[name]["bytes_per_sample"], "{:.2f}")
         print(f"| … uncompressed / compression ratio | {plain[name]['uncompressed']:.1f} B | "
               f"{ts[name]['uncompressed']:.1f} B / {ts[name]['ratio'] or 0:.1f}× | |")
@@ -264,7 +279,8 @@ def print_report(results: dict[str, dict[str, object]], args: argparse.Namespace
         "{:.1f}")
     row(f"grafana.kpi (hour cache) one line, {args.days} days, median ms", plain["kpi_cached_ms"],
         ts["kpi_cached_ms"], "{:.1f}")
-    for name, label in (("slow", "slowly varying"), ("noisy", "noisy floats")):
+    for name, label in (("slow", "slowly varying"), ("noisy", "noisy floats"),
+                        ("slow_before", "slowly varying, before collectors 0022")):
         costs = ts[name]["columns"]
         if costs:
             listed = sum(v for k, v in costs.items() if k != "rows per batch")

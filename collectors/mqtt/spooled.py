@@ -33,15 +33,21 @@ def spooled_samples(payload: bytes) -> list[tuple[int, Sample]]:
                 continue
             fields.append(payload[offset : offset + length])
             offset += length
-        fields += [None] * (8 - len(fields))
-        moment, tag_id, value, text, status, _server, received, source = fields[:8]
+        fields += [None] * (9 - len(fields))  # rows spooled by earlier versions have 7 or 8 columns
+        moment, tag_id, value, text, status, _server, received, source, delay_ms = fields[:9]
         assert moment is not None and tag_id is not None and status is not None  # NOT NULL columns
         sample_value: float | str | None = _DOUBLE.unpack(value)[0] if value is not None else None
         if sample_value is None and text is not None:
             sample_value = text.decode()
+        at = _time(moment)
+        if received is not None:
+            received_at: datetime | None = _time(received)
+        elif delay_ms is not None:  # the store's receive delay (collectors/store/rows.py)
+            received_at = at + timedelta(milliseconds=_INT32.unpack(delay_ms)[0])
+        else:
+            received_at = None
         rows.append((_INT32.unpack(tag_id)[0], Sample(
-            tag="", time=_time(moment), value=sample_value, status=_INT64.unpack(status)[0],
-            received=_time(received) if received is not None else None,
+            tag="", time=at, value=sample_value, status=_INT64.unpack(status)[0], received=received_at,
             source_time=_time(source) if source is not None else None,
         )))  # fmt: skip
     return rows

@@ -18,10 +18,11 @@ from collectors.samples import Sample
 log = logging.getLogger("linebrain.store")
 
 _LATEST = """
-SELECT t.name, s.time, s.value, s.text_value, s.status, s.received_time
+SELECT t.name, s.time, s.value, s.text_value, s.status,
+       coalesce(s.received_time, s.time + s.receive_delay_ms * interval '1 millisecond')
 FROM tags t
 CROSS JOIN LATERAL (
-    SELECT time, value, text_value, status, received_time FROM samples
+    SELECT time, value, text_value, status, received_time, receive_delay_ms FROM samples
     WHERE tag_id = t.id ORDER BY time DESC LIMIT 1
 ) s
 WHERE t.name = ANY(%s)
