@@ -48,6 +48,10 @@ class ReportSettings(Strict):
     catch_up_days: float = Field(default=2.0, ge=0, le=62,
                                  description="how far back a starting run makes reports it missed")
     recipients: dict[str, list[str]] = Field(default_factory=dict, description="role -> e-mail addresses")
+    mail_retry_minutes: float = Field(default=5.0, gt=0, le=1440,
+                                      description="minutes before a failed mail is tried again")
+    mail_attempts: int = Field(default=5, ge=1, le=100,
+                               description="tries before a report's mail is shown as failed")
     smtp: Smtp | None = Field(default=None, description="default: alarms.dispatch.smtp")
 
 

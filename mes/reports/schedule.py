@@ -58,24 +58,34 @@ def due(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, now: d
 
 def make(conn: psycopg.Connection, plant: Plant, schedule: ReportSchedule, period: ReportPeriod, now: datetime,
          report: ScheduleReport) -> None:
-    """Make, store and mail one scheduled report (nothing when another process stored it first)."""
+    """Make and store one scheduled report with its mail queued (nothing when another process stored it first)."""
     data = render(conn, period, schedule.format, schedule.language, now=now)
-    stored = store.save(conn, period, schedule.format, schedule.language, data, by=SCHEDULER, scheduled=True)
-    if stored is None:
-        return
-    report.made.append(period.key)
-    to = mail.recipients(plant, schedule.mail_to)
-    if not to:
-        return
-    name = file_name(period, schedule.format, schedule.language)
-    subject = f"{title(period.kind, locale_of(schedule.language))} {name.split('-', 1)[0]} {period.label}"
-    error = None
-    try:
-        mail.send_report(mail.smtp_of(plant), to, subject, f"{subject}\n\n{name}", name, data, MEDIA[schedule.format])
-    except (OSError, smtplib.SMTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        report.errors.append(f"mailing {period.key} to {', '.join(to)}: {error}")
-    store.mark_mailed(conn, stored["id"], to, error, now)
+    stored = store.save(conn, period, schedule.format, schedule.language, data, by=SCHEDULER, scheduled=True,
+                        mail_to=mail.recipients(plant, schedule.mail_to), mail_at=now)  # fmt: skip
+    if stored is not None:
+        report.made.append(period.key)
+
+
+def send_due_mail(conn: psycopg.Connection, plant: Plant, now: datetime, report: ScheduleReport) -> None:
+    """Send every report mail that is due; a failure is retried after ``reports.mail_retry_minutes``
+    until ``reports.mail_attempts`` tries, then the report shows it as not mailed (like alarm notices)."""
+    settings = plant.reports
+    retry = timedelta(minutes=settings.mail_retry_minutes)
+    for stored in store.claim_due_mail(conn, now, lease=retry):
+        period = ReportPeriod(stored["kind"], stored["line_id"], stored["period_start"], stored["period_end"],
+                              stored["label"], plant.site.timezone)  # fmt: skip
+        name = file_name(period, stored["format"], stored["language"])
+        subject = f"{title(period.kind, locale_of(stored['language']))} {name.split('-', 1)[0]} {period.label}"
+        error = None
+        try:
+            mail.send_report(mail.smtp_of(plant), stored["mailed_to"], subject, f"{subject}\n\n{name}", name,
+                             bytes(stored["content"]), MEDIA[stored["format"]])  # fmt: skip
+        except (OSError, smtplib.SMTPException) as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        status = store.settle_mail(conn, stored, error, now, retry, settings.mail_attempts)
+        if error is not None:
+            report.errors.append(f"mailing {stored['period_key']} to {', '.join(stored['mailed_to'])} "
+                                 f"(try {stored['mail_attempts'] + 1} of {settings.mail_attempts}, {status}): {error}")
 
 
 def run_schedule(conn: psycopg.Connection, plant: Plant, now: datetime | None = None) -> ScheduleReport:
@@ -93,6 +103,7 @@ def run_schedule(conn: psycopg.Connection, plant: Plant, now: datetime | None = 
                 make(conn, plant, schedule, period, now, report)
             except MesError as exc:
                 report.errors.append(f"{period.key}: {exc}")
+    send_due_mail(conn, plant, now, report)
     return report
 
 

@@ -4,7 +4,7 @@ format, language), so the schedule makes each one exactly once, across restarts 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -17,7 +17,8 @@ from mes.reports.periods import ReportPeriod
 PLANT = SITE_ID  # the line_id of a plant report (mes.reports.plant)
 
 LISTED = ("id, period_key, kind, line_id, period_start, period_end, label, format, language, scheduled, "
-          "created_at, created_by, mailed_at, mailed_to, mail_error, octet_length(content) AS bytes")  # fmt: skip
+          "created_at, created_by, mailed_at, mailed_to, mail_error, mail_status, mail_attempts, mail_next_attempt_at, "
+          "octet_length(content) AS bytes")  # fmt: skip
 
 
 def only_line_or_plant(conn: psycopg.Connection) -> str | None:
@@ -30,20 +31,22 @@ def only_line_or_plant(conn: psycopg.Connection) -> str | None:
 
 
 def save(conn: psycopg.Connection, period: ReportPeriod, fmt: str, language: str, content: bytes, by: str,
-         scheduled: bool = False) -> dict[str, Any] | None:
-    """Keep a report file. A scheduled one is kept once per period, format and language:
-    None when it already was (the caller made it twice, e.g. two ``run`` processes)."""
+         scheduled: bool = False, mail_to: list[str] | None = None, mail_at: datetime | None = None,
+         ) -> dict[str, Any] | None:  # fmt: skip
+    """Keep a report file, with its mail to ``mail_to`` queued (due ``mail_at``) in the same row. A
+    scheduled one is kept once per period, format and language: None when it already was (the
+    caller made it twice, e.g. two ``run`` processes)."""
     return first(
         conn,
         f"""
         INSERT INTO stored_reports (period_key, kind, line_id, period_start, period_end, label, format, language,
-                                    content, scheduled, created_by)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                    content, scheduled, created_by, mailed_to, mail_status, mail_next_attempt_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (period_key, format, language) WHERE scheduled DO NOTHING
         RETURNING {LISTED}
         """,
         (period.key, period.kind, period.line_id, period.start, period.end, period.label, fmt, language, content,
-         scheduled, by),
+         scheduled, by, mail_to or [], "pending" if mail_to else None, mail_at if mail_to else None),
     )  # fmt: skip
 
 
@@ -67,8 +70,25 @@ def get_report(conn: psycopg.Connection, report_id: int) -> dict[str, Any]:
     return row
 
 
-def mark_mailed(conn: psycopg.Connection, report_id: int, to: list[str], error: str | None,
-                at: datetime | None = None) -> None:
-    """Record where a stored report was mailed (or why it was not)."""
-    conn.execute("UPDATE stored_reports SET mailed_at = CASE WHEN %s::text IS NULL THEN coalesce(%s, now()) END, "
-                 "mailed_to = %s, mail_error = %s WHERE id = %s", (error, at, to, error, report_id))  # fmt: skip
+def claim_due_mail(conn: psycopg.Connection, now: datetime, lease: timedelta) -> list[dict[str, Any]]:
+    """Reports whose mail is due, with their content, leased until ``now + lease`` so that a second
+    ``run`` does not send them too and a run killed while sending leaves them to the next one."""
+    with conn.transaction():
+        return rows(conn, f"UPDATE stored_reports SET mail_next_attempt_at = %(lease)s WHERE id IN ("
+                          "SELECT id FROM stored_reports WHERE mail_status = 'pending' AND mail_next_attempt_at <= "
+                          "%(now)s ORDER BY mail_next_attempt_at, id FOR UPDATE SKIP LOCKED) "
+                          f"RETURNING {LISTED}, content", {"now": now, "lease": now + lease})  # fmt: skip
+
+
+def settle_mail(conn: psycopg.Connection, report: dict[str, Any], error: str | None, now: datetime,
+                retry_after: timedelta, attempts: int) -> str:
+    """Record a try of a report's mail: sent, or failed and tried again after ``retry_after`` until the
+    ``attempts``-th failure, after which it is ``failed``. Returns the new status."""
+    tried = report["mail_attempts"] + 1
+    status = "sent" if error is None else "failed" if tried >= attempts else "pending"
+    conn.execute("UPDATE stored_reports SET mail_status = %s, mail_attempts = %s, mail_error = %s, "
+                 "mailed_at = CASE WHEN %s = 'sent' THEN %s END, mail_next_attempt_at = CASE WHEN %s = 'pending' "
+                 "THEN %s END WHERE id = %s",
+                 (status, tried, error and error[:500], status, now, status, now + retry_after,
+                  report["id"]))  # fmt: skip
+    return status

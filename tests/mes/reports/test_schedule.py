@@ -16,12 +16,15 @@ import psycopg
 import pytest
 import yaml
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 
 from collectors.config import parse_plant
 from collectors.config.models import Plant
+from mes.api import create_app
 from mes.production import derive
 from mes.reports.schedule import jobs, report_job
 from tests.conftest import free_port
+from tests.mes.auth.helpers import add_user, sign_in
 from tests.mes.production.scenario import PLANT_YAML, local
 
 START = local("2026-03-04", "05:58")
@@ -121,16 +124,51 @@ def test_each_shift_report_is_made_on_schedule_exactly_once_across_a_restart(
     assert attachment.get_filename().endswith("-en.xlsx") and attachment.get_payload(decode=True)[:2] == b"PK"
 
 
-def test_a_mail_server_that_is_down_is_recorded_and_the_report_kept(db: psycopg.Connection, db_url: str) -> None:
+def test_a_failed_mail_is_retried_and_shown_failed_after_the_last_try(db: psycopg.Connection, db_url: str) -> None:
+    """Like alarm dispatch: a failed send is stored on the report and tried again after
+    ``mail_retry_minutes``; a mail server back in time delivers it once; after ``mail_attempts``
+    failures the report is kept and shown as not mailed."""
     from mes.reports.schedule import run_schedule
 
-    p = plant(free_port())  # nobody listens there
+    port = free_port()  # nobody listens there yet
+    p = plant(port)
+    p = p.model_copy(update={"reports": p.reports.model_copy(update={"mail_retry_minutes": 2, "mail_attempts": 3})})
     derive.run_once(db, p, now=START)
     result = run_schedule(db, p, now=local("2026-03-04", "06:12"))
     assert result.made == ["shift:line1:2026-03-04 s0"] and "mailing shift:line1:2026-03-04 s0" in result.errors[0]
-    ((label, _end, mailed_at, _to, error),) = stored(db)
-    assert label == "2026-03-04 s0" and mailed_at is None and "Connection refused" in error
+    assert mail_state(db) == [("2026-03-04 s0", "pending", 1, None)] and "Connection refused" in mail_error(db)[0]
     assert run_schedule(db, p, now=local("2026-03-04", "06:13")).made == []  # kept once, not made again
+    assert mail_state(db)[0][1:3] == ("pending", 1)  # not due before the retry time
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()  # the mail server is back
+    try:
+        run_schedule(db, p, now=local("2026-03-04", "06:14:30"))
+        run_schedule(db, p, now=local("2026-03-04", "06:20"))
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in handler.messages] == ["Shift report line1 2026-03-04 s0"]  # once
+    assert mail_state(db) == [("2026-03-04 s0", "sent", 2, local("2026-03-04", "06:14:30"))]
+    assert mail_error(db) == [None]
+    # s1 closes while the server is down again: three tries, then failed, and the list says so.
+    for clock in ("06:21:30", "06:23:30", "06:25:30", "06:27:30", "06:29:30"):
+        run_schedule(db, p, now=local("2026-03-04", clock))
+    assert mail_state(db)[1] == ("2026-03-04 s1", "failed", 3, None)
+    assert "Connection refused" in mail_error(db)[1]
+    add_user(db, "sam", "supervisor")
+    with TestClient(create_app(db_url), base_url="http://localhost") as client:
+        assert sign_in(client, "sam").status_code == 303
+        page = client.get("/reports", headers={"Accept-Language": "en"}).text
+    assert page.count("Not mailed") == 1 and page.count("Connection refused") == 1  # s1 failed; s0 was mailed
+
+
+def mail_state(db: psycopg.Connection) -> list[tuple]:
+    return db.execute("SELECT label, mail_status, mail_attempts, mailed_at FROM stored_reports WHERE scheduled "
+                      "ORDER BY period_end").fetchall()  # fmt: skip
+
+
+def mail_error(db: psycopg.Connection) -> list[str | None]:
+    return [row[0] for row in db.execute("SELECT mail_error FROM stored_reports WHERE scheduled ORDER BY period_end")]
 
 
 def test_a_schedule_naming_an_unknown_line_or_a_role_without_recipients_is_refused_by_place() -> None:
