@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "derive",
     "downtime",
     "report",
+    "energy",
     "root_cause",
     "recipes",
     "routing",

@@ -137,3 +137,19 @@ def test_a_baseline_needs_two_shifts_with_different_production(db: psycopg.Conne
     with pytest.raises(InvalidInput) as raised:
         fit_baseline(db, line, t("07:00"), t("08:00"), by="anna")
     assert raised.value.field == "from"
+
+
+def test_the_energy_command_prints_the_hand_computed_figures(db_url: str, line: str) -> None:
+    from typer.testing import CliRunner
+
+    from mes.cli import app
+
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
+        "energy", "--line", line, "--from", f"{DAY}T06:00", "--to", f"{DAY}T10:00", "--by", "period",
+        "--database-url", db_url])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Total 171.0 kWh; while not producing 21.0 kWh (12.3%)" in out
+    assert "stopped (delays, failures) (ADET)" in out and "0.0114" in out
+    missing = CliRunner().invoke(app, ["energy", "--line", "line9", "--database-url", db_url])
+    assert missing.exit_code == 2 and "--line" in missing.output
