@@ -9,11 +9,11 @@ from collectors.database.flavour import Flavour
 from collectors.database.storage_stats import storage_stats
 from mes.cli import app
 
-# One day of 1 s samples of two slowly varying tags, ten days ago (older than compress_after_days).
+# One day of 1 s samples of two slowly varying tags, ten days ago (older than compress_after_days), received
+# 50 ms later, in the store's layout (collectors/store/rows.py: the receive time as a delay in ms).
 DAY_OF_SAMPLES = """
-INSERT INTO samples (time, tag_id, value, status, received_time)
-SELECT date_trunc('day', now()) - interval '10 days' + make_interval(secs => s), tag, round(s / 600.0), 0,
-       date_trunc('day', now()) - interval '10 days' + make_interval(secs => s + 0.05)
+INSERT INTO samples (time, tag_id, value, status, receive_delay_ms)
+SELECT date_trunc('day', now()) - interval '10 days' + make_interval(secs => s), tag, round(s / 600.0), 0, 50
 FROM generate_series(0, 86399) s, generate_series(1, 2) tag
 """
 ROWS = 2 * 86_400
