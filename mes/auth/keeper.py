@@ -61,6 +61,8 @@ def _moved_into_the_keepers_schema(conn: psycopg.Connection) -> list[str]:
     """What is left to do to move the table out of ``public``: its owner (the application) may drop
     anything in ``public``, whoever owns it, so the rows must live in a schema it does not own."""
     if conn.execute("SELECT to_regclass('audit.audit_log')").fetchone() != (None,):
+        if conn.execute("SELECT to_regclass('public.audit_log')").fetchone() == (None,):
+            return ["CREATE VIEW public.audit_log AS SELECT * FROM audit.audit_log"]  # dropped: made again
         return []
     return [
         "CREATE SCHEMA IF NOT EXISTS audit AUTHORIZATION {keeper}",

@@ -98,7 +98,9 @@ def test_tokens_are_stored_hashed_and_stop_when_revoked_or_expired(db: psycopg.C
 def test_the_audit_log_is_append_only(db: psycopg.Connection) -> None:
     row_id = audit.record(db, "ann", "counts.adjust", "line:line1/count-adjustment:1", None, {"quantity": 5},
                           "10.0.0.1")  # fmt: skip
-    for statement in ("UPDATE audit_log SET actor = 'eve'", "DELETE FROM audit_log", "TRUNCATE audit.audit_log"):
+    # The table itself: in the keeper's schema once the superuser sealed it (mes/auth/keeper.py).
+    [table] = db.execute("SELECT coalesce(to_regclass('audit.audit_log'), 'audit_log')::text").fetchone()
+    for statement in ("UPDATE audit_log SET actor = 'eve'", "DELETE FROM audit_log", f"TRUNCATE {table}"):
         # Refused by privilege (the application may only SELECT and INSERT), else by the trigger.
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match=r"append-only|permission denied"):
             db.execute(statement)
