@@ -30,7 +30,9 @@ MAX_FAILURES = 5
 LOCK_TIME = timedelta(minutes=15)
 LOCALES = ("en", "zh-CN")
 
-_hasher = PasswordHasher()  # argon2id, RFC 9106 "low memory" profile (t=3, m=64 MiB, p=4)
+# argon2id, RFC 9106 "low memory" profile (t=3, m=64 MiB, p=4). Deliberately no setting: only the test
+# suite's fixture (tests/conftest.py) swaps in cheaper argon2id parameters, for the test process alone.
+_hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone: equalises the time of an unknown name")
 
 _PUBLIC = "id, name, display_name, role, locale, disabled, locked_until, created_at, password_changed_at"
