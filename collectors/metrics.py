@@ -26,14 +26,18 @@ HealthSource = Callable[[], list[dict[str, Any]]]
 class CollectorMetrics(Collector):
     """Turns a pipeline's, a store's and the workers' figures into metric families."""
 
-    def __init__(self, pipeline: Any, health: HealthSource | None = None) -> None:
+    def __init__(self, pipeline: Any, health: HealthSource | None = None,
+                 extra: Callable[[], Iterator[Any]] | None = None) -> None:  # fmt: skip
         self.pipeline = pipeline
         self.health = health or (lambda: [])
+        self.extra = extra  # more families (the publishing side of collect --publish-also)
 
     def collect(self) -> Iterator[Any]:
         yield from self._connections()
         yield from self._pipeline()
         yield from self._store()
+        if self.extra is not None:
+            yield from self.extra()
 
     def _connections(self) -> Iterator[Any]:
         up = GaugeMetricFamily("linebrain_connection_up", "1 when the connection is connected", labels=["connection"])

@@ -26,6 +26,9 @@ Listeners (:meth:`Pipeline.add_listener`) see every reading as it arrives,
 before report by exception, so a subscriber (the MES alarm evaluation) judges
 the live stream without reading the database. A listener must return at once
 (hand the list to its own thread); one that raises is logged and kept.
+Batch listeners (:meth:`Pipeline.add_batch_listener`) get each batch as it was
+handed to the store (after report by exception and re-stamping, so with the
+stored values and times), right after the store spooled it.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self._last_drop_log = 0.0
         self._listeners: list[SampleListener] = []
+        self._batch_listeners: list[SampleListener] = []
 
     @classmethod
     def from_storage(cls, store: SampleStore, tags: Iterable[Tag], storage: Storage) -> Pipeline:
@@ -104,6 +108,10 @@ class Pipeline:
     def add_listener(self, listener: SampleListener) -> None:
         """Call ``listener`` with every list of readings the sink gets (read-only; must not block)."""
         self._listeners.append(listener)
+
+    def add_batch_listener(self, listener: SampleListener) -> None:
+        """Call ``listener`` with every batch after the store took it (read-only; must not block)."""
+        self._batch_listeners.append(listener)
 
     # ------------------------------------------------------------------ the sink
 
@@ -189,6 +197,11 @@ class Pipeline:
                 self.store.write(batch)
             except Exception:  # the batcher must survive anything one batch does
                 log.exception("could not store a batch of %d samples", len(batch))
+            for listener in self._batch_listeners:
+                try:
+                    listener(batch)
+                except Exception:  # a subscriber's bug must not stop the batcher
+                    log.exception("batch listener %r failed", listener)
 
     def _next_batch(self) -> list[Sample] | None:
         """Wait for a full or old-enough batch; None when stopping and empty."""

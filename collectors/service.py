@@ -21,7 +21,7 @@ import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collectors.config.models import ModbusConnection, OpcuaConnection, Plant, S7Connection, Tag
 from collectors.drivers.base import SampleSink
@@ -32,6 +32,9 @@ from collectors.store.latest import last_stored_samples
 from collectors.store.rollups import RollupRefresher
 from collectors.store.sample_store import SampleStore, default_spool_dir
 from collectors.worker import ConnectionWorker
+
+if TYPE_CHECKING:
+    from collectors.mqtt.beside import PublishBeside
 
 log = logging.getLogger("linebrain.collect")
 
@@ -78,6 +81,7 @@ class ServiceOptions:
     stop_timeout: float = 10.0
     announce: bool = True
     publish: bool = False  # publish to the config's MQTT broker (Sparkplug B edge node) instead of the database
+    publish_also: bool = False  # store into the database AND publish the same samples (collectors/mqtt/beside.py)
 
 
 class CollectorService:
@@ -100,6 +104,7 @@ class CollectorService:
         self.pipeline: Pipeline | None = None
         self.metrics_port: int | None = None
         self.setpoints: SetpointQueue | None = None
+        self.publisher: PublishBeside | None = None
         self.started = asyncio.Event()
         self._stop: asyncio.Event | None = None
 
@@ -128,6 +133,10 @@ class CollectorService:
         self.pipeline = pipeline = Pipeline.from_storage(store, self._tags(), self.plant.storage)
         for listener in listeners:
             pipeline.add_listener(listener)
+        if options.publish_also and not options.publish:
+            self.publisher = await asyncio.to_thread(self._publisher, spool_dir)
+            pipeline.add_batch_listener(self.publisher.offer)
+            self.publisher.start()
         if not options.publish:  # an edge node has no database to ask
             pipeline.seed(await asyncio.to_thread(last_stored_samples, self.database_url,
                                                   [tag.name for tag in self._tags()]))  # fmt: skip
@@ -148,6 +157,8 @@ class CollectorService:
             tasks.append(asyncio.create_task(self.setpoints.run(self._stop), name="setpoint-writes"))
         target = (f"MQTT broker {self.plant.mqtt.url}" if options.publish and self.plant.mqtt
                   else _safe_url(self.database_url))  # fmt: skip
+        if self.publisher is not None and self.plant.mqtt:
+            target += f", publishing also to MQTT broker {self.plant.mqtt.url} ({self.publisher.edge.spool.folder})"
         log.info("collecting %d connections (%d tags) into %s; spool %s", len(self.workers),
                  len(self._tags()), target, spool_dir)  # fmt: skip
         self.started.set()
@@ -164,6 +175,8 @@ class CollectorService:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("%s ended with %r", task.get_name(), task.exception())
             sent_all = await asyncio.to_thread(pipeline.stop, options.stop_timeout)
+            if self.publisher is not None:  # the database first; what is not published waits in its own spool
+                await asyncio.to_thread(self.publisher.close, min(options.stop_timeout, 5.0))
             if not options.publish:
                 refresher.stop()
             if server is not None:
@@ -181,6 +194,12 @@ class CollectorService:
             return SparkplugEdge.for_node(self.plant, self.options.name, self._tags(), spool_dir)
         return SampleStore.for_plant(self.plant, self.database_url, spool_dir=spool_dir, source=self.options.name)
 
+    def _publisher(self, spool_dir: Path) -> PublishBeside:
+        """The Sparkplug B edge node beside the database store, with its own spool folder under the store's."""
+        from collectors.mqtt.beside import PublishBeside
+
+        return PublishBeside.for_node(self.plant, self.options.name, self._tags(), spool_dir / "mqtt-publish")
+
     def _tags(self) -> list[Tag]:
         ids = {conn.id for conn in self.connections}
         return [tag for tag in self.plant.tags if tag.connection in ids]
@@ -188,7 +207,8 @@ class CollectorService:
     def _serve_metrics(self, pipeline: Pipeline) -> tuple[Any, Path | None]:
         if self.options.metrics_port is None:
             return None, None
-        metrics = CollectorMetrics(pipeline, lambda: [worker.health() for worker in self.workers])
+        metrics = CollectorMetrics(pipeline, lambda: [worker.health() for worker in self.workers],
+                                   extra=self.publisher.metric_families if self.publisher else None)  # fmt: skip
         try:
             server, port = serve_metrics(metrics, self.options.metrics_host, self.options.metrics_port)
         except OSError as exc:

@@ -71,6 +71,8 @@ def _seq_field(seq: int) -> bytes:
 class SparkplugEdge(SampleStore):
     """A sample store that publishes its spooled batches as a Sparkplug B edge node."""
 
+    target = "the MQTT broker"
+
     def __init__(self, mqtt: Mqtt, namespace: EdgeNamespace, encoder: RowEncoder, spool: Spool, *,
                  source: str = "") -> None:  # fmt: skip
         super().__init__("", encoder, spool, source=source)
@@ -93,14 +95,15 @@ class SparkplugEdge(SampleStore):
 
     @classmethod
     def for_node(cls, plant: Plant, node: str, tags: list[Tag], spool_dir: Path | str, *,
-                 max_future_s: float = 86_400.0) -> SparkplugEdge:  # fmt: skip
-        """The edge node ``node`` publishing ``tags`` of ``plant`` (whose ``mqtt`` section names the broker)."""
+                 max_future_s: float = 86_400.0, spool_max_mb: int | None = None) -> SparkplugEdge:  # fmt: skip
+        """The edge node ``node`` publishing ``tags`` of ``plant`` (whose ``mqtt`` section names the broker);
+        its spool holds ``spool_max_mb`` (default: the config's ``storage.spool_max_mb``)."""
         if plant.mqtt is None:
             raise ConfigError(["mqtt: the config has no mqtt section (the broker to publish to)"])
         namespace = EdgeNamespace.for_tags(plant, node, tags)
         encoder = RowEncoder(catalog(plant, namespace.aliases), max_age_s=(plant.storage.retention_days + 1) * 86_400.0,
                              max_future_s=max_future_s)  # fmt: skip
-        spool = Spool(spool_dir, plant.storage.spool_max_mb * 1024 * 1024)
+        spool = Spool(spool_dir, (spool_max_mb or plant.storage.spool_max_mb) * 1024 * 1024)
         return cls(plant.mqtt, namespace, encoder, spool, source=node)
 
     # ------------------------------------------------------------------ topics

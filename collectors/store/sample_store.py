@@ -57,6 +57,8 @@ class _Outgoing:
 class SampleStore:
     """Exactly-once sample writer. Start it, ``write()`` batches, ``close()`` it."""
 
+    target = "the database"  # where the batches go, for the log (a subclass sends elsewhere)
+
     def __init__(self, database_url: str, encoder: RowEncoder, spool: Spool, *, source: str = "") -> None:
         self.database_url = database_url
         self.encoder = encoder
@@ -147,8 +149,8 @@ class SampleStore:
             record = self.spool.append(batch_id, batch.rows, batch.first_us, batch.last_us, batch.payload)
         except SpoolFull as exc:
             self.stats.rows_dropped_spool_full += batch.rows
-            log.error("%s: %d samples DROPPED; the database has been unreachable too long (%s)",
-                      exc, batch.rows, self.stats.last_error or "no error recorded")  # fmt: skip
+            log.error("%s: %d samples DROPPED; %s has been unreachable too long (%s)",
+                      exc, batch.rows, self.target, self.stats.last_error or "no error recorded")  # fmt: skip
             self._check_near_full()
             return None
         except SpoolDiskFull as exc:
@@ -194,9 +196,9 @@ class SampleStore:
         if near and now - self._last_near_full_log > 30:
             self._last_near_full_log = now
             log.warning("SPOOL NEAR FULL: %s holds %.0f%% of its %d MB limit (%d batches waiting), %s free on its "
-                        "disk; the database is not keeping up or unreachable: %s", self.spool.folder, ratio * 100,
+                        "disk; %s is not keeping up or unreachable: %s", self.spool.folder, ratio * 100,
                         self.spool.max_bytes // (1024 * 1024), self.pending_batches(),
-                        "unknown" if free is None else f"{free / 2**20:.1f} MB",
+                        "unknown" if free is None else f"{free / 2**20:.1f} MB", self.target,
                         self.stats.last_error or "-")  # fmt: skip
 
     # ------------------------------------------------------------------ sending

@@ -87,7 +87,8 @@ def _one_line_errors() -> Iterator[None]:
 
 
 def _service(config: Path, connections: str | None, metrics_port: int, spool_dir: Path | None,
-             database_url: str | None, data_dir: Path | None, role: str, publish: bool = False):  # fmt: skip
+             database_url: str | None, data_dir: Path | None, role: str, publish: bool = False,
+             publish_also: bool = False):  # fmt: skip
     from collectors.service import CollectorService, ServiceOptions, spool_folder
 
     plant = load_config_or_exit(config)
@@ -97,11 +98,15 @@ def _service(config: Path, connections: str | None, metrics_port: int, spool_dir
     name = config.stem + (f"-{'-'.join(sorted(chosen))}" if chosen else "")
     if spool_dir is None:
         spool_dir = spool_folder(plant.storage.spool_dir, config, name, data_dir)
-    if publish and plant.mqtt is None:
-        err_console.print(f"{config}: --publish needs an mqtt: section naming the broker")
+    if (publish or publish_also) and plant.mqtt is None:
+        flag = "--publish" if publish else "--publish-also"
+        err_console.print(f"{config}: {flag} needs an mqtt: section naming the broker")
+        raise typer.Exit(2)
+    if publish and publish_also:
+        err_console.print("--publish (broker instead of the database) and --publish-also (both) exclude each other")
         raise typer.Exit(2)
     options = ServiceOptions(connections=chosen, spool_dir=spool_dir, name=f"{role}-{name}",
-                             metrics_port=metrics_port, publish=publish)  # fmt: skip
+                             metrics_port=metrics_port, publish=publish, publish_also=publish_also)  # fmt: skip
     url = "" if publish else _collector_database_url(database_url, data_dir)
     try:
         return plant, url, CollectorService(plant, url, options)
@@ -136,17 +141,20 @@ def collect(
     log_level: LogLevel = "info",
     publish: Annotated[bool, typer.Option("--publish", help="Publish to the config's MQTT broker as a Sparkplug B "
                                           "edge node instead of writing to the database (docs/mqtt.md).")] = False,
+    publish_also: Annotated[bool, typer.Option("--publish-also", help="Write to the database AND publish the same "
+                                               "samples as a Sparkplug B edge node; the broker being away never "
+                                               "holds up the database (docs/mqtt.md).")] = False,
 ) -> None:
     """Run the collectors of a plant config and store their samples, until SIGTERM/Ctrl-C.
 
     Examples: linebrain collect plant.yaml — linebrain collect plant.yaml --connections plc1,plc2
-    — linebrain collect plant.yaml --connections plc3 --publish
+    — linebrain collect plant.yaml --connections plc3 --publish — linebrain collect plant.yaml --publish-also
     """
     import asyncio
 
     configure_logging(log_level)
     _plant, _url, service = _service(config, connections, metrics_port, spool_dir, database_url, data_dir, "collect",
-                                     publish)  # fmt: skip
+                                     publish, publish_also)  # fmt: skip
     with _one_line_errors():
         asyncio.run(service.run())
 
@@ -365,6 +373,13 @@ def read_status(metrics_url: str) -> dict[str, Any]:
                     if k.startswith("linebrain_samples_dropped_total{")},
         "rejected": {k.split("{")[1][:-1]: int(v) for k, v in values.items()
                      if k.startswith("linebrain_samples_rejected_total{")},
+        "publish": None if "linebrain_publish_broker_up" not in values else {
+            "broker_up": bool(values["linebrain_publish_broker_up"]),
+            "samples_published": int(values.get("linebrain_samples_published_total", 0)),
+            "spool_batches": int(values.get("linebrain_publish_spool_batches", 0)),
+            "dropped": {k.split("{")[1][:-1]: int(v) for k, v in values.items()
+                        if k.startswith("linebrain_publish_dropped_total{")},
+        },
     }
 
 
@@ -403,6 +418,12 @@ def _print_status(report: dict[str, Any]) -> None:
     lost = {k: v for k, v in report["dropped"].items() if v}
     if lost or report["rejected"]:
         console.print(f"dropped {lost or 0}  rejected {report['rejected'] or 0}")
+    publish = report.get("publish")
+    if publish:
+        not_published = {k: v for k, v in publish["dropped"].items() if v}
+        console.print(f"publishing also: broker {'up' if publish['broker_up'] else '[red]DOWN[/]'}  "
+                      f"{publish['samples_published']} samples published  {publish['spool_batches']} batches waiting"
+                      + (f"  [bold red]NOT published[/] {not_published}" if not_published else ""))  # fmt: skip
 
 
 def register(app: typer.Typer) -> None:
