@@ -27,9 +27,11 @@ from datetime import datetime, timedelta
 import psycopg
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from collectors.config import parse_plant
 from collectors.config.models import Plant
+from mes.cli import app
 from mes.energy import deviations, energy_by, energy_split, fit_baseline
 from mes.production import derive, orders
 from tests.mes.production.scenario import FAULT, IDLE, PLANT_YAML, RUNNING, SampleWriter, local
@@ -93,7 +95,8 @@ def line(db: psycopg.Connection) -> str:
     return "line1"
 
 
-def test_energy_per_good_unit_and_idle_energy_match_the_hand_computation(db: psycopg.Connection, line: str) -> None:
+def test_energy_per_good_unit_and_idle_energy_match_the_hand_computation(db: psycopg.Connection, db_url: str,
+                                                                        line: str) -> None:
     meter = db.execute("SELECT kind, count(*) FROM data_quality_events WHERE stream = 'count:energy' "
                        "GROUP BY kind").fetchall()  # fmt: skip
     assert meter == [("counter_reset", 1)]  # the reset is seen (and counted right); the wrap is no event
@@ -118,6 +121,15 @@ def test_energy_per_good_unit_and_idle_energy_match_the_hand_computation(db: psy
     assert [s[1] for s in shifts] == pytest.approx([60.0, 36.0, 36.0, 39.0])
     assert [s[2] for s in shifts] == [6000, 3000, 3000, 3000]
 
+    # ``linebrain energy`` prints the same figures.
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
+        "energy", "--line", line, "--from", f"{DAY}T06:00", "--to", f"{DAY}T10:00", "--by", "period",
+        "--database-url", db_url])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Total 171.0 kWh; while not producing 21.0 kWh (12.3%)" in result.output
+    assert "stopped (delays, failures) (ADET)" in result.output and "0.0114" in result.output
+    missing = CliRunner().invoke(app, ["energy", "--line", "line9", "--database-url", db_url])
+    assert missing.exit_code == 2 and "--line" in missing.output
 
 def test_the_baseline_gives_the_base_load_and_each_shifts_deviation(db: psycopg.Connection, line: str) -> None:
     baseline = fit_baseline(db, line, t("06:00"), t("09:00"), by="anna")
@@ -138,18 +150,3 @@ def test_a_baseline_needs_two_shifts_with_different_production(db: psycopg.Conne
         fit_baseline(db, line, t("07:00"), t("08:00"), by="anna")
     assert raised.value.field == "from"
 
-
-def test_the_energy_command_prints_the_hand_computed_figures(db_url: str, line: str) -> None:
-    from typer.testing import CliRunner
-
-    from mes.cli import app
-
-    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, [
-        "energy", "--line", line, "--from", f"{DAY}T06:00", "--to", f"{DAY}T10:00", "--by", "period",
-        "--database-url", db_url])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    out = result.output
-    assert "Total 171.0 kWh; while not producing 21.0 kWh (12.3%)" in out
-    assert "stopped (delays, failures) (ADET)" in out and "0.0114" in out
-    missing = CliRunner().invoke(app, ["energy", "--line", "line9", "--database-url", db_url])
-    assert missing.exit_code == 2 and "--line" in missing.output
