@@ -20,6 +20,7 @@ from mes.reports import xlsx
 from mes.reports.content import build_report
 from mes.reports.generate import render
 from mes.reports.periods import report_period
+from mes.reports.plant import build_plant_report, plant_period
 from mes.web.i18n import Formats
 from tests.mes.auth.helpers import add_user, sign_in
 
@@ -145,3 +146,21 @@ def test_the_xlsx_cells_hold_the_api_numbers(conn: psycopg.Connection, report: d
     fall = book["损失瀑布图"]
     assert [fall.cell(r, 2).value.total_seconds() for r in range(2, fall.max_row + 1)] == \
         pytest.approx([s["seconds"] for s in api["waterfall"]], abs=1e-3)  # fmt: skip
+
+
+def test_the_plant_report_of_the_simulated_shift_holds_the_api_numbers(conn: psycopg.Connection,
+                                                                         api: dict[str, Any]) -> None:
+    """The plant of this database is the one line: its plant report is the line's API figures
+    (the two-line sums are tests/mes/reports/test_plant_report.py)."""
+    whole = build_plant_report(conn, plant_period(conn, "shift", date(2026, 3, 4), "early"))
+    (total,) = api["period"]
+    for key in ("pot", "pbt", "apt", "adet", "aust", "adot", "pq", "gq", "sq", "rq", "oee", "availability",
+                "effectiveness", "quality_ratio", "scrap_ratio", "energy"):  # fmt: skip
+        assert whole["oee"][key] == pytest.approx(total[key]), key
+    assert whole["energy"]["energy_per_good_unit"] == pytest.approx(total["energy_per_good_unit"])
+    assert whole["energy"]["idle"] == pytest.approx(api["energy"]["not_producing"])
+    assert [(s["name"], s["seconds"]) for s in whole["waterfall"]] == \
+        [(s["name"], pytest.approx(s["seconds"])) for s in api["waterfall"]]  # fmt: skip
+    assert [(r["reason_code"], r["seconds"], r["events"]) for r in whole["pareto"]] == \
+        [(r["reason_code"], pytest.approx(r["seconds"]), r["events"]) for r in api["pareto"]]  # fmt: skip
+    assert len(whole["production"]["orders"]) == len(api["order"])
