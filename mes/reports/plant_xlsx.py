@@ -19,7 +19,6 @@ from mes.reports.xlsx import (
     PARETO,
     PRODUCTS,
     QUALITY,
-    SUMMARY,
     WATERFALL,
     Column,
     SheetWriter,
@@ -58,15 +57,7 @@ def plant_xlsx(content: dict[str, Any], locale: str) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "nan_inf_to_errors": True})
     out = SheetWriter(book, locale, period.timezone)
-    summary = book.add_worksheet(out._(SHEETS[0]))
-    summary.set_column(0, 0, 36)
-    summary.set_column(1, 1, 18)
-    summary.write_string(0, 0, title(period.kind, locale), out.formats["header"])
-    summary.write_string(0, 1, f"{content['line_name']} {period.label}")
-    total = summary_row(content)
-    for row, (key, label, kind) in enumerate(SUMMARY, start=2):
-        summary.write_string(row, 0, out._(label))
-        out.cell(summary, row, 1, total[key], kind)
+    out.summary(title(period.kind, locale), f"{content['line_name']} {period.label}", summary_row(content))
     lines = [{**s["kpi"], "line_id": s["line_id"], "start": s["start"], "end": s["end"]} for s in content["lines"]]
     out.table(SHEETS[1], LINES, lines)
     out.table(SHEETS[2], LINE + ORDERS, content["production"]["orders"])

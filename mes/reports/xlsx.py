@@ -126,6 +126,17 @@ class SheetWriter:
         else:
             sheet.write_string(row, col, str(value))
 
+    def summary(self, heading: str, subject: str, total: dict[str, Any]) -> None:
+        """The first sheet: the report's title and subject, then the ``SUMMARY`` figures of ``total``."""
+        sheet = self.book.add_worksheet(self._(SHEETS[0]))
+        sheet.set_column(0, 0, 36)
+        sheet.set_column(1, 1, 18)
+        sheet.write_string(0, 0, heading, self.formats["header"])
+        sheet.write_string(0, 1, subject)
+        for row, (key, label, kind) in enumerate(SUMMARY, start=2):
+            sheet.write_string(row, 0, self._(label))
+            self.cell(sheet, row, 1, total[key], kind)
+
     def table(self, name: str, columns: list[Column], rows: list[dict[str, Any]], top: int = 0) -> Any:
         sheet = self.book.get_worksheet_by_name(self._(name)) or self.book.add_worksheet(self._(name))
         for col, (_key, header, _kind) in enumerate(columns):
@@ -143,14 +154,7 @@ def report_xlsx(content: dict[str, Any], locale: str) -> bytes:
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True, "nan_inf_to_errors": True})
     out = SheetWriter(book, locale, period.timezone)
-    summary = book.add_worksheet(out._(SHEETS[0]))
-    summary.set_column(0, 0, 36)
-    summary.set_column(1, 1, 18)
-    summary.write_string(0, 0, title(period.kind, locale), out.formats["header"])
-    summary.write_string(0, 1, f"{period.line_id} {period.label}")
-    for row, (key, label, kind) in enumerate(SUMMARY, start=2):
-        summary.write_string(row, 0, out._(label))
-        out.cell(summary, row, 1, content["oee"][key], kind)
+    out.summary(title(period.kind, locale), f"{period.line_id} {period.label}", content["oee"])
     production = content["production"]
     out.table(SHEETS[1], ORDERS, production["orders"])
     out.table(SHEETS[2], PRODUCTS, production["products"])
