@@ -119,3 +119,14 @@ def test_a_counter_glitch_and_no_data_stay_flagged_from_the_cache(db: psycopg.Co
     for window in ((start, end), (start + timedelta(minutes=10), end - timedelta(minutes=10)),
                    (start, start + timedelta(hours=1))):
         assert_cached_equals_live(db, *window)
+    # A stop across an hour's end that grows past the micro-stop threshold (30 s) after its first
+    # hour was cached (derivation lagging behind): it is no longer a minor stop in that hour either.
+    stop = db.execute("INSERT INTO downtime_events (equipment_id, line_id, period, kind, state) "
+                      "VALUES ('line1', 'line1', tstzrange(%s, %s), 'stop', 'fault') RETURNING id",
+                      (T1 + timedelta(hours=2, seconds=-10), T1 + timedelta(hours=2, seconds=10))).fetchone()[0]
+    fill_cache(db, start, end)
+    assert kpi.period_kpi(db, "line1", start, end)["minor_stops"] == 1
+    db.execute("UPDATE downtime_events SET period = tstzrange(lower(period), %s) WHERE id = %s",
+               (T1 + timedelta(hours=2, seconds=60), stop))
+    assert kpi.period_kpi(db, "line1", start, end)["minor_stops"] == 0
+    assert_cached_equals_live(db, start, end)
