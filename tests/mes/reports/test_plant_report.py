@@ -107,6 +107,11 @@ def test_the_plant_figures_are_the_hand_computed_sums(report: dict[str, Any]) ->
     assert fall["planned_busy_time"] == pytest.approx(50_400) and fall["availability_loss"] == pytest.approx(3_600)
     assert fall["fully_productive_time"] / fall["planned_busy_time"] == pytest.approx(HAND["oee"])
     assert [(r["reason_code"], r["seconds"]) for r in report["pareto"]] == [("unassigned:fault", pytest.approx(3_600))]
+    # Andon: each line's calls in its own shift (line2's 06:30 call is before its shift).
+    (material,) = report["andon"]["by_kind"]
+    assert (material["kind"], material["count"], material["not_resolved"]) == ("material", 2, 0)
+    assert material["mean_seconds_to_acknowledge"] == pytest.approx((4 + 6) / 2 * 60)
+    assert material["mean_seconds_to_resolve"] == pytest.approx((25 + 20) / 2 * 60)
 
 
 def _iso_sum(lines: list[dict[str, Any]]) -> dict[str, float]:

@@ -7,7 +7,9 @@ every plant figure can be checked by hand (tests/mes/reports/test_plant_report.p
 | line2       | 07:00–13:00  | running (30 good, 0.5 kWh)                                       |
 | compressors | (no shift)   | 0.1 kWh every minute, 05:00–16:00                                |
 
-PRU: 0.5 s on line1, 1 s on line2 (product lager).
+PRU: 0.5 s on line1, 1 s on line2 (product lager). Andon: a material call on line1 at 08:05
+(acknowledged after 4 min, resolved after 25), one on line2 at 08:00 (6 and 20 min), and a maintenance
+call on line2 at 06:30, before its shift (not in the plant shift report).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 
 from collectors.config import parse_plant
 from collectors.config.models import Plant
+from mes.alarms import andon
 from mes.production import derive, orders
 from tests.mes.production.scenario import FAULT, IDLE, PLANT_YAML, RUNNING, SampleWriter, local
 
@@ -103,4 +106,9 @@ def simulate_two_lines(conn: psycopg.Connection) -> Plant:
         reading, moment = reading + UTILITY_KWH, moment + timedelta(minutes=1)
     writer.flush()
     assert derive.run_once(conn, p, now=t("16:05")).errors == []
+    for line, at, ack, done in (("line1", "08:05", 4, 25), ("line2", "08:00", 6, 20)):
+        call = andon.raise_call(conn, line, "material", "op", t(at))
+        andon.acknowledge_call(conn, call["id"], "otto", t(at) + timedelta(minutes=ack))
+        andon.resolve_call(conn, call["id"], "otto", t(at) + timedelta(minutes=done), "refilled")
+    andon.raise_call(conn, "line2", "maintenance", "op", t("06:30"))
     return p
