@@ -7,6 +7,7 @@ involved); the Modbus tests run the worker against real servers.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -71,14 +72,20 @@ async def test_reads_follow_the_deadline_grid_without_drift() -> None:
     worker = ConnectionWorker(driver, {"fast": 0.02}, lambda s: None)
     await run_for(worker, 1.0)
     starts = [t for _, t in driver.calls]
-    overruns = worker.health()["groups"]["fast"]["overruns"]
-    assert 48 <= len(starts) + overruns <= 51  # every slot of the second was read or counted as skipped
-    first = starts[0]
-    # Every read starts near its own grid slot: lateness does not accumulate (a loop that slept
-    # `interval` after each 4 ms read would be 200 ms behind after 50 reads).
-    lateness = [(t - first) - round((t - first) / 0.02) * 0.02 for t in starts]
-    assert max(abs(x) for x in lateness) < 0.015
-    assert sorted(lateness)[len(lateness) // 2] < 0.003
+    health = worker.health()["groups"]["fast"]
+    grid = worker.groups[0]
+    # Each read belongs to the grid deadline at or before its start (base + k * 20 ms). A loaded machine
+    # may wake the worker late, but each read is on a deadline of its own, never two on one.
+    slots = [math.floor((t - grid.base) / grid.interval + 1e-6) for t in starts]
+    assert all(b > a for a, b in itertools.pairwise(slots)), slots
+    # No drift: the slots the reads took, plus the deadlines counted as skipped, match the time that
+    # passed, measured here on the loop clock. A loop that slept `interval` after each 4 ms read falls
+    # one slot behind every five reads (about 41 reads for 50 deadlines in this second); late
+    # wake-ups on a busy machine turn into counted overruns instead and keep the sum.
+    passed = round((starts[-1] - starts[0]) / 0.02)
+    assert len(starts) - 1 + health["overruns"] in range(passed - 1, passed + 3), (len(starts), health, passed)
+    assert passed >= 40  # the run lasted about its second
+    assert health["cycles"] + health["overruns"] == grid.slot, (health, grid.slot)
 
 
 async def test_an_overrun_is_skipped_and_counted_never_queued() -> None:
