@@ -114,6 +114,15 @@ def test_the_plant_figures_are_the_hand_computed_sums(report: dict[str, Any]) ->
     assert material["mean_seconds_to_resolve"] == pytest.approx((25 + 20) / 2 * 60)
 
 
+def test_a_plant_day_reads_every_line_over_the_plant_local_day(conn: psycopg.Connection) -> None:
+    day = build_plant_report(conn, plant_period(conn, "day", date(2026, 3, 4)))
+    assert day["period"].key == "day:_site:2026-03-04"
+    assert {(s["start"], s["end"]) for s in day["lines"]} == {(t("00:00"), day["period"].end)}
+    for key in ("pbt", "apt", "pq", "gq", "oee"):  # the lines have one shift that day
+        assert day["oee"][key] == pytest.approx(HAND[key]), key
+    assert day["energy"]["utilities_energy"] == pytest.approx(660 * 0.1)  # the compressors' readings 05:01-16:00
+
+
 def _iso_sum(lines: list[dict[str, Any]]) -> dict[str, float]:
     """The test's own aggregation of the API's line rows: sums, then ratios of the sums."""
     s = {key: sum(row[key] for row in lines) for key in ("pbt", "apt", "adet", "pq", "gq", "sq", "rq")}

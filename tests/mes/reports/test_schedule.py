@@ -175,10 +175,12 @@ def test_a_schedule_naming_an_unknown_line_or_a_role_without_recipients_is_refus
     from collectors.errors import ConfigError
 
     doc = yaml.safe_load(PLANT_YAML)
-    doc["reports"] = {"schedules": [{"kind": "day", "lines": ["line9"], "mail_to": ["manager"]}]}
+    doc["reports"] = {"schedules": [{"kind": "day", "lines": ["line9"], "mail_to": ["manager"]},
+                                    {"kind": "day", "plant": True, "lines": ["line1"]}]}
     with pytest.raises(ConfigError) as raised:
         parse_plant(yaml.safe_dump(doc), source="plant.yaml")
     problems = "\n".join(raised.value.problems)
     assert "reports.schedules[0].lines[0]: unknown line 'line9'" in problems
     assert "reports.schedules[0].mail_to[0]: no recipients for role 'manager'" in problems
+    assert "reports.schedules[1].lines: a plant report covers every line" in problems
     assert "plant.yaml:" in problems
