@@ -119,6 +119,8 @@ class Mqtt(Strict):
     username: str | None = None
     password_file: str | None = Field(default=None, description="file holding the broker password (0600)")
     json_topics: list[MqttJsonTopic] = Field(default_factory=list)
+    seq_gap_rebirth: bool = Field(default=False, description="ingest asks a node for a rebirth when a seq number "
+                                  "is still missing after 2 s (only with one ingest process per share group)")
     publish_spool_mb: int = Field(default=256, ge=1, description="MB the publishing side of collect --publish-also "
                                   "keeps while the broker is away; beyond it samples are not published (logged)")
 

@@ -67,6 +67,11 @@ class PublishBeside:
         """Samples the database got but the broker never will (this run)."""
         return self.rows_dropped_queue_full + self.rows_dropped_spool_full
 
+    @property
+    def broker_up(self) -> bool:
+        """Connected, and the last publish reached the broker."""
+        return self.edge.connected and self.edge.stats.database_up
+
     def start(self) -> None:
         self.edge.start()
         self._thread = threading.Thread(target=self._spool_loop, name="linebrain-publish-beside", daemon=True)
@@ -119,7 +124,7 @@ class PublishBeside:
         """The publishing side's figures for the collector's metrics endpoint (and ``linebrain status``)."""
         stats = self.edge.stats
         yield GaugeMetricFamily("linebrain_publish_broker_up", "1 when the last publish reached the broker",
-                                value=1.0 if stats.database_up else 0.0)  # fmt: skip
+                                value=1.0 if self.broker_up else 0.0)  # fmt: skip
         yield CounterMetricFamily("linebrain_samples_published", "samples the broker acknowledged",
                                   value=stats.rows_committed)  # fmt: skip
         yield GaugeMetricFamily("linebrain_publish_spool_batches", "batches waiting for the broker",

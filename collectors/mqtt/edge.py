@@ -106,6 +106,11 @@ class SparkplugEdge(SampleStore):
         spool = Spool(spool_dir, (spool_max_mb or plant.storage.spool_max_mb) * 1024 * 1024)
         return cls(plant.mqtt, namespace, encoder, spool, source=node)
 
+    @property
+    def connected(self) -> bool:
+        """True while the session with the broker is up (the last publish may have worked before it dropped)."""
+        return self._connected.is_set() and not self._lost.is_set()
+
     # ------------------------------------------------------------------ topics
 
     def _topic(self, kind: str, device: str | None = None) -> str:

@@ -18,6 +18,11 @@ asked for (NCMD ``Node Control/Rebirth``); it is stored when the birth arrives.
 The host's STATE (``spBv1.0/STATE/<host id>``, retained, the will saying
 offline) tells edge nodes that name it as primary host to rebirth.
 
+With ``mqtt.seq_gap_rebirth`` the host also follows each node's ``seq``
+(:mod:`collectors.mqtt.sequence`): a number still missing after the reorder
+timeout means lost messages, and the node is asked for a rebirth (NCMD). Only
+for a share group of one process: with several, each sees part of the numbers.
+
 A node's NDEATH (with the ``bdSeq`` of its birth) or a device's DDEATH stores
 one Bad_NoCommunication sample for each of its tags, at the time of death: the
 tags read as bad until data comes again. Birth values set aliases only; they
@@ -46,6 +51,7 @@ import paho.mqtt.client as paho
 
 from collectors.config.models import Mqtt, MqttJsonTopic, Plant
 from collectors.mqtt.broker import connect, new_client, reason_failed
+from collectors.mqtt.sequence import SeqTracker
 from collectors.samples import BAD_NO_COMMUNICATION, GOOD, Sample
 from collectors.sparkplug import payloads as spb
 from collectors.store.sample_store import SampleStore
@@ -55,6 +61,7 @@ log = logging.getLogger("linebrain.mqtt.ingest")
 _NAMESPACE = uuid.UUID("2b8f0f5e-6a43-4f0e-9c52-9d1f7e0b5a11")
 _REBIRTH_EVERY_S = 3.0  # a node whose data we cannot read is asked again after this
 _HELD_MAX = 10_000  # messages held per node waiting for a birth; beyond, the oldest are dropped (counted)
+REORDER_TIMEOUT_S = 2.0  # a missing seq that has not come this long after the gap was seen is lost
 
 
 @dataclass
@@ -65,6 +72,7 @@ class _Node:
     aliases: dict[str | None, dict[int, str]] = field(default_factory=dict)  # device (None: node) → alias → name
     held: list[paho.MQTTMessage] = field(default_factory=list)
     rebirth_asked: float = 0.0
+    seq: SeqTracker = field(default_factory=SeqTracker)
 
 
 @dataclass
@@ -78,6 +86,7 @@ class HostStats:
     deaths: int = 0
     unreadable: int = 0
     unknown_metrics: int = 0
+    seq_gaps: int = 0  # gaps in a node's seq that the reorder timeout did not close (mqtt.seq_gap_rebirth)
 
 
 class SparkplugHost:
@@ -98,6 +107,7 @@ class SparkplugHost:
         self._client: paho.Client | None = None
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.reorder_timeout = REORDER_TIMEOUT_S
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,6 +197,8 @@ class SparkplugHost:
         key = (topic.group, topic.node)
         with self._lock:
             node = self._nodes.setdefault(key, _Node())
+            if self.mqtt.seq_gap_rebirth:
+                self._follow_seq(topic, node, payload)
             if topic.kind == "NBIRTH":
                 bd_seq = spb.node_metric(payload, spb.BD_SEQ)
                 node.bd_seq = int(bd_seq.long_value) if bd_seq is not None else None
@@ -204,6 +216,13 @@ class SparkplugHost:
             elif topic.kind == "DDEATH":
                 self._mark_dead(topic, node.aliases.get(topic.device, {}), f"{topic.device}:{payload.seq}")
         return True
+
+    @staticmethod
+    def _follow_seq(topic: spb.Topic, node: _Node, payload: Any) -> None:
+        if topic.kind == "NBIRTH":
+            node.seq.born()
+        elif topic.kind in ("DBIRTH", "NDATA", "DDATA", "DDEATH") and payload.HasField("seq"):
+            node.seq.seen(int(payload.seq))
 
     def _store_data(self, topic: spb.Topic, node: _Node, message: paho.MQTTMessage, payload: Any) -> bool:
         """Store a data message; False when an alias is unknown (the birth has not been seen)."""
@@ -241,7 +260,8 @@ class SparkplugHost:
                       _HELD_MAX)  # fmt: skip
         self._ask_rebirth(key, node)
 
-    def _ask_rebirth(self, key: tuple[str, str], node: _Node) -> None:
+    def _ask_rebirth(self, key: tuple[str, str], node: _Node,
+                     why: str = "data with aliases this host has not seen born") -> None:  # fmt: skip
         now = time.monotonic()
         if now - node.rebirth_asked < _REBIRTH_EVERY_S or self._client is None:
             return
@@ -250,7 +270,7 @@ class SparkplugHost:
         spb.add_node_metric(command, spb.REBIRTH, spb.BOOLEAN, True)
         self._client.publish(str(spb.Topic(key[0], "NCMD", key[1])), command.SerializeToString(), qos=1)
         self.stats.rebirths_asked += 1
-        log.info("asked edge node %s/%s for a rebirth (data with aliases this host has not seen born)", *key)
+        log.info("asked edge node %s/%s for a rebirth (%s)", *key, why)
 
     def _release(self, key: tuple[str, str], node: _Node) -> None:
         """After a birth: store the held messages that can now be read, acknowledge them."""
@@ -270,6 +290,13 @@ class SparkplugHost:
                 for key, node in self._nodes.items():
                     if node.held:
                         self._ask_rebirth(key, node)
+                    lost = node.seq.lost(self.reorder_timeout) if node.seq.missing else []
+                    if lost:
+                        self.stats.seq_gaps += 1
+                        log.warning("edge node %s/%s: %d messages lost (seq %s missing after %.1f s)", *key,
+                                    len(lost), ",".join(map(str, lost)), self.reorder_timeout)  # fmt: skip
+                        node.rebirth_asked = 0.0  # a loss is asked about at once
+                        self._ask_rebirth(key, node, f"seq {','.join(map(str, lost))} lost")
 
     # ------------------------------------------------------------------ deaths
 
