@@ -55,7 +55,8 @@ class PublishBeside:
     def for_node(cls, plant: Plant, node: str, tags: list[Tag], spool_dir: Path) -> PublishBeside:
         """The publisher of node ``node``; its spool is ``spool_dir``, sized by ``mqtt.publish_spool_mb``."""
         edge = SparkplugEdge.for_node(plant, node, tags, spool_dir,
-                                      spool_max_mb=plant.mqtt.publish_spool_mb if plant.mqtt else None)  # fmt: skip
+                                      spool_max_mb=plant.mqtt.publish_spool_mb if plant.mqtt else None,
+                                      needs_subscriber=False)  # fmt: skip
         return cls(edge)
 
     @property

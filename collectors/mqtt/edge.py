@@ -5,7 +5,9 @@ publishes instead of COPYing. Validation, the fsync'd spool, its size limits and
 its replay after a restart are the store's own: samples are spooled first
 (the metric alias where the database tag id would go) and a spooled batch is
 let go only when the broker has acknowledged (QoS 1 PUBACK) every message of
-it. While the broker is away the spool fills, exactly as while a database is.
+it, and not with "No matching subscribers": Mosquitto forgets an ingest's shared
+subscription when it restarts and drops data until the ingest subscribes again.
+While the broker is away the spool fills, exactly as while a database is.
 
 Sparkplug rules kept (Eclipse Sparkplug 3.0):
 
@@ -61,6 +63,12 @@ RECONNECT_DELAY_S = 1.0
 # reconnect: Mosquitto stopping acknowledges messages it then neither delivers nor saves (seen in the broker
 # restart test). The host's content digest makes the second copy harmless.
 RESEND_WINDOW_S = 2.0
+# MQTT 5 PUBACK reason: the broker took the message but no subscription matched, so it went nowhere.
+NO_MATCHING_SUBSCRIBERS = 0x10
+
+
+class NoSubscriber(Exception):
+    """The broker acknowledged a data message that no subscription matched: it delivered it to nobody."""
 
 
 def _seq_field(seq: int) -> bytes:
@@ -74,8 +82,12 @@ class SparkplugEdge(SampleStore):
     target = "the MQTT broker"
 
     def __init__(self, mqtt: Mqtt, namespace: EdgeNamespace, encoder: RowEncoder, spool: Spool, *,
-                 source: str = "") -> None:  # fmt: skip
+                 source: str = "", needs_subscriber: bool = True) -> None:  # fmt: skip
         super().__init__("", encoder, spool, source=source)
+        # True: a batch leaves the spool only when a subscription took every message of it (the ingest's
+        # shared subscription can be missing at the broker, see docs/mqtt.md); False: an acknowledgement is
+        # enough (collect --publish-also, where nobody need be listening).
+        self.needs_subscriber = needs_subscriber
         self.mqtt = mqtt
         self.namespace = namespace
         self.names = {alias: name for name, alias in namespace.aliases.items()}
@@ -89,13 +101,15 @@ class SparkplugEdge(SampleStore):
         self._bd_seq = -1
         self._dropped_at = float("-inf")  # monotonic time the last connection was found dropped
         self._recent: deque[tuple[float, bytes, int]] = deque()  # (acknowledged at, spooled rows, payload ms)
-        self._resend_due = False
+        self._owed: deque[tuple[bytes, int]] = deque()  # acknowledged just before a drop: to publish again
+        self._unrouted: set[int] = set()  # mids the broker acknowledged with "No matching subscribers"
         self._session_lock = threading.Lock()  # one thread publishes at a time: seq stays in order
         self._keeper: threading.Thread | None = None
 
     @classmethod
     def for_node(cls, plant: Plant, node: str, tags: list[Tag], spool_dir: Path | str, *,
-                 max_future_s: float = 86_400.0, spool_max_mb: int | None = None) -> SparkplugEdge:  # fmt: skip
+                 max_future_s: float = 86_400.0, spool_max_mb: int | None = None,
+                 needs_subscriber: bool = True) -> SparkplugEdge:  # fmt: skip
         """The edge node ``node`` publishing ``tags`` of ``plant`` (whose ``mqtt`` section names the broker);
         its spool holds ``spool_max_mb`` (default: the config's ``storage.spool_max_mb``)."""
         if plant.mqtt is None:
@@ -104,7 +118,7 @@ class SparkplugEdge(SampleStore):
         encoder = RowEncoder(catalog(plant, namespace.aliases), max_age_s=(plant.storage.retention_days + 1) * 86_400.0,
                              max_future_s=max_future_s)  # fmt: skip
         spool = Spool(spool_dir, (spool_max_mb or plant.storage.spool_max_mb) * 1024 * 1024)
-        return cls(plant.mqtt, namespace, encoder, spool, source=node)
+        return cls(plant.mqtt, namespace, encoder, spool, source=node, needs_subscriber=needs_subscriber)
 
     @property
     def connected(self) -> bool:
@@ -132,6 +146,8 @@ class SparkplugEdge(SampleStore):
                     try:
                         self._ready()
                         backoff = 0.2
+                    except NoSubscriber:  # the sender's retry logs it; just try again later
+                        backoff = min(backoff * 2, 5.0)
                     except (OSError, ConnectionError, RuntimeError, ValueError) as exc:
                         self._lost_broker(exc)
                         backoff = min(backoff * 2, 5.0)
@@ -148,6 +164,11 @@ class SparkplugEdge(SampleStore):
             self._ready()
             payload = item.payload if item.payload is not None else self.spool.read(item.record)
             self._publish_batch(payload, item.record.last_us // 1000)
+        except NoSubscriber as exc:
+            if self.stats.last_error != str(exc):
+                log.warning("%s; the batches stay in the spool and are retried", exc)
+            self.stats.last_error = str(exc)
+            return False
         except (OSError, ConnectionError, RuntimeError, ValueError) as exc:
             self._lost_broker(exc)
             return False
@@ -163,26 +184,35 @@ class SparkplugEdge(SampleStore):
             self.stats.latency.observe_batch(round(time.time() * 1_000_000), item.times_us)
         return True
 
-    def _publish_batch(self, payload: bytes, timestamp_ms: int) -> None:
-        """Publish one batch and wait for every PUBACK; raises when the broker did not acknowledge all."""
+    def _publish_batch(self, payload: bytes, timestamp_ms: int, *, remember: bool = True) -> None:
+        """Publish one batch and wait for every PUBACK; raises when the broker did not acknowledge all, or
+        (``needs_subscriber``) acknowledged one that no subscription took."""
         infos = [self._publish(topic, body) for topic, body in self._messages(payload, timestamp_ms)]
         for info in infos:
             info.wait_for_publish(_ACK_TIMEOUT_S)
             if not info.is_published():
                 raise ConnectionError("no PUBACK in time")
+        unrouted = [info.mid for info in infos if info.mid in self._unrouted]
+        self._unrouted.difference_update(info.mid for info in infos)
+        if unrouted and self.needs_subscriber:
+            raise NoSubscriber("the broker has no subscriber for the node's data (ingest not subscribed yet)")
+        if not remember:
+            return
         now = time.monotonic()
         self._recent.append((now, payload, timestamp_ms))
         while self._recent and self._recent[0][0] < now - RESEND_WINDOW_S:
             self._recent.popleft()
 
-    def _resend_recent(self) -> None:
-        """After a reconnect: publish again what was acknowledged just before the connection dropped."""
-        again = [(payload, ms) for acked, payload, ms in self._recent if acked >= self._dropped_at - RESEND_WINDOW_S]
-        self._recent.clear()
-        for payload, ms in again:
-            self._publish_batch(payload, ms)
-        if again:
-            log.info("published again the %d batches acknowledged just before the connection dropped", len(again))
+    def _resend_owed(self) -> None:
+        """After a reconnect: publish again what was acknowledged just before the connection dropped; each
+        batch is forgotten only once the broker took it again."""
+        count = len(self._owed)
+        while self._owed:
+            payload, ms = self._owed[0]
+            self._publish_batch(payload, ms, remember=False)
+            self._owed.popleft()
+        if count:
+            log.info("published again the %d batches acknowledged just before the connection dropped", count)
 
     def _messages(self, payload: bytes, timestamp_ms: int) -> list[tuple[str, bytes]]:
         """(topic, payload without seq) per device, in the order the rows were spooled."""
@@ -220,14 +250,14 @@ class SparkplugEdge(SampleStore):
         if self._rebirth.is_set():
             self._rebirth.clear()
             self._births()
-        if self._resend_due:
-            self._resend_due = False
-            self._resend_recent()
+        self._resend_owed()
 
     def _reconnect(self) -> None:
         if self._client is not None and self._connected.is_set():
             self._dropped_at = time.monotonic()
-        self._resend_due = bool(self._recent)
+        self._owed.extend((payload, ms) for acked, payload, ms in self._recent
+                          if acked >= self._dropped_at - RESEND_WINDOW_S)  # fmt: skip
+        self._recent.clear()
         wait = self._dropped_at + RECONNECT_DELAY_S - time.monotonic()
         if wait > 0:
             time.sleep(wait)
@@ -241,6 +271,8 @@ class SparkplugEdge(SampleStore):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        self._unrouted.clear()
         self._client = client
         connect(client, self.mqtt, properties, clean_start=True)
         client.loop_start()
@@ -310,6 +342,10 @@ class SparkplugEdge(SampleStore):
         self._connected.set()
         with self._cond:
             self._cond.notify_all()
+
+    def _on_publish(self, _client: paho.Client, _userdata: Any, mid: int, reason: Any, _props: Any) -> None:
+        if getattr(reason, "value", reason) == NO_MATCHING_SUBSCRIBERS:
+            self._unrouted.add(mid)
 
     def _on_disconnect(self, _client: paho.Client, _userdata: Any, _flags: Any, _reason: Any, _props: Any) -> None:
         self._dropped_at = time.monotonic()

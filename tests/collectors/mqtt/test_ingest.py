@@ -179,6 +179,40 @@ class Feeder:
 
 
 @pytest.mark.plain_only("the broker and the processes are under test here; the store is the same on both flavours")
+def test_data_published_before_the_ingest_subscribes_again_after_a_broker_restart_waits_for_it(
+    db_url: str, tmp_path: Path, mosquitto: Mosquitto
+) -> None:
+    """Mosquitto restores a stopped ingest's persistent session across its restart, but not the session's
+    shared subscription: until the ingest subscribes again it acknowledges DDATA with "No matching
+    subscribers" and drops it. The edge node keeps such batches spooled until the ingest takes them."""
+    _, plant = write_plant(tmp_path, plant_dict(mosquitto.url))
+
+    def ingest(spool: str) -> SparkplugHost:
+        store = SampleStore.for_plant(plant, db_url, spool_dir=tmp_path / spool)
+        started = SparkplugHost(plant, store, name=f"ingest-{tmp_path.name}")  # one name: one broker session
+        started.start()
+        assert started.connected.wait(10)
+        return started
+
+    ingest("ingest-spool-1").stop(5)  # its session (and, until the restart, its subscriptions) stay
+    mosquitto.stop()
+    mosquitto.start()
+    edge = edge_for(plant, tmp_path / "edge")
+    edge.write(ramp(4, 100))
+    wait_for(lambda: edge.pending_batches() == 0 or "subscriber" in edge.stats.last_error,
+             what=lambda: f"the edge to publish or to hold its batch: {edge.stats}")  # fmt: skip
+    again = ingest("ingest-spool-2")
+    try:
+        wait_for(lambda: rows(db_url, good_only=True) == 400, timeout=20,
+                 what=lambda: f"all 400 samples: {good_counts(db_url)}, {again.stats}")  # fmt: skip
+        assert edge.close(5)
+    finally:
+        again.stop(5)
+    assert good_counts(db_url) == {f"t{i}": 100 for i in range(4)}
+    assert duplicates(db_url) == 0
+
+
+@pytest.mark.plain_only("the broker and the processes are under test here; the store is the same on both flavours")
 def test_broker_restart_loses_nothing_and_duplicates_nothing(
     db_url: str, tmp_path: Path, mosquitto: Mosquitto, host: Callable[[Plant], SparkplugHost]
 ) -> None:
