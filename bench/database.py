@@ -1,5 +1,6 @@
 """The database of a bench: an embedded PostgreSQL in a throw-away folder (or one kept with
-``--keep`` and reused next time), with a migrated database ``bench``."""
+``--keep`` and reused next time), with a migrated database ``bench``; or both flavours' servers in
+turn, for a bench that compares plain PostgreSQL with TimescaleDB in one run."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+FLAVOURS = ("plain", "timescaledb")
 
 
 @contextmanager
@@ -34,3 +38,21 @@ def bench_database(keep: Path | None, prefix: str) -> Iterator[tuple[str, bool]]
             yield url, fresh
         finally:
             server.stop()
+
+
+def flavour_servers(prefix: str) -> Iterator[tuple[str, Any, Path]]:
+    """``(flavour, server, folder)`` for plain PostgreSQL, then TimescaleDB: an embedded server each,
+    from the same binaries, started before it is yielded and stopped after, in one throw-away folder."""
+    from bench.store import free_port
+    from collectors.database.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        os.chmod(tmp, 0o755)
+        for flavour in FLAVOURS:
+            print(f"== {flavour}", flush=True)
+            server = EmbeddedPostgres(Path(tmp) / flavour, port=free_port(), timescaledb=flavour == "timescaledb")
+            server.start()
+            try:
+                yield flavour, server, Path(tmp)
+            finally:
+                server.stop()

@@ -21,10 +21,8 @@ Goal (issue 20): the 30-day KPI under 200 ms on both flavours.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -36,15 +34,12 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from bench import grafana as grafana_bench  # noqa: E402
-from bench import store as store_bench  # noqa: E402
+from bench.database import flavour_servers  # noqa: E402
 from bench.machine import describe  # noqa: E402
-from collectors.database.embedded import EmbeddedPostgres  # noqa: E402
 from collectors.database.migrations import migrate  # noqa: E402
 from mes import ALL_MIGRATIONS  # noqa: E402
 from mes.db import rows  # noqa: E402
 from mes.production import kpi  # noqa: E402
-
-FLAVOURS = ("plain", "timescaledb")
 
 
 def main() -> None:
@@ -53,20 +48,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory(prefix="linebrain-bench-kpi-cache-") as tmp:
-        os.chmod(tmp, 0o755)
-        for flavour in FLAVOURS:
-            print(f"== {flavour}", flush=True)
-            server = EmbeddedPostgres(Path(tmp) / flavour, port=store_bench.free_port(),
-                                      timescaledb=flavour == "timescaledb")  # fmt: skip
-            server.start()
-            try:
-                url = server.create_database("line")
-                migrate(url, ALL_MIGRATIONS)
-                start, end = grafana_bench.build(url, args.days)
-                results[flavour] = measure(url, start, end, args.runs)
-            finally:
-                server.stop()
+    for flavour, server, _ in flavour_servers("linebrain-bench-kpi-cache-"):
+        url = server.create_database("line")
+        migrate(url, ALL_MIGRATIONS)
+        start, end = grafana_bench.build(url, args.days)
+        results[flavour] = measure(url, start, end, args.runs)
     report(results, args)
 
 

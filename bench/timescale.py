@@ -55,6 +55,7 @@ import psycopg  # noqa: E402
 
 from bench import grafana as grafana_bench  # noqa: E402
 from bench import store as store_bench  # noqa: E402
+from bench.database import flavour_servers  # noqa: E402
 from bench.machine import describe  # noqa: E402
 from collectors.database.embedded import EmbeddedPostgres  # noqa: E402
 from collectors.database.migrations import migrate  # noqa: E402
@@ -62,7 +63,6 @@ from collectors.database.storage_stats import storage_stats  # noqa: E402
 from mes import ALL_MIGRATIONS  # noqa: E402
 from mes.grafana.role import ensure_role  # noqa: E402
 
-FLAVOURS = ("plain", "timescaledb")
 COMPRESS_TAGS = 20
 
 # One day of 1 s samples per tag, ten days ago, with the store's columns.
@@ -117,17 +117,8 @@ def main() -> None:
         timestamp_costs()
         return
     results: dict[str, dict[str, object]] = {}
-    with tempfile.TemporaryDirectory(prefix="linebrain-bench-ts-") as tmp:
-        os.chmod(tmp, 0o755)
-        for flavour in FLAVOURS:
-            print(f"== {flavour}", flush=True)
-            server = EmbeddedPostgres(Path(tmp) / flavour, port=store_bench.free_port(),
-                                      timescaledb=flavour == "timescaledb")  # fmt: skip
-            server.start()
-            try:
-                results[flavour] = measure(server, Path(tmp), args)
-            finally:
-                server.stop()
+    for flavour, server, tmp in flavour_servers("linebrain-bench-ts-"):
+        results[flavour] = measure(server, tmp, args)
     saved = Path(tempfile.gettempdir()) / "linebrain-bench-timescale.json"
     saved.write_text(json.dumps(results, default=str, indent=1))  # the raw figures, should the report fail
     print(f"figures saved in {saved}")
